@@ -1,0 +1,1 @@
+"""The ``samosaic3d`` command line (see ``main``)."""

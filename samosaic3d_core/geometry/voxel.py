@@ -1,0 +1,64 @@
+"""Voxel grids and seeded point sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def voxel_keys(xyz: np.ndarray, voxel_size: float) -> np.ndarray:
+    """(N, 3) int64 integer voxel coordinates ``floor(xyz / voxel_size)``."""
+    if voxel_size <= 0:
+        raise ValueError(f"voxel_size must be > 0, got {voxel_size}")
+    return np.floor(np.asarray(xyz, np.float64) / voxel_size).astype(np.int64)
+
+
+def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group points by voxel.
+
+    Returns:
+        keep:    (V,) int64 index of the first point (in input order) of each occupied voxel
+        inverse: (N,) int64 voxel index of every input point
+        coords:  (V, 3) int64 voxel coordinates, sorted lexicographically
+    """
+    keys = voxel_keys(xyz, voxel_size)
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64)
+    coords, keep, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return keep.astype(np.int64), inverse.reshape(-1).astype(np.int64), coords
+
+
+def voxel_downsample(xyz: np.ndarray, voxel_size: float) -> np.ndarray:
+    """Indices of one representative point (the first) per occupied voxel."""
+    return voxelize(xyz, voxel_size)[0]
+
+
+def sample_indices(n: int, budget: int, seed: int = 0) -> np.ndarray:
+    """At most ``budget`` sorted indices out of ``range(n)``, uniformly without replacement.
+
+    Deterministic for a given (n, budget, seed).
+    """
+    if budget <= 0 or n <= budget:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=budget, replace=False)).astype(np.int64)
+
+
+def majority_vote(group: np.ndarray, label: np.ndarray, num_groups: int) -> np.ndarray:
+    """Most frequent ``label`` per group (ties -> smallest label).
+
+    group: (N,) int in [0, num_groups); label: (N,) non-negative int.
+    Returns (num_groups,) int64; groups with no member get 0.
+    """
+    group = np.asarray(group, np.int64)
+    label = np.asarray(label, np.int64)
+    out = np.zeros(num_groups, np.int64)
+    if len(group) == 0:
+        return out
+    pairs, counts = np.unique(np.stack([group, label], 1), axis=0, return_counts=True)
+    # sort by group, then count descending, then label ascending; take the first per group
+    order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
+    pairs = pairs[order]
+    first = np.ones(len(pairs), bool)
+    first[1:] = pairs[1:, 0] != pairs[:-1, 0]
+    out[pairs[first, 0]] = pairs[first, 1]
+    return out

@@ -1,0 +1,33 @@
+"""ament_python package ``samosaic3d``; also installs with ``pip install -e .``."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "samosaic3d"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(include=["samosaic3d_core", "samosaic3d_core.*", "samosaic3d_ros", "samosaic3d_ros.*"]),
+    package_data={"samosaic3d_core": ["checkpoints/*.safetensors", "checkpoints/*.json"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
+        (f"share/{package_name}", ["package.xml"]),
+        (f"share/{package_name}/launch", glob("launch/*.launch.py")),
+        (f"share/{package_name}/config", glob("config/*.yaml")),
+        (f"share/{package_name}/rviz", glob("rviz/*.rviz")),
+    ],
+    python_requires=">=3.10",
+    install_requires=["numpy", "setuptools"],
+    zip_safe=True,
+    maintainer="SAMosaic3D maintainers",
+    maintainer_email="maintainers@samosaic3d.org",
+    description="Online 3D instance segmentation from posed RGB-D: SAMosaic3D core and ROS 2 node",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "samosaic3d = samosaic3d_core.cli.main:main",
+        ],
+    },
+)

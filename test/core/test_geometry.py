@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from samosaic3d_core.geometry import (
+    backproject, box_distance, iou_3d, majority_vote, project, sample_indices, voxelize,
+)
+from samosaic3d_core.types import CameraIntrinsics, check_rigid
+
+
+def test_backproject_exact_pixels():
+    k = CameraIntrinsics(fx=2.0, fy=4.0, cx=1.0, cy=1.0, width=3, height=2)
+    depth = np.array([[2.0, 0.0, np.nan], [1.0, np.inf, 4.0]], np.float32)
+    xyz, pixel = backproject(depth, k, min_depth=0.1, max_depth=3.0)
+    # valid: (u0,v0,z2), (u0,v1,z1); z=4 is beyond max_depth
+    assert pixel.tolist() == [0, 3]
+    np.testing.assert_allclose(xyz, [[(0 - 1) * 2 / 2, (0 - 1) * 2 / 4, 2], [(0 - 1) * 1 / 2, 0.0, 1]])
+
+
+def test_backproject_applies_pose_and_project_inverts():
+    k = CameraIntrinsics(500.0, 500.0, 32.0, 24.0, 64, 48)
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.5, 3.0, (48, 64)).astype(np.float32)
+    pose = np.eye(4)
+    c, s = np.cos(0.3), np.sin(0.3)
+    pose[:3, :3] = [[c, -s, 0], [s, c, 0], [0, 0, 1]]
+    pose[:3, 3] = [1.0, -2.0, 0.5]
+    xyz, pixel = backproject(depth, k, pose)
+    u, v, z = project(xyz, k, pose)
+    np.testing.assert_allclose(u, pixel % 64, atol=1e-3)
+    np.testing.assert_allclose(v, pixel // 64, atol=1e-3)
+    np.testing.assert_allclose(z, depth.reshape(-1)[pixel], rtol=1e-5)
+
+
+def test_backproject_rejects_mismatched_intrinsics():
+    with pytest.raises(ValueError, match="intrinsics are for 3x2"):
+        backproject(np.ones((4, 4), np.float32), CameraIntrinsics(1, 1, 0, 0, 3, 2))
+
+
+def test_voxelize_groups_and_keeps_first():
+    xyz = np.array([[0.01, 0.01, 0.01], [0.09, 0.02, 0.03], [0.11, 0.0, 0.0], [-0.01, 0.0, 0.0]])
+    keep, inverse, coords = voxelize(xyz, 0.1)
+    assert coords.tolist() == [[-1, 0, 0], [0, 0, 0], [1, 0, 0]]
+    assert keep.tolist() == [3, 0, 2]
+    assert inverse.tolist() == [1, 1, 2, 0]
+
+
+def test_sample_indices_deterministic_and_bounded():
+    a = sample_indices(100, 10, seed=3)
+    assert len(a) == 10 and len(set(a.tolist())) == 10 and np.all(np.diff(a) > 0)
+    assert np.array_equal(a, sample_indices(100, 10, seed=3))
+    assert sample_indices(5, 10).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_majority_vote_ties_to_smallest_label():
+    group = np.array([0, 0, 0, 1, 1, 2])
+    label = np.array([5, 5, 2, 7, 3, 9])
+    assert majority_vote(group, label, 4).tolist() == [5, 3, 9, 0]
+
+
+def test_iou_3d_exact():
+    a_min, a_max = np.array([[0, 0, 0]]), np.array([[2, 2, 2]])
+    b_min = np.array([[1, 1, 1], [0, 0, 0], [3, 3, 3], [0, 0, 0]])
+    b_max = np.array([[3, 3, 3], [2, 2, 2], [4, 4, 4], [0, 0, 0]])
+    iou = iou_3d(a_min, a_max, b_min, b_max)
+    np.testing.assert_allclose(iou, [[1 / 15, 1.0, 0.0, 0.0]])
+
+
+def test_box_distance():
+    d = box_distance(np.array([[0, 0, 0]]), np.array([[1, 1, 1]]), np.array([[4, 1, 1], [0.5, 0, 0]]),
+                     np.array([[5, 2, 2], [2, 2, 2]]))
+    np.testing.assert_allclose(d, [[3.0, 0.0]])
+
+
+def test_check_rigid_messages():
+    check_rigid(np.eye(4))
+    bad = np.eye(4)
+    bad[0, 0] = 2.0
+    with pytest.raises(ValueError, match="non-rigid"):
+        check_rigid(bad, "pose/000001.txt")
+    with pytest.raises(ValueError, match="inf/nan"):
+        check_rigid(np.full((4, 4), -np.inf))
+    with pytest.raises(ValueError, match="4x4"):
+        check_rigid(np.eye(3))
