@@ -195,6 +195,9 @@ class Instances(_Fields):
     box_min / box_max: (K, 3) float32 world
     num_points: (K,) int64
     feats:      (K, C) float32 or None
+    centroid:   (K, 3) float32 or None
+    first_seen / last_seen: (K,) float64 timestamps (seconds) or None
+    tier:       (K,) int8 memory tier (0 = short-term, 1 = long-term) or None
     """
 
     ids: np.ndarray
@@ -203,6 +206,10 @@ class Instances(_Fields):
     box_max: np.ndarray
     num_points: np.ndarray
     feats: Optional[np.ndarray] = None
+    centroid: Optional[np.ndarray] = None
+    first_seen: Optional[np.ndarray] = None
+    last_seen: Optional[np.ndarray] = None
+    tier: Optional[np.ndarray] = None
 
     @classmethod
     def empty(cls, feat_dim: Optional[int] = None) -> "Instances":

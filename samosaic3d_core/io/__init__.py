@@ -1,0 +1,1 @@
+"""Safe, atomic file formats (npz without pickle, JSON, PLY)."""
