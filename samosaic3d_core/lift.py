@@ -1,0 +1,84 @@
+"""Lift a frame's 2D masks to 3D: points of the frame and the fragments they form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from samosaic3d_core.geometry import backproject, sample_indices, voxel_downsample
+from samosaic3d_core.types import Fragments, Frame, FramePoints, MaskResult
+
+
+@dataclass
+class LiftConfig:
+    """How a frame becomes points and fragments."""
+
+    voxel_size: float = 0.02
+    """Frame points are downsampled to one per voxel of this size (metres)."""
+    point_budget: int = 10000
+    """At most this many points per frame after downsampling (0 = no limit)."""
+    min_depth: float = 0.1
+    """Depth below this (metres) is treated as invalid."""
+    max_depth: float = 6.0
+    """Depth beyond this (metres) is treated as invalid."""
+    min_fragment_points: int = 20
+    """Fragments with fewer 3D points are dropped; their points become unassigned (-1)."""
+    seed: int = 0
+    """Seed of the point-budget sampling (combined with the frame index)."""
+
+
+def frame_points(frame: Frame, config: LiftConfig) -> FramePoints:
+    """Back-project, voxel-downsample and budget-sample a frame (fragment ids all -1)."""
+    xyz, pixel = backproject(frame.depth, frame.intrinsics, frame.pose, config.min_depth, config.max_depth)
+    keep = voxel_downsample(xyz, config.voxel_size) if config.voxel_size > 0 else np.arange(len(xyz))
+    keep = np.sort(keep)  # keep image order: deterministic and cache-friendly
+    keep = keep[sample_indices(len(keep), config.point_budget, seed=config.seed + frame.index)]
+    xyz, pixel = xyz[keep], pixel[keep]
+    rgb = frame.rgb.reshape(-1, 3)[pixel]
+    return FramePoints(xyz=xyz, rgb=rgb, pixel=pixel, fragment=np.full(len(xyz), -1, np.int32))
+
+
+def lift_frame(frame: Frame, masks: MaskResult, config: LiftConfig) -> tuple[FramePoints, Fragments]:
+    """Points of ``frame`` with their fragment index, and the M fragments with enough points.
+
+    Fragment ``j`` of the result is mask ``fragments.mask_index[j]``; ``points.fragment``
+    indexes the result's fragments (0..M-1) or is -1.
+    """
+    if masks.fragment_map.shape != frame.shape:
+        raise ValueError(f"fragment map shape {masks.fragment_map.shape} does not match the frame {frame.shape}")
+    points = frame_points(frame, config)
+    mask_of_point = masks.fragment_map.reshape(-1)[points.pixel].astype(np.int64)  # (N,) mask index or -1
+    num_masks = len(masks)
+    counts = np.bincount(mask_of_point[mask_of_point >= 0], minlength=num_masks)
+    kept = np.flatnonzero(counts >= max(config.min_fragment_points, 1))  # (M,) mask indices
+    remap = np.full(num_masks + 1, -1, np.int64)  # last slot maps -1 -> -1
+    remap[kept] = np.arange(len(kept))
+    fragment = remap[mask_of_point].astype(np.int32)
+    points.fragment = fragment
+    return points, fragments_from_points(points, kept, masks.scores[kept] if num_masks else np.zeros(0, np.float32))
+
+
+def fragments_from_points(points: FramePoints, mask_index: np.ndarray, score: np.ndarray) -> Fragments:
+    """Centroid, box and size of each fragment from its member points (``points.fragment``)."""
+    m = len(mask_index)
+    member = points.fragment >= 0
+    frag = points.fragment[member].astype(np.int64)
+    xyz = points.xyz[member].astype(np.float64)
+    num_points = np.bincount(frag, minlength=m).astype(np.int64)
+    centroid = np.zeros((m, 3))
+    for axis in range(3):
+        centroid[:, axis] = np.bincount(frag, weights=xyz[:, axis], minlength=m)
+    centroid /= np.maximum(num_points, 1)[:, None]
+    box_min = np.full((m, 3), np.inf)
+    box_max = np.full((m, 3), -np.inf)
+    np.minimum.at(box_min, frag, xyz)
+    np.maximum.at(box_max, frag, xyz)
+    return Fragments(
+        mask_index=np.asarray(mask_index, np.int64),
+        centroid=centroid.astype(np.float32),
+        box_min=box_min.astype(np.float32),
+        box_max=box_max.astype(np.float32),
+        num_points=num_points,
+        score=np.asarray(score, np.float32),
+    )
