@@ -1,0 +1,1 @@
+"""Pictures and a small report folder for people: mask overlays, map views, metrics."""
