@@ -1,0 +1,334 @@
+"""``samosaic3d_node``: posed RGB-D stream in, instance-labelled 3D map out.
+
+Threads: the executor runs the callbacks, which only store the newest synchronised
+colour/depth pair (a pair replaced before the worker took it counts as dropped). One
+worker thread takes the newest pair, looks up the camera pose, builds a ``Frame``, runs
+``OnlineSegmenter.step`` and publishes. The segmenter is touched under one lock (the
+worker, ``~/reset``, ``~/save_map``, ``~/load_map``).
+
+Bad input never stops the node: unsupported encodings, colour/depth size mismatch,
+no valid depth, missing camera info, a pose missing or late in TF -> one throttled
+warning per kind, the frame is skipped and counted (``/diagnostics``). Time going
+backwards (a bag loop) resets the map and the TF buffer (``on_time_jump: reset``) or
+skips older frames (``skip``); a repeated stamp is skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+import traceback
+
+import numpy as np
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, TransformStamped
+from nav_msgs.msg import Odometry
+from samosaic3d_msgs.srv import LoadMap, SaveMap
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+
+from samosaic3d_core.io.atomic import atomic_path
+from samosaic3d_core.types import Instances
+from samosaic3d_ros.diagnostics import PipelineStats, diagnostic_array
+from samosaic3d_ros.frame_builder import SkipFrame, build_frame
+from samosaic3d_ros.map_files import resolve_map_path
+from samosaic3d_ros.outputs import Outputs
+from samosaic3d_ros.params import NodeParams, declare_params, segmenter_config_kwargs
+from samosaic3d_ros.sync import ApproximateTimeSynchronizer, Subscriber
+from samosaic3d_ros.tf_buffer import Buffer, TransformException, TransformListener, transform_to_matrix
+
+NODE_NAME = "samosaic3d_node"
+
+
+def build_segmenter(params: NodeParams, logger=None):
+    """``OnlineSegmenter`` configured from the node parameters (parameters the core config lacks are reported)."""
+    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+    kwargs = segmenter_config_kwargs(params)
+    known = {f.name for f in dataclasses.fields(SegmenterConfig)}
+    unused = sorted(set(kwargs) - known)
+    if unused and logger is not None:
+        logger.warning(f"SegmenterConfig has no field(s) {', '.join(unused)}; those parameters have no effect")
+    return OnlineSegmenter.from_config(SegmenterConfig(**{k: v for k, v in kwargs.items() if k in known}))
+
+
+def _stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class Samosaic3dNode(Node):
+    """The ROS 2 node. ``segmenter_factory(params)`` builds the segmenter (default: ``build_segmenter``)."""
+
+    def __init__(self, *, segmenter_factory=None, node_name: str = NODE_NAME, **node_kwargs):
+        super().__init__(node_name, **node_kwargs)
+        self.params = params = declare_params(self)
+        if params.pose_source == "pose_topic" and not (params.pose_child_frame or params.camera_frame):
+            raise ValueError("pose_source 'pose_topic' needs parameter pose_child_frame or camera_frame")
+        self.segmenter = (segmenter_factory or (lambda p: build_segmenter(p, self.get_logger())))(params)
+        self.stats = PipelineStats()
+        self._segmenter_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending = None  # (color, depth, camera_info) waiting for the worker
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._camera_info = None
+        self._last_stamp_ns: int | None = None
+        self._frame_index = 0
+        self._last_publish: dict[str, float] = {}
+        self._warned: dict[str, tuple[float, int]] = {}  # reason -> (last time, suppressed since)
+
+        self.outputs = Outputs(self, params)
+        self._diagnostics = self.create_publisher(
+            DiagnosticArray, "/diagnostics", QoSProfile(depth=10)
+        )
+        self.tf_buffer = Buffer(cache_time=Duration(seconds=params.tf_cache_time), node=self)
+        self.tf_listener = TransformListener(self.tf_buffer, self)
+        self._subscribe_inputs()
+        services = MutuallyExclusiveCallbackGroup()  # services may wait for a step; inputs keep flowing
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
+        self.create_service(SaveMap, "~/save_map", self._on_save, callback_group=services)
+        self.create_service(LoadMap, "~/load_map", self._on_load, callback_group=services)
+        self.create_timer(params.diagnostics_period, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name="samosaic3d_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"listening to '{params.color_topic}' + '{params.depth_topic}' ({params.input_qos}), "
+            f"pose from {params.pose_source}, map frame '{params.map_frame}'"
+        )
+
+    def _subscribe_inputs(self) -> None:
+        params = self.params
+        if params.input_qos == "reliable":
+            qos = QoSProfile(depth=params.input_queue_depth, reliability=ReliabilityPolicy.RELIABLE)
+        else:
+            qos = QoSProfile(depth=params.input_queue_depth, reliability=qos_profile_sensor_data.reliability)
+        group = ReentrantCallbackGroup()
+        color = Subscriber(self, Image, params.color_topic, qos_profile=qos, callback_group=group)
+        depth = Subscriber(self, Image, params.depth_topic, qos_profile=qos, callback_group=group)
+        self._sync = ApproximateTimeSynchronizer([color, depth], params.sync_queue_size, params.sync_slop)
+        self._sync.registerCallback(self._on_frame)
+        self._inputs = (color, depth)
+        self.create_subscription(CameraInfo, params.camera_info_topic, self._on_camera_info, qos, callback_group=group)
+        if params.pose_source == "pose_topic":
+            self.create_subscription(
+                PoseStamped, params.pose_topic, self._on_pose, 10, callback_group=group
+            )
+        elif params.pose_source == "odom_topic":
+            self.create_subscription(
+                Odometry, params.pose_topic, self._on_odometry, 10, callback_group=group
+            )
+
+    # --- callbacks: store and return -------------------------------------------------------
+    def _on_camera_info(self, msg) -> None:
+        self._camera_info = msg
+
+    def _on_frame(self, color, depth) -> None:
+        self.stats.on_received()
+        with self._pending_lock:
+            if self._pending is not None:
+                self.stats.on_dropped()
+            self._pending = (color, depth, self._camera_info)
+            self._wake.set()
+
+    def _on_pose(self, msg) -> None:
+        self._insert_pose(msg.header, self.params.pose_child_frame or self.params.camera_frame, msg.pose)
+
+    def _on_odometry(self, msg) -> None:
+        self._insert_pose(msg.header, msg.child_frame_id, msg.pose.pose)
+
+    def _insert_pose(self, header, child_frame: str, pose) -> None:
+        transform = TransformStamped(header=header, child_frame_id=child_frame)
+        p = pose.position
+        transform.transform.translation.x, transform.transform.translation.y, transform.transform.translation.z = p.x, p.y, p.z
+        transform.transform.rotation = pose.orientation
+        self.tf_buffer.set_transform(transform, self.params.pose_source)
+
+    # --- the worker -----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            if not self._wake.wait(timeout=0.1):
+                continue
+            with self._pending_lock:
+                pending, self._pending = self._pending, None
+                self._wake.clear()
+            if pending is None:
+                continue
+            try:
+                self._process(*pending)
+            except SkipFrame as skip:
+                self.stats.on_skipped(skip.reason)
+                self._warn(skip.reason, f"skipping frame: {skip.message}")
+            except Exception as exc:  # a pipeline bug must not take the node down
+                self.stats.on_skipped("error")
+                self._warn("error", f"frame failed in the pipeline: {exc!r}\n{traceback.format_exc()}", error=True)
+
+    def _process(self, color, depth, camera_info) -> None:
+        started = time.perf_counter()
+        stamp_ns = _stamp_ns(depth.header.stamp)
+        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
+            if stamp_ns == self._last_stamp_ns:
+                raise SkipFrame("duplicate", f"frame stamp {stamp_ns * 1e-9:.3f} s was already processed")
+            message = f"time went backwards ({self._last_stamp_ns * 1e-9:.3f} s -> {stamp_ns * 1e-9:.3f} s), e.g. a bag loop"
+            if self.params.on_time_jump == "skip":
+                raise SkipFrame("time_jump", f"{message}; skipping older frames (on_time_jump: skip)")
+            self._warn("time_jump", f"{message}; resetting the map (on_time_jump: reset)")
+            self.tf_buffer.clear()
+            self._reset_map()
+        frame = build_frame(color, depth, camera_info, self.params, self._camera_pose, index=self._frame_index)
+        converted = time.perf_counter()
+        with self._segmenter_lock:
+            result = self.segmenter.step(frame)
+            instances = self.segmenter.instances()
+            scene_map = self.segmenter.map() if self._due("map", self.params.map_cloud_rate) else None
+        self._last_stamp_ns = stamp_ns
+        self._frame_index += 1
+        stepped = time.perf_counter()
+
+        header = Header(stamp=depth.header.stamp, frame_id=self.params.map_frame)
+        self.outputs.publish_frame(result, instances, header, color.header, frame.rgb)
+        if self._due("instances", self.params.instances_rate):
+            self.outputs.publish_instances(instances, header)
+        if scene_map is not None:
+            self.outputs.publish_map(scene_map, header)
+            self._record_memory(instances, len(scene_map))
+        timings = {"input": converted - started, **result.timings, "publish": time.perf_counter() - stepped}
+        self.stats.on_processed(timings)
+
+    def _camera_pose(self, header) -> np.ndarray:
+        """(4, 4) camera-to-map pose at the image stamp, waiting up to ``tf_timeout``; SkipFrame if unavailable."""
+        frame_id = self.params.camera_frame or header.frame_id
+        if not frame_id:
+            raise SkipFrame("tf", "depth image has an empty frame_id and parameter camera_frame is empty")
+        try:
+            transform = self.tf_buffer.lookup_transform(
+                self.params.map_frame, frame_id, Time.from_msg(header.stamp), Duration(seconds=self.params.tf_timeout)
+            )
+        except TransformException as exc:
+            raise SkipFrame(
+                "tf", f"no pose of '{frame_id}' in '{self.params.map_frame}' at {_stamp_ns(header.stamp) * 1e-9:.3f} s "
+                f"within {self.params.tf_timeout} s: {exc}"
+            ) from exc
+        return transform_to_matrix(transform)
+
+    def _due(self, key: str, rate_hz: float) -> bool:
+        """True at most ``rate_hz`` times per second per key (always when rate is 0)."""
+        now = time.monotonic()
+        if rate_hz > 0 and now - self._last_publish.get(key, -math.inf) < 1.0 / rate_hz:
+            return False
+        self._last_publish[key] = now
+        return True
+
+    def _record_memory(self, instances, map_points: int) -> None:
+        tier = instances.tier if instances.tier is not None else np.zeros(len(instances), np.int8)
+        self.stats.set_memory(
+            instances=len(instances), short_term=int((tier == 0).sum()), long_term=int((tier == 1).sum()),
+            map_points=map_points, frames=self._frame_index,
+        )
+
+    def _warn(self, reason: str, message: str, error: bool = False) -> None:
+        """Log at most one message per ``reason`` every ``warn_throttle`` seconds, counting the rest."""
+        now = time.monotonic()
+        last, suppressed = self._warned.get(reason, (-math.inf, 0))
+        if now - last < self.params.warn_throttle:
+            self._warned[reason] = (last, suppressed + 1)
+            return
+        if suppressed:
+            message += f" ({suppressed} more like this since the last warning)"
+        (self.get_logger().error if error else self.get_logger().warning)(message)
+        self._warned[reason] = (now, 0)
+
+    # --- services ---------------------------------------------------------------------------------
+    def _now_header(self):
+        return Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params.map_frame)
+
+    def _reset_map(self) -> None:
+        with self._segmenter_lock:
+            self.segmenter.reset()
+        self.outputs.publish_cleared(self._now_header())
+        self._record_memory(Instances.empty(), 0)
+
+    def _on_reset(self, request, response):
+        self._reset_map()
+        response.success, response.message = True, "map cleared"
+        self.get_logger().info("map cleared (~/reset)")
+        return response
+
+    def _on_save(self, request, response):
+        try:
+            path = resolve_map_path(self.params.map_path, request.path, must_exist=False)
+            with self._segmenter_lock:
+                count = len(self.segmenter.instances())
+                with atomic_path(path) as tmp:
+                    self.segmenter.save(tmp)
+        except (ValueError, OSError) as exc:
+            response.success, response.message = False, f"map not saved: {exc}"
+            self.get_logger().warning(response.message)
+            return response
+        response.success, response.message = True, f"saved {count} instances to {path}"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_load(self, request, response):
+        try:
+            path = resolve_map_path(self.params.map_path, request.path, must_exist=True)
+            with self._segmenter_lock:
+                self.segmenter.load(path)
+                instances, scene_map = self.segmenter.instances(), self.segmenter.map()
+        except (ValueError, OSError) as exc:
+            response.success, response.message = False, f"map not loaded, live map unchanged: {exc}"
+            self.get_logger().warning(response.message)
+            return response
+        header = self._now_header()
+        self.outputs.publish_instances(instances, header)
+        self.outputs.publish_map(scene_map, header)
+        self._record_memory(instances, len(scene_map))
+        response.success, response.message = True, f"loaded {len(instances)} instances from {path}"
+        self.get_logger().info(response.message)
+        return response
+
+    def _publish_diagnostics(self) -> None:
+        window = self.stats.snapshot()
+        stamp = self.get_clock().now().to_msg()
+        self._diagnostics.publish(diagnostic_array(window, stamp, f"{self.get_name()}: pipeline", self._worker.is_alive()))
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args=None, segmenter_factory=None) -> int:
+    """Entry point of ``samosaic3d_node``: init, spin a multi-threaded executor, shut down once."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = Samosaic3dNode(segmenter_factory=segmenter_factory)
+        executor = MultiThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:  # bad parameters or segmenter configuration
+        rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
