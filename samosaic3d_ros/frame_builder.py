@@ -75,6 +75,13 @@ def build_frame(
         raise SkipFrame(
             "camera_info", f"camera info is for {intrinsics.width}x{intrinsics.height} but depth is {w}x{h}"
         )
+    if params.downsample > 1:
+        n = params.downsample
+        rgb, depth = rgb[::n, ::n], depth[::n, ::n]  # pixel (u', v') is pixel (n u', n v') of the input
+        h, w = depth.shape
+        intrinsics = CameraIntrinsics(
+            intrinsics.fx / n, intrinsics.fy / n, intrinsics.cx / n, intrinsics.cy / n, w, h
+        )
     valid = (depth >= params.min_depth) & (depth <= params.max_depth)
     fraction = float(valid.mean())
     if fraction < params.min_valid_depth_fraction or not valid.any():

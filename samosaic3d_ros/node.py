@@ -79,7 +79,7 @@ class Samosaic3dNode(Node):
         self.stats = PipelineStats()
         self._segmenter_lock = threading.Lock()
         self._pending_lock = threading.Lock()
-        self._pending = None  # (color, depth, camera_info) waiting for the worker
+        self._pending = None  # (color, depth) waiting for the worker
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._camera_info = None
@@ -138,7 +138,7 @@ class Samosaic3dNode(Node):
         with self._pending_lock:
             if self._pending is not None:
                 self.stats.on_dropped()
-            self._pending = (color, depth, self._camera_info)
+            self._pending = (color, depth)
             self._wake.set()
 
     def _on_pose(self, msg) -> None:
@@ -173,7 +173,7 @@ class Samosaic3dNode(Node):
                 self.stats.on_skipped("error")
                 self._warn("error", f"frame failed in the pipeline: {exc!r}\n{traceback.format_exc()}", error=True)
 
-    def _process(self, color, depth, camera_info) -> None:
+    def _process(self, color, depth) -> None:
         started = time.perf_counter()
         stamp_ns = _stamp_ns(depth.header.stamp)
         if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
@@ -183,9 +183,10 @@ class Samosaic3dNode(Node):
             if self.params.on_time_jump == "skip":
                 raise SkipFrame("time_jump", f"{message}; skipping older frames (on_time_jump: skip)")
             self._warn("time_jump", f"{message}; resetting the map (on_time_jump: reset)")
-            self.tf_buffer.clear()
+            self._last_stamp_ns = None
+            self.tf_buffer.clear()  # tf2 would otherwise ignore the new, older transforms as stale
             self._reset_map()
-        frame = build_frame(color, depth, camera_info, self.params, self._camera_pose, index=self._frame_index)
+        frame = build_frame(color, depth, self._camera_info, self.params, self._camera_pose, index=self._frame_index)
         converted = time.perf_counter()
         with self._segmenter_lock:
             result = self.segmenter.step(frame)

@@ -34,6 +34,7 @@ class NodeParams:
     depth_scale: float = _param(0.001, "metres per unit of 16UC1 depth (0.001 = millimetres)")
     min_depth: float = _param(0.1, "depth below this (m) is invalid")
     max_depth: float = _param(6.0, "depth beyond this (m) is invalid")
+    downsample: int = _param(1, "use every n-th pixel of colour and depth (1 = full resolution); intrinsics follow")
     min_valid_depth_fraction: float = _param(
         0.01, "frames with a smaller fraction of valid depth pixels are skipped"
     )
@@ -59,6 +60,8 @@ class NodeParams:
     pipeline: str = _param("baseline", "segmentation pipeline of samosaic3d_core")
     mask_source: str = _param("oversegment", "2D mask source: oversegment, fastsam, sim, ...")
     mask_weights: str = _param("", "weights file of the mask source (e.g. FastSAM-s.pt or a TensorRT .engine)")
+    mask_image_size: int = _param(0, "inference image size of a network mask source (e.g. FastSAM imgsz); 0 = its default")
+    half_precision: bool = _param(False, "run network mask sources in FP16 (CUDA / TensorRT)")
     checkpoint: str = _param("", "model checkpoint (.safetensors); empty: the pipeline's default")
     device: str = _param("auto", "compute device", ("auto", "cpu", "cuda"))
     voxel_size: float = _param(0.02, "frame points are downsampled to one per voxel of this size (m)")
@@ -87,14 +90,14 @@ class NodeParams:
                 raise ValueError(f"parameter {f.name}='{getattr(self, f.name)}'; expected one of {', '.join(choices)}")
         positive = ("sync_slop", "depth_scale", "max_depth", "tf_cache_time", "diagnostics_period", "voxel_size")
         non_negative = ("min_depth", "tf_timeout", "map_cloud_rate", "instances_rate", "warn_throttle",
-                        "min_valid_depth_fraction", "point_budget")
+                        "min_valid_depth_fraction", "point_budget", "mask_image_size")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"parameter {name}={getattr(self, name)} must be > 0")
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 raise ValueError(f"parameter {name}={getattr(self, name)} must be >= 0")
-        for name in ("input_queue_depth", "sync_queue_size", "short_memory_size"):
+        for name in ("input_queue_depth", "sync_queue_size", "short_memory_size", "downsample"):
             if getattr(self, name) < 1:
                 raise ValueError(f"parameter {name}={getattr(self, name)} must be >= 1")
         if self.min_depth >= self.max_depth:
@@ -125,7 +128,13 @@ def declare_params(node) -> NodeParams:
 
 def segmenter_config_kwargs(params: NodeParams) -> dict:
     """Keyword arguments of ``samosaic3d_core.pipeline.SegmenterConfig`` taken from the node parameters."""
-    mask_options = {"weights": params.mask_weights} if params.mask_weights else {}
+    mask_options: dict = {}
+    if params.mask_weights:
+        mask_options["weights"] = params.mask_weights
+    if params.mask_image_size:
+        mask_options["imgsz"] = params.mask_image_size
+    if params.half_precision:
+        mask_options["half"] = True
     return dict(
         pipeline=params.pipeline,
         masks=params.mask_source,
