@@ -28,6 +28,7 @@ setup(
     entry_points={
         "console_scripts": [
             "samosaic3d = samosaic3d_core.cli.main:main",
+            "samosaic3d_node = samosaic3d_ros.node:main",
         ],
     },
 )

@@ -32,9 +32,8 @@ def intrinsics_from_camera_info(info) -> CameraIntrinsics:
     """Pinhole intrinsics from ``sensor_msgs/CameraInfo`` (its K; distortion is assumed already removed)."""
     k = np.asarray(info.k, np.float64).reshape(3, 3)
     if not (np.all(np.isfinite(k)) and k[0, 0] > 0 and k[1, 1] > 0) or info.width == 0 or info.height == 0:
-        raise SkipFrame(
-            "camera_info", f"camera info has no valid intrinsics (K={k.reshape(-1).tolist()}, {info.width}x{info.height})"
-        )
+        size = f"{info.width}x{info.height}"
+        raise SkipFrame("camera_info", f"camera info has no valid intrinsics (K={k.reshape(-1).tolist()}, {size})")
     return CameraIntrinsics.from_matrix(k, int(info.width), int(info.height))
 
 
@@ -53,7 +52,8 @@ def build_frame(
     """
     if info_msg is None:
         raise SkipFrame(
-            "camera_info", f"no CameraInfo received on '{params.camera_info_topic}' yet; skipping frames until one arrives"
+            "camera_info",
+            f"no CameraInfo received on '{params.camera_info_topic}' yet; skipping frames until one arrives",
         )
     try:
         rgb = image_to_rgb(color_msg)

@@ -9,8 +9,10 @@ worker, ``~/reset``, ``~/save_map``, ``~/load_map``).
 Bad input never stops the node: unsupported encodings, colour/depth size mismatch,
 no valid depth, missing camera info, a pose missing or late in TF -> one throttled
 warning per kind, the frame is skipped and counted (``/diagnostics``). Time going
-backwards (a bag loop) resets the map and the TF buffer (``on_time_jump: reset``) or
-skips older frames (``skip``); a repeated stamp is skipped.
+backwards (a bag loop) resets the map and the TF buffer (``on_time_jump: reset``; the
+frame that shows the jump usually lost its pose with the buffer and is skipped, the
+following ones are used) or skips the older frames (``skip``); a repeated stamp is skipped.
+A pipeline exception is logged as an error and the frame skipped.
 """
 
 from __future__ import annotations
@@ -89,9 +91,7 @@ class Samosaic3dNode(Node):
         self._warned: dict[str, tuple[float, int]] = {}  # reason -> (last time, suppressed since)
 
         self.outputs = Outputs(self, params)
-        self._diagnostics = self.create_publisher(
-            DiagnosticArray, "/diagnostics", QoSProfile(depth=10)
-        )
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.tf_buffer = Buffer(cache_time=Duration(seconds=params.tf_cache_time), node=self)
         self.tf_listener = TransformListener(self.tf_buffer, self)
         self._subscribe_inputs()
@@ -121,13 +121,9 @@ class Samosaic3dNode(Node):
         self._inputs = (color, depth)
         self.create_subscription(CameraInfo, params.camera_info_topic, self._on_camera_info, qos, callback_group=group)
         if params.pose_source == "pose_topic":
-            self.create_subscription(
-                PoseStamped, params.pose_topic, self._on_pose, 10, callback_group=group
-            )
+            self.create_subscription(PoseStamped, params.pose_topic, self._on_pose, 10, callback_group=group)
         elif params.pose_source == "odom_topic":
-            self.create_subscription(
-                Odometry, params.pose_topic, self._on_odometry, 10, callback_group=group
-            )
+            self.create_subscription(Odometry, params.pose_topic, self._on_odometry, 10, callback_group=group)
 
     # --- callbacks: store and return -------------------------------------------------------
     def _on_camera_info(self, msg) -> None:
@@ -149,8 +145,8 @@ class Samosaic3dNode(Node):
 
     def _insert_pose(self, header, child_frame: str, pose) -> None:
         transform = TransformStamped(header=header, child_frame_id=child_frame)
-        p = pose.position
-        transform.transform.translation.x, transform.transform.translation.y, transform.transform.translation.z = p.x, p.y, p.z
+        translation = transform.transform.translation
+        translation.x, translation.y, translation.z = pose.position.x, pose.position.y, pose.position.z
         transform.transform.rotation = pose.orientation
         self.tf_buffer.set_transform(transform, self.params.pose_source)
 
@@ -170,6 +166,8 @@ class Samosaic3dNode(Node):
                 self.stats.on_skipped(skip.reason)
                 self._warn(skip.reason, f"skipping frame: {skip.message}")
             except Exception as exc:  # a pipeline bug must not take the node down
+                if not self.context.ok():  # shutting down: publishing fails, nothing to report
+                    return
                 self.stats.on_skipped("error")
                 self._warn("error", f"frame failed in the pipeline: {exc!r}\n{traceback.format_exc()}", error=True)
 
@@ -179,7 +177,8 @@ class Samosaic3dNode(Node):
         if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
             if stamp_ns == self._last_stamp_ns:
                 raise SkipFrame("duplicate", f"frame stamp {stamp_ns * 1e-9:.3f} s was already processed")
-            message = f"time went backwards ({self._last_stamp_ns * 1e-9:.3f} s -> {stamp_ns * 1e-9:.3f} s), e.g. a bag loop"
+            last_s, now_s = self._last_stamp_ns * 1e-9, stamp_ns * 1e-9
+            message = f"time went backwards ({last_s:.3f} s -> {now_s:.3f} s), e.g. a bag loop"
             if self.params.on_time_jump == "skip":
                 raise SkipFrame("time_jump", f"{message}; skipping older frames (on_time_jump: skip)")
             self._warn("time_jump", f"{message}; resetting the map (on_time_jump: reset)")
@@ -301,7 +300,8 @@ class Samosaic3dNode(Node):
     def _publish_diagnostics(self) -> None:
         window = self.stats.snapshot()
         stamp = self.get_clock().now().to_msg()
-        self._diagnostics.publish(diagnostic_array(window, stamp, f"{self.get_name()}: pipeline", self._worker.is_alive()))
+        name = f"{self.get_name()}: pipeline"
+        self._diagnostics.publish(diagnostic_array(window, stamp, name, self._worker.is_alive()))
 
     def destroy_node(self) -> None:
         self._stop.set()

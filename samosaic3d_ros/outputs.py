@@ -20,6 +20,12 @@ from samosaic3d_ros.image_conv import rgb_to_image
 from samosaic3d_ros.markers import delete_all_markers, instance_markers
 from samosaic3d_ros.params import NodeParams
 
+INSTANCES_TOPIC = "instances"
+CLOUD_TOPIC = "instances/cloud"
+FRAME_CLOUD_TOPIC = "instances/frame_cloud"
+MARKERS_TOPIC = "instances/markers"
+OVERLAY_TOPIC = "instances/overlay"
+
 
 def seconds_to_stamp(seconds: float):
     """float seconds -> builtin_interfaces/Time."""
@@ -35,15 +41,18 @@ def instances_to_msg(instances: Instances, header):
     from geometry_msgs.msg import Point
     from samosaic3d_msgs.msg import Instance, InstanceArray
 
+    def point(xyz) -> Point:
+        return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
+
     out = InstanceArray(header=header)
     centroid = instances.centroid if instances.centroid is not None else (instances.box_min + instances.box_max) / 2
     for k in range(len(instances)):
         msg = Instance(
             id=int(instances.ids[k]),
             score=float(instances.scores[k]),
-            centroid=Point(x=float(centroid[k][0]), y=float(centroid[k][1]), z=float(centroid[k][2])),
-            box_min=Point(x=float(instances.box_min[k][0]), y=float(instances.box_min[k][1]), z=float(instances.box_min[k][2])),
-            box_max=Point(x=float(instances.box_max[k][0]), y=float(instances.box_max[k][1]), z=float(instances.box_max[k][2])),
+            centroid=point(centroid[k]),
+            box_min=point(instances.box_min[k]),
+            box_max=point(instances.box_max[k]),
             num_points=int(instances.num_points[k]),
             tier=int(instances.tier[k]) if instances.tier is not None else Instance.TIER_SHORT,
         )
@@ -95,17 +104,21 @@ class Outputs:
             depth=1, reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL if params.cloud_transient_local else DurabilityPolicy.VOLATILE,
         )
-        self.instances = node.create_publisher(InstanceArray, "instances", reliable)
-        self.cloud = node.create_publisher(PointCloud2, "instances/cloud", latched)
-        self.frame_cloud = node.create_publisher(PointCloud2, "instances/frame_cloud", big) if params.publish_frame_cloud else None
-        self.markers = node.create_publisher(MarkerArray, "instances/markers", reliable)
-        self.overlay = node.create_publisher(Image, "instances/overlay", big) if params.publish_overlay else None
+        self.instances = node.create_publisher(InstanceArray, INSTANCES_TOPIC, reliable)
+        self.cloud = node.create_publisher(PointCloud2, CLOUD_TOPIC, latched)
+        self.frame_cloud = (
+            node.create_publisher(PointCloud2, FRAME_CLOUD_TOPIC, big) if params.publish_frame_cloud else None
+        )
+        self.markers = node.create_publisher(MarkerArray, MARKERS_TOPIC, reliable)
+        self.overlay = node.create_publisher(Image, OVERLAY_TOPIC, big) if params.publish_overlay else None
         self._shown_ids: set[int] = set()
 
     def _cloud_rgb(self, ids: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         return instance_rgb(ids, rgb) if self.params.cloud_color == "instance" else rgb
 
-    def publish_frame(self, result: StepResult, instances: Instances, header, color_header, color_rgb: np.ndarray) -> None:
+    def publish_frame(
+        self, result: StepResult, instances: Instances, header, color_header, color_rgb: np.ndarray
+    ) -> None:
         """The frame's labelled points (``header``: map frame) and, if enabled, its mask overlay (``color_header``)."""
         if self.frame_cloud is not None:
             ids = result.point_instance

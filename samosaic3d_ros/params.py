@@ -21,7 +21,9 @@ class NodeParams:
     """Every parameter of ``samosaic3d_node``."""
 
     # inputs
-    color_topic: str = _param("color/image_raw", "colour image topic (rgb8/bgr8/rgba8/bgra8/mono8), registered to depth")
+    color_topic: str = _param(
+        "color/image_raw", "colour image topic (rgb8/bgr8/rgba8/bgra8/mono8), registered to depth"
+    )
     depth_topic: str = _param("depth/image_raw", "depth image topic (16UC1 in depth_scale units or 32FC1 metres)")
     camera_info_topic: str = _param("depth/camera_info", "CameraInfo of the depth image (K, width, height)")
     input_qos: str = _param(
@@ -60,7 +62,9 @@ class NodeParams:
     pipeline: str = _param("baseline", "segmentation pipeline of samosaic3d_core")
     mask_source: str = _param("oversegment", "2D mask source: oversegment, fastsam, sim, ...")
     mask_weights: str = _param("", "weights file of the mask source (e.g. FastSAM-s.pt or a TensorRT .engine)")
-    mask_image_size: int = _param(0, "inference image size of a network mask source (e.g. FastSAM imgsz); 0 = its default")
+    mask_image_size: int = _param(
+        0, "inference image size of a network mask source (e.g. FastSAM imgsz); 0 = its default"
+    )
     half_precision: bool = _param(False, "run network mask sources in FP16 (CUDA / TensorRT)")
     checkpoint: str = _param("", "model checkpoint (.safetensors); empty: the pipeline's default")
     device: str = _param("auto", "compute device", ("auto", "cpu", "cuda"))

@@ -327,5 +327,6 @@ try:  # a ROS distribution's tf2_ros, when installed
 
     USING_TF2_ROS = True
 except ImportError:
-    Buffer, TransformListener, TransformException = FallbackBuffer, FallbackTransformListener, FallbackTransformException
+    Buffer, TransformListener = FallbackBuffer, FallbackTransformListener
+    TransformException = FallbackTransformException
     USING_TF2_ROS = False

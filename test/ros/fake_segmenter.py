@@ -64,7 +64,9 @@ class FakeSegmenter:
         fragment[point_instance == 0] = -1
         fragment_map = np.full(h * w, -1, np.int32)
         fragment_map[pixel] = fragment
-        masks = np.stack([fragment_map.reshape(h, w) == j for j in range(len(present))]) if present else np.zeros((0, h, w), bool)
+        masks = np.zeros((len(present), h, w), bool)
+        for j in range(len(present)):
+            masks[j] = fragment_map.reshape(h, w) == j
         frame_instances = self._instances(xyz, point_instance)
         fragments = Fragments(
             mask_index=np.arange(len(present)), centroid=frame_instances.centroid, box_min=frame_instances.box_min,

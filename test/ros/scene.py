@@ -76,6 +76,7 @@ def camera_tf_msg(t: float) -> TFMessage:
     """map -> camera_optical at ``t`` (a dynamic transform)."""
     transform = TransformStamped()
     transform.header.stamp, transform.header.frame_id, transform.child_frame_id = stamp(t), "map", CAMERA_FRAME
-    transform.transform.translation.x, transform.transform.translation.y, transform.transform.translation.z = CAMERA_IN_MAP
+    translation = transform.transform.translation
+    translation.x, translation.y, translation.z = CAMERA_IN_MAP
     transform.transform.rotation.w = 1.0
     return TFMessage(transforms=[transform])

@@ -17,8 +17,8 @@ from test.ros.node_io import Stream, start_node  # noqa: E402
 
 def summary(array: InstanceArray) -> list[tuple]:
     return [
-        (i.id, i.score, i.num_points, i.tier, (i.box_min.x, i.box_min.y, i.box_min.z),
-         (i.box_max.x, i.box_max.y, i.box_max.z), (i.first_seen.sec, i.first_seen.nanosec), (i.last_seen.sec, i.last_seen.nanosec))
+        (i.id, i.score, i.num_points, i.tier, (i.box_min.x, i.box_min.y, i.box_min.z), (i.box_max.x, i.box_max.y, i.box_max.z),
+         (i.first_seen.sec, i.first_seen.nanosec), (i.last_seen.sec, i.last_seen.nanosec))
         for i in array.instances
     ]
 
@@ -84,5 +84,6 @@ def test_paths_outside_the_map_folder_are_refused(ros, tmp_path):
     response = ros.call(tester, LoadMap, "/samosaic3d_node/load_map", LoadMap.Request(path="missing.npz"))
     assert not response.success and "no map file" in response.message
     assert list(outside.iterdir()) == []  # nothing written outside
-    inside = ros.call(tester, SaveMap, "/samosaic3d_node/save_map", SaveMap.Request(path=str(map_dir / "deep" / "ok.npz")))
+    request = SaveMap.Request(path=str(map_dir / "deep" / "ok.npz"))
+    inside = ros.call(tester, SaveMap, "/samosaic3d_node/save_map", request)
     assert inside.success and (map_dir / "deep" / "ok.npz").is_file()
