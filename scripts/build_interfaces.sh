@@ -14,7 +14,9 @@ mkdir -p "$STAMPS"
 log() { printf '[interfaces] %s\n' "$*"; }
 
 PKGS=()
-if [ -d "$ROOT/interfaces/tf2_msgs" ] && ! "$PY" -c "import tf2_msgs.msg" >/dev/null 2>&1; then
+# a tf2_msgs of our own earlier build (install/ on PYTHONPATH via env.sh) does not count
+OTHER_PYTHONPATH=$(printf "%s" "${PYTHONPATH:-}" | tr ":" "\n" | { grep -v "^$PREFIX" || true; } | paste -sd: -)
+if [ -d "$ROOT/interfaces/tf2_msgs" ] && ! PYTHONPATH="$OTHER_PYTHONPATH" "$PY" -c "import tf2_msgs.msg" >/dev/null 2>&1; then
   PKGS+=("$ROOT/interfaces/tf2_msgs")
 fi
 [ -d "$ROOT/msg" ] && [ -f "$ROOT/msg/package.xml" ] && PKGS+=("$ROOT/msg")
@@ -30,7 +32,7 @@ fi
 # machine's Python prefix; point them at this interpreter's headers and numpy.
 PYINC=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 NPINC=$("$PY" -c "import numpy; print(numpy.get_include())")
-grep -rl "/opt/python/cp3" "$VENV/share" --include='*.cmake' 2>/dev/null | while read -r f; do
+{ grep -rl "/opt/python/cp3" "$VENV/share" --include="*.cmake" 2>/dev/null || true; } | while read -r f; do
   sed -i -E "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$PYINC#g; s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$NPINC#g" "$f"
 done
 
