@@ -1,4 +1,4 @@
-"""Shared set-up of the ROS tests: isolated DDS traffic and a helper that spins test nodes.
+"""Shared set-up of the ROS tests: isolated DDS traffic and a harness that spins test nodes.
 
 Every test gets its own ROS_DOMAIN_ID (1..101, from the process id and a counter, so that
 parallel test runs on one machine rarely meet), discovery stays on this machine
