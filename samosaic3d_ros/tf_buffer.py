@@ -238,6 +238,11 @@ class FallbackBuffer:
                     self._changed.wait(remaining)
         return _transform_stamped(matrix, target_frame, source_frame, t_ns)
 
+    def lookup_matrix(self, target_frame: str, source_frame: str, time) -> np.ndarray:
+        """(4, 4) target<-source matrix at ``time`` without waiting (no ROS message types needed)."""
+        with self._changed:
+            return self._lookup(target_frame.lstrip("/"), source_frame.lstrip("/"), _to_ns(time))[0]
+
     def _chain(self, frame: str) -> list[str]:
         """[frame, parent, grandparent, ..., root]."""
         chain = [frame]

@@ -1,0 +1,1 @@
+"""Rosbag tools: write synthetic scenes as bags, read them back as frames, replay them into the node."""
