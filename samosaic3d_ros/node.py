@@ -17,7 +17,6 @@ A pipeline exception is logged as an error and the frame skipped.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -46,23 +45,11 @@ from samosaic3d_ros.diagnostics import PipelineStats, diagnostic_array
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.map_files import resolve_map_path
 from samosaic3d_ros.outputs import Outputs
-from samosaic3d_ros.params import NodeParams, declare_params, segmenter_config_kwargs
+from samosaic3d_ros.params import NodeParams, build_segmenter, declare_params
 from samosaic3d_ros.sync import ApproximateTimeSynchronizer, Subscriber
 from samosaic3d_ros.tf_buffer import Buffer, TransformException, TransformListener, transform_to_matrix
 
 NODE_NAME = "samosaic3d_node"
-
-
-def build_segmenter(params: NodeParams, logger=None):
-    """``OnlineSegmenter`` configured from the node parameters (parameters the core config lacks are reported)."""
-    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
-
-    kwargs = segmenter_config_kwargs(params)
-    known = {f.name for f in dataclasses.fields(SegmenterConfig)}
-    unused = sorted(set(kwargs) - known)
-    if unused and logger is not None:
-        logger.warning(f"SegmenterConfig has no field(s) {', '.join(unused)}; those parameters have no effect")
-    return OnlineSegmenter.from_config(SegmenterConfig(**{k: v for k, v in kwargs.items() if k in known}))
 
 
 def _stamp_ns(stamp) -> int:

@@ -151,3 +151,37 @@ def segmenter_config_kwargs(params: NodeParams) -> dict:
         max_depth=params.max_depth,
         short_memory_size=params.short_memory_size,
     )
+
+
+def build_segmenter(params: NodeParams, logger=None):
+    """``OnlineSegmenter`` configured from the node parameters (parameters the core config lacks are reported)."""
+    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+    kwargs = segmenter_config_kwargs(params)
+    known = {f.name for f in dataclasses.fields(SegmenterConfig)}
+    unused = sorted(set(kwargs) - known)
+    if unused and logger is not None:
+        logger.warning(f"SegmenterConfig has no field(s) {', '.join(unused)}; those parameters have no effect")
+    return OnlineSegmenter.from_config(SegmenterConfig(**{k: v for k, v in kwargs.items() if k in known}))
+
+
+def params_from_yaml(path: str | os.PathLike, node_name: str = "samosaic3d_node", **overrides) -> NodeParams:
+    """Node parameters from a ROS parameter file (``<node>: ros__parameters: {...}``) plus overrides.
+
+    The same file the node is started with, read without ROS (for ``eval-bag --offline``).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read parameter file '{path}': {exc}") from exc
+    section = document.get(node_name, document.get("/**", {}))
+    values = dict(section.get("ros__parameters", {})) if isinstance(section, dict) else {}
+    known = {f.name for f in dataclasses.fields(NodeParams)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"parameter file '{path}': unknown parameter(s) {', '.join(unknown)}")
+    values.update(overrides)
+    return NodeParams(**values).validate()

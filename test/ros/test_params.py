@@ -61,3 +61,17 @@ def test_segmenter_config_from_params():
 def test_map_dir_expands_user(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert NodeParams().map_path == tmp_path / ".ros" / "samosaic3d" / "maps"
+
+
+def test_params_from_yaml_reads_the_shipped_config_and_overrides(tmp_path):
+    from pathlib import Path
+
+    from samosaic3d_ros.params import params_from_yaml
+
+    config = Path(__file__).resolve().parents[2] / "config" / "samosaic3d.yaml"
+    params = params_from_yaml(config, input_qos="reliable")
+    assert params == NodeParams(input_qos="reliable")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("samosaic3d_node:\n  ros__parameters:\n    voxel_sise: 0.05\n")
+    with pytest.raises(ValueError, match="unknown parameter.*voxel_sise"):
+        params_from_yaml(bad)
