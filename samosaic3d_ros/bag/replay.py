@@ -1,0 +1,299 @@
+"""Replay a bag into a running ``samosaic3d_node`` over DDS and collect its final map.
+
+The node is started as a subprocess (LOCALHOST discovery, its own domain id, reliable
+inputs, a map cloud every frame). The player publishes the bag's raw CDR messages frame by
+frame and, by default, waits for the node's ``/instances/frame_cloud`` of a frame before
+sending the next one (lock-step), so every frame is processed, as offline. Without
+lock-step it publishes at the bag's rate and the node drops what it cannot keep up with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from samosaic3d_core.types import SceneMap
+from samosaic3d_ros.bag import layout
+from samosaic3d_ros.bag.reader import open_bag
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TOPICS = ("/instances", "/instances/cloud", "/instances/markers", "/diagnostics")
+
+
+@dataclass
+class ReplayConfig:
+    """How a bag is replayed into the node."""
+
+    params_file: str | None = None
+    """Node parameter file (default: the package's config/samosaic3d.yaml)."""
+    overrides: dict = field(default_factory=dict)
+    """Extra node parameters (name -> value), e.g. {"pipeline": "baseline"}."""
+    lockstep: bool = True
+    """Wait for the node to finish each frame before sending the next."""
+    frame_timeout: float = 60.0
+    """Seconds to wait for the node's result of one frame (lock-step) before moving on."""
+    startup_timeout: float = 120.0
+    """Seconds to wait for the node to come up (model loading included)."""
+    domain_id: int | None = None
+    """ROS_DOMAIN_ID for the node and the player (default: derived from the process id)."""
+    record: str | None = None
+    """If set, write the node's outputs to this bag folder (mcap)."""
+
+
+@dataclass
+class ReplayResult:
+    final_map: SceneMap
+    frames_sent: int
+    frames_processed: int
+    seconds: float
+
+
+def default_params_file() -> Path:
+    return Path(__file__).resolve().parents[2] / "config" / "samosaic3d.yaml"
+
+
+def _frames_of_bag(path) -> tuple[list[tuple[str, str, bytes]], list[list[tuple[str, str, bytes]]]]:
+    """(static messages, per-frame message groups in stamp order) as (topic, msgtype, raw CDR)."""
+    reader = open_bag(path)
+    static: list = []
+    groups: dict[int, list] = {}
+    try:
+        for conn, stamp, raw in reader.messages():
+            if conn.topic == layout.TF_STATIC_TOPIC:
+                static.append((conn.topic, conn.msgtype, raw))
+            elif conn.topic in (layout.TF_TOPIC, layout.CAMERA_INFO_TOPIC, layout.COLOR_TOPIC, layout.DEPTH_TOPIC):
+                groups.setdefault(int(stamp), []).append((conn.topic, conn.msgtype, raw))
+    finally:
+        reader.close()
+    order = {layout.TF_TOPIC: 0, layout.CAMERA_INFO_TOPIC: 1, layout.COLOR_TOPIC: 2, layout.DEPTH_TOPIC: 3}
+    frames = [sorted(groups[k], key=lambda m: order[m[0]]) for k in sorted(groups)]
+    return static, frames
+
+
+def _node_command(config: ReplayConfig) -> list[str]:
+    params = {
+        "input_qos": "reliable", "map_cloud_rate": 0.0, "instances_rate": 0.0, "publish_frame_cloud": True,
+        "cloud_transient_local": True, "on_time_jump": "reset", **config.overrides,
+    }
+    cmd = [sys.executable, "-m", "samosaic3d_ros.node", "--ros-args",
+           "--params-file", str(config.params_file or default_params_file())]
+    for name, value in params.items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        cmd += ["-p", f"{name}:={text}"]
+    ns = layout.NAMESPACE
+    cmd += ["-r", f"color/image_raw:={ns}/color/image_raw", "-r", f"depth/image_raw:={ns}/depth/image_raw",
+            "-r", f"depth/camera_info:={ns}/depth/camera_info"]
+    return cmd
+
+
+def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
+    """Start the node, play ``bag`` into it, return its final map; the node is always stopped."""
+    import rclpy
+
+    from rosbags.typesys import Stores, get_typestore
+
+    config = config or ReplayConfig()
+    static, frames = _frames_of_bag(bag)
+    if not frames:
+        raise ValueError(f"bag '{bag}' has no camera frames on {layout.DEPTH_TOPIC}")
+    domain = config.domain_id if config.domain_id is not None else 1 + os.getpid() % 100
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    log_dir = tempfile.mkdtemp(prefix="samosaic3d_replay_")
+    env.setdefault("ROS_LOG_DIR", log_dir)
+    os.environ.update({"ROS_DOMAIN_ID": env["ROS_DOMAIN_ID"],
+                       "ROS_AUTOMATIC_DISCOVERY_RANGE": env["ROS_AUTOMATIC_DISCOVERY_RANGE"],
+                       "ROS_LOG_DIR": env["ROS_LOG_DIR"]})
+    node_log = open(Path(log_dir) / "node.log", "w")
+    proc = subprocess.Popen(_node_command(config), env=env, stdout=node_log, stderr=subprocess.STDOUT)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    typestore = get_typestore(Stores.ROS2_KILTED)
+    recorder = _Recorder(config.record) if config.record else None
+    try:
+        player = _Player(context, typestore, recorder)
+        player.wait_for_node(proc, config.startup_timeout)
+        for topic, msgtype, raw in static:
+            player.publish(topic, msgtype, raw)
+        started = time.perf_counter()
+        processed = 0
+        for i, group in enumerate(frames):
+            stamp = _depth_stamp(group, typestore)
+            for topic, msgtype, raw in group:
+                player.publish(topic, msgtype, raw)
+            if config.lockstep:
+                processed += player.wait_for_frame(stamp, config.frame_timeout, proc)
+            elif i + 1 < len(frames):
+                next_stamp = _depth_stamp(frames[i + 1], typestore)
+                time.sleep(max(0.0, (next_stamp - stamp) * 1e-9))
+        final = player.wait_for_map(_depth_stamp(frames[-1], typestore), config.frame_timeout, proc)
+        if not config.lockstep:
+            processed = player.frames_seen
+        return ReplayResult(final, len(frames), processed, time.perf_counter() - started)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        rclpy.try_shutdown(context=context)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        node_log.close()
+
+
+def _depth_stamp(group, typestore) -> int:
+    for topic, msgtype, raw in group:
+        if topic == layout.DEPTH_TOPIC:
+            msg = typestore.deserialize_cdr(raw, msgtype)
+            return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+    raise ValueError("frame group without a depth image")
+
+
+class _Player:
+    """An rclpy node publishing raw messages and watching the node's outputs."""
+
+    def __init__(self, context, typestore, recorder):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from samosaic3d_ros.bag.msgdefs import message_class as get_message
+
+        self.node = rclpy.create_node("samosaic3d_bag_player", context=context)
+        self._get_message = get_message
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                   durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._reliable = reliable
+        self._publishers: dict[str, object] = {}
+        self._cond = threading.Condition()
+        self.frame_stamps: set[int] = set()
+        self.frames_seen = 0
+        self.last_cloud = None
+        self.last_cloud_stamp = -1
+        from sensor_msgs.msg import PointCloud2
+
+        self.node.create_subscription(PointCloud2, "/instances/frame_cloud", self._on_frame_cloud, reliable)
+        self.node.create_subscription(PointCloud2, "/instances/cloud", self._on_cloud, self._latched)
+        if recorder is not None:
+            for topic in OUTPUT_TOPICS:
+                msgtype = recorder.msgtypes[topic]
+                qos = self._latched if topic == "/instances/cloud" else reliable
+                self.node.create_subscription(
+                    get_message(msgtype), topic, lambda raw, t=topic: recorder.write(t, raw), qos, raw=True
+                )
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self._spin = threading.Thread(target=self._spin_loop, daemon=True)
+        self._spin.start()
+
+    def _spin_loop(self):
+        try:
+            self.executor.spin()
+        except Exception:  # context shut down
+            pass
+
+    def publish(self, topic: str, msgtype: str, raw: bytes) -> None:
+        if topic not in self._publishers:
+            qos = self._latched if topic == layout.TF_STATIC_TOPIC else self._reliable
+            self._publishers[topic] = self.node.create_publisher(self._get_message(msgtype), topic, qos)
+            deadline = time.monotonic() + 10.0
+            while self._publishers[topic].get_subscription_count() == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self._publishers[topic].publish(bytes(raw))
+
+    def _on_frame_cloud(self, msg) -> None:
+        with self._cond:
+            self.frame_stamps.add(int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec))
+            self.frames_seen += 1
+            self._cond.notify_all()
+
+    def _on_cloud(self, msg) -> None:
+        with self._cond:
+            self.last_cloud = msg
+            self.last_cloud_stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+            self._cond.notify_all()
+
+    def wait_for_node(self, proc, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"samosaic3d_node exited with code {proc.returncode} during start-up "
+                                   f"(log: {os.environ.get('ROS_LOG_DIR')}/node.log)")
+            if self.node.count_subscribers(layout.DEPTH_TOPIC) > 0 and \
+                    self.node.count_publishers("/instances/frame_cloud") > 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"samosaic3d_node did not come up within {timeout} s")
+
+    def wait_for_frame(self, stamp: int, timeout: float, proc) -> int:
+        """1 if the node published the frame's result within ``timeout``, else 0 (skipped frame)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while stamp not in self.frame_stamps:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"samosaic3d_node exited with code {proc.returncode}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.warning("no result for the frame at %.3f s within %.0f s", stamp * 1e-9, timeout)
+                    return 0
+                self._cond.wait(min(remaining, 0.5))
+        return 1
+
+    def wait_for_map(self, stamp: int, timeout: float, proc) -> SceneMap:
+        from samosaic3d_ros.cloud_conv import cloud_to_array, unpack_rgb
+
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.last_cloud_stamp < stamp and time.monotonic() < deadline and proc.poll() is None:
+                self._cond.wait(0.5)
+            cloud = self.last_cloud
+        if cloud is None:
+            raise RuntimeError("the node published no map cloud")
+        points = cloud_to_array(cloud)
+        xyz = np.stack([points["x"], points["y"], points["z"]], 1).astype(np.float32)
+        return SceneMap(xyz, unpack_rgb(points["rgb"]), points["instance_id"].astype(np.int32),
+                        points["score"].astype(np.float32))
+
+
+class _Recorder:
+    """Writes raw output messages into an mcap bag (custom types registered from their .msg text)."""
+
+    def __init__(self, path: str):
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import Stores, get_typestore
+
+        from samosaic3d_ros.bag.msgdefs import register_samosaic3d_types
+
+        self.typestore = get_typestore(Stores.ROS2_KILTED)
+        register_samosaic3d_types(self.typestore)
+        self.msgtypes = {
+            "/instances": "samosaic3d_msgs/msg/InstanceArray",
+            "/instances/cloud": "sensor_msgs/msg/PointCloud2",
+            "/instances/markers": "visualization_msgs/msg/MarkerArray",
+            "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
+        }
+        self.writer = Writer(Path(path), version=9, storage_plugin=StoragePlugin.MCAP)
+        self.writer.open()
+        self.lock = threading.Lock()
+        self.conns = {t: self.writer.add_connection(t, m, typestore=self.typestore) for t, m in self.msgtypes.items()}
+
+    def write(self, topic: str, raw: bytes) -> None:
+        with self.lock:
+            self.writer.write(self.conns[topic], time.time_ns(), bytes(raw))
+
+    def close(self) -> None:
+        with self.lock:
+            self.writer.close()
