@@ -55,7 +55,7 @@ class SynthConfig:
     """Frames per scene."""
     fps: float = 30.0
     """Frame rate; frame i has timestamp i / fps."""
-    room_size: tuple[float, float, float, float] = (4.0, 7.0, 3.5, 6.0)
+    room_size: tuple[float, float, float, float] = (3.5, 6.0, 3.0, 5.0)
     """Room extent ranges (x_min, x_max, y_min, y_max) in metres; x and y are drawn in these."""
     room_height: tuple[float, float] = (2.5, 3.0)
     """Ceiling height range, metres."""

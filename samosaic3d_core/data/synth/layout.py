@@ -171,6 +171,7 @@ def single_group(rng: np.random.Generator) -> Group:
 
 GROUPS = {"dining": dining_group, "desk": desk_group, "shelf": shelf_group, "sofa": sofa_group,
           "bed": bed_group, "cabinet": cabinet_group, "boxes": boxes_group, "single": single_group}
+GROUP_WEIGHTS = np.array([3, 2, 2, 2, 1, 2, 1, 2], float) / 15  # draw order of GROUPS; boxes/beds rarer
 FIRST = ("dining", "desk", "shelf", "boxes")  # always tried first so every room has the hard cases
 
 
@@ -241,7 +242,7 @@ def furnish(config: SynthConfig, rng: np.random.Generator) -> Layout:
     for attempt in range(config.placement_tries):
         if len(objects) >= target:
             break
-        kind = FIRST[attempt] if attempt < len(FIRST) else rng.choice(list(GROUPS))
+        kind = FIRST[attempt] if attempt < len(FIRST) else rng.choice(list(GROUPS), p=GROUP_WEIGHTS)
         group = GROUPS[kind](rng)
         if len(objects) + len(group.objects) > config.max_objects:
             continue

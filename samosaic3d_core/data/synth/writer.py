@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from samosaic3d_core.data.synth.scene import SynthScene
 from samosaic3d_core.io.atomic import atomic_path
+from samosaic3d_core.types import Frame
 
 FORMAT_VERSION = 1
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
@@ -33,6 +35,17 @@ def _imwrite(path: Path, image: np.ndarray, params: list[int]) -> None:
 
 def _matrix_text(m: np.ndarray) -> str:
     return "\n".join(" ".join(f"{v:.9g}" for v in row) for row in m) + "\n"
+
+
+def _write_frame(root: Path, frame: Frame, image_format: str, color_params: list[int]) -> None:
+    stem = f"{frame.index:06d}"
+    if frame.instance_gt.max() > 65535 or frame.part_gt.max() > 65535:
+        raise ValueError(f"{root.name}: ids above 65535 do not fit a uint16 PNG")
+    _imwrite(root / "color" / f"{stem}.{image_format}", frame.rgb[:, :, ::-1], color_params)
+    _imwrite(root / "depth" / f"{stem}.png", np.round(frame.depth * 1000.0).astype(np.uint16), PNG_FAST)
+    _imwrite(root / "instance" / f"{stem}.png", frame.instance_gt.astype(np.uint16), PNG_FAST)
+    _imwrite(root / "part" / f"{stem}.png", frame.part_gt.astype(np.uint16), PNG_FAST)
+    (root / "pose" / f"{stem}.txt").write_text(_matrix_text(frame.pose))
 
 
 def write_scene(scene: SynthScene, out_dir: str | Path, image_format: str = "jpg", jpeg_quality: int = 95,
@@ -51,16 +64,15 @@ def write_scene(scene: SynthScene, out_dir: str | Path, image_format: str = "jpg
     for name in ("intrinsics_color.txt", "intrinsics_depth.txt"):
         (root / name).write_text(_matrix_text(k4))
     color_params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if image_format == "jpg" else PNG_FAST
-    for frame in tqdm(scene, total=len(scene), desc=scene.name, unit="frame", disable=not progress):
-        stem = f"{frame.index:06d}"
-        if frame.instance_gt.max() > 65535 or frame.part_gt.max() > 65535:
-            raise ValueError(f"{scene.name}: ids above 65535 do not fit a uint16 PNG")
-        _imwrite(root / "color" / f"{stem}.{image_format}", frame.rgb[:, :, ::-1], color_params)
-        depth_mm = np.round(frame.depth * 1000.0).astype(np.uint16)
-        _imwrite(root / "depth" / f"{stem}.png", depth_mm, PNG_FAST)
-        _imwrite(root / "instance" / f"{stem}.png", frame.instance_gt.astype(np.uint16), PNG_FAST)
-        _imwrite(root / "part" / f"{stem}.png", frame.part_gt.astype(np.uint16), PNG_FAST)
-        (root / "pose" / f"{stem}.txt").write_text(_matrix_text(frame.pose))
+    # encoding and file writes (cv2 releases the GIL) overlap with rendering the next frame
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = []
+        for frame in tqdm(scene, total=len(scene), desc=scene.name, unit="frame", disable=not progress):
+            pending.append(pool.submit(_write_frame, root, frame, image_format, color_params))
+            if len(pending) > 4:
+                pending.pop(0).result()
+        for job in pending:
+            job.result()
     k = scene.intrinsics
     meta = {
         "format_version": FORMAT_VERSION,
