@@ -64,7 +64,9 @@ class SceneEvalInput:
                 f"got {masks.dtype} {masks.shape}"
             )
         if scores.shape != (len(masks),) or not np.all(np.isfinite(scores)):
-            raise ValueError(f"{self.name}: pred_scores must be ({len(masks)},) finite floats, got shape {scores.shape}")
+            raise ValueError(
+                f"{self.name}: pred_scores must be ({len(masks)},) finite floats, got shape {scores.shape}"
+            )
         return self
 
 

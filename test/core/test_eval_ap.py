@@ -253,7 +253,8 @@ def ref_evaluate(scenes, min_region_size=100):
                 for pred in gt["matched_pred"]:
                     if pred_visited[pred["filename"]]:
                         continue
-                    overlap = float(pred["intersection"]) / (gt["vert_count"] + pred["vert_count"] - pred["intersection"])
+                    union = gt["vert_count"] + pred["vert_count"] - pred["intersection"]
+                    overlap = float(pred["intersection"]) / union
                     if overlap > overlap_th:
                         confidence = pred["confidence"]
                         if cur_match[gti]:
