@@ -200,3 +200,67 @@ def test_load_rejects_bad_files_and_keeps_live_state(tmp_path):
             seg.load(tmp_path / name)
         assert name in str(err.value)
         assert_same_state(seg, reference)
+
+
+# ---------------------------------------------------------------- samosaic3d run (with stand-in reader/masks/eval)
+class FakeReader:
+    """Five frames of the two rectangles; frame 3 of scene "lost" has an invalid pose."""
+
+    def __init__(self, scene_dir):
+        self.name = scene_dir.name
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        frame = render([RED, BLUE], SHAKY[i % len(SHAKY)], i)
+        if self.name == "lost" and i == 3:
+            frame.pose[:3, 3] = -np.inf
+        return frame
+
+
+def fake_modules(monkeypatch, evaluated):
+    import types as pytypes
+
+    scannet = pytypes.ModuleType("samosaic3d_core.data.scannet")
+    scannet.list_scenes = lambda root: [root / "lost", root / "room"]
+    scannet.SceneReader = FakeReader
+    masks = pytypes.ModuleType("samosaic3d_core.masks")
+    masks.make_mask_source = lambda name, **options: oracle_masks
+    evaluation = pytypes.ModuleType("samosaic3d_core.eval")
+    evaluation.evaluate_directory = lambda data_root, pred_root, config=None, dump_dir=None: evaluated.append(pred_root) or 1.0
+    evaluation.format_ap_line = lambda result: "AP=1.0000 AP50=1.0000 AP25=1.0000"
+    for module in (scannet, masks, evaluation):
+        monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
+
+
+def test_run_command_writes_maps_and_prints_ap_last(tmp_path, monkeypatch, capsys):
+    from samosaic3d_core.cli.main import main
+    from samosaic3d_core.io.scene_map import read_scene_map
+
+    evaluated = []
+    fake_modules(monkeypatch, evaluated)
+    argv = ["run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--masks", "oracle", "--stride", "1"]
+    assert main(argv + ["--frames-per-scene", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines()[-1] == "AP=1.0000 AP50=1.0000 AP25=1.0000"
+    assert evaluated == [tmp_path / "out"]
+    assert "lost: 3 frames (1 skipped)" in err and "room: 4 frames, " in err and "FPS" in err
+    assert "skipping lost frame 3" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lost.npz", "lost.ply", "room.npz", "room.ply"]
+    scene_map = read_scene_map(tmp_path / "out" / "room.npz")
+    assert set(np.unique(scene_map.instance_ids)) == {1, 2}
+    ply = (tmp_path / "out" / "room.ply").read_bytes()
+    assert f"element vertex {len(scene_map)}".encode() in ply
+
+    assert main(argv + ["--scenes", "1", "--stride", "2"]) == 0  # frames 0, 2, 4 of "lost"
+    assert "lost: 3 frames, " in capsys.readouterr().err
+
+
+def test_select_frames_without_indexing():
+    from samosaic3d_core.cli.run import select_frames
+
+    assert list(select_frames(iter(range(10)), 3, 2)) == [0, 3]
+    assert list(select_frames(list(range(10)), 4, None)) == [0, 4, 8]
+    with pytest.raises(ValueError, match="stride"):
+        list(select_frames([], 0, None))
