@@ -35,8 +35,9 @@ class FrameModelConfig:
 class AssociationConfig:
     """The baseline's merge rule: score = w_iou * IoU + w_overlap * overlap + w_feat * cosine.
 
-    IoU is the 3D box IoU; overlap the fraction of the frame instance's voxels the map instance
-    already owns (high for a partial view of an instance seen before, where box IoU is low);
+    IoU is the 3D box IoU; overlap the containment of ``FrameObservation``: association cells the
+    two share over the cells of the smaller one (near 1 when a partial view lies on an instance
+    seen before, or a fuller view covers an instance first seen partially, where box IoU is low);
     cosine the colour-descriptor similarity clipped to [0, 1]. Keep ``merge_threshold`` above
     ``feature_weight`` so that colour alone never merges anything.
     """
@@ -44,7 +45,7 @@ class AssociationConfig:
     iou_weight: float = 0.3
     """Weight of the 3D box IoU in the merge score."""
     overlap_weight: float = 0.5
-    """Weight of the voxel-overlap fraction in the merge score."""
+    """Weight of the cell containment in the merge score."""
     feature_weight: float = 0.2
     """Weight of the colour-descriptor cosine similarity in the merge score."""
     merge_threshold: float = 0.3
@@ -53,7 +54,7 @@ class AssociationConfig:
     """Pairs whose boxes are farther apart than this (metres) are never matched."""
     overlap_join_threshold: float = 0.5
     """A frame instance left unmatched joins the map instance owning at least this fraction of its
-    voxels (several frame instances may join one map instance); above 1 disables the rule."""
+    association cells (several frame instances may join one map instance); above 1 disables the rule."""
 
 
 def color_descriptor(rgb: np.ndarray, group: np.ndarray, num_groups: int, bins: int) -> np.ndarray:
@@ -124,7 +125,7 @@ class HeuristicAssociator:
         """(K, A) merge score of each frame instance with each candidate map instance (0 = gated out)."""
         cfg, frame = self.config, obs.instances
         score = cfg.iou_weight * iou_3d(frame.box_min, frame.box_max, candidates.box_min, candidates.box_max)
-        score += cfg.overlap_weight * obs.owned_fraction[:, candidates.ids]
+        score += cfg.overlap_weight * obs.containment()[:, candidates.ids]
         if cfg.feature_weight and frame.feats is not None and frame.feats.shape[1]:
             score += cfg.feature_weight * np.clip(_cosine(frame.feats, candidates.feats), 0.0, 1.0)
         gap = box_distance(frame.box_min, frame.box_max, candidates.box_min, candidates.box_max)
@@ -142,7 +143,7 @@ class HeuristicAssociator:
         keep = score[rows, cols] >= self.config.merge_threshold
         matches[rows[keep]] = candidates.ids[cols[keep]]
 
-        overlap = obs.owned_fraction[:, candidates.ids]  # (K, A)
+        overlap = obs.owned_fraction()[:, candidates.ids]  # (K, A)
         best = overlap.argmax(axis=1)
         join = (matches == 0) & (overlap[np.arange(len(matches)), best] >= self.config.overlap_join_threshold)
         matches[join] = candidates.ids[best[join]]

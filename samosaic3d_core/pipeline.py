@@ -79,6 +79,8 @@ class SegmenterConfig:
     # memory
     map_voxel_size: float = 0.02
     """Map instances keep their points on a voxel grid of this size (metres)."""
+    association_voxel_size: float = 0.06
+    """Cell size (metres) of the coarse ownership grid behind the overlap cues of association."""
     short_term_size: int = 50
     """Capacity of the short-term memory FIFO (N_short)."""
     vote_cap: int = 5
@@ -94,7 +96,7 @@ class SegmenterConfig:
     iou_weight: float = 0.3
     """Weight of 3D box IoU in the baseline merge score."""
     overlap_weight: float = 0.5
-    """Weight of the voxel-overlap fraction in the baseline merge score."""
+    """Weight of the cell containment (shared cells / cells of the smaller) in the baseline merge score."""
     feature_weight: float = 0.2
     """Weight of colour similarity in the baseline merge score."""
     merge_threshold: float = 0.3
@@ -102,7 +104,7 @@ class SegmenterConfig:
     max_box_gap: float = 0.1
     """Frame and map instances whose boxes are farther apart (metres) are never merged."""
     overlap_join_threshold: float = 0.5
-    """An unmatched frame instance joins the map instance owning this fraction of its voxels (>1: never)."""
+    """An unmatched frame instance joins the map instance owning this fraction of its cells (>1: never)."""
 
     def sub_config(self, cls):
         """An instance of the dataclass ``cls`` built from the same-named fields of this config."""

@@ -67,7 +67,7 @@ RED, BLUE = [1.0, 0.0], [0.0, 1.0]
 
 
 def map_with_two_blocks():
-    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL))
+    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL))
     obs = frame_obs(memory, [block(0, 10), block(20, 24)], [RED, BLUE])
     memory.integrate(obs, np.zeros(2, np.int64))  # id 1: long red block, id 2: small blue block
     return memory
@@ -100,11 +100,11 @@ def test_hungarian_is_one_to_one_and_overlap_joins_leftovers():
     assert HeuristicAssociator()(obs, memory).tolist() == [1, 1]
     # a frame instance mostly on new ground is left alone: 4 of its 12 voxels owned
     obs = frame_obs(memory, [block(8, 11, 0, 2, 0, 1) + block(11, 14, 0, 2, 0, 1)], [BLUE])
-    np.testing.assert_allclose(obs.owned_fraction[0, 1], 4 / 12)
+    np.testing.assert_allclose(obs.owned_fraction()[0, 1], 4 / 12)
     assert HeuristicAssociator()(obs, memory).tolist() == [0]
 
 
 def test_empty_cases():
-    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL))
+    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL))
     obs = frame_obs(memory, [block(0, 2)], [RED])
     assert HeuristicAssociator()(obs, memory).tolist() == [0]  # empty map
