@@ -1,0 +1,478 @@
+"""Scene memory: the map instances, their points on a voxel grid, and the short/long-term tiers.
+
+Streaming state lives here, outside any nn.Module, and is shared by the heuristic baseline and
+the learned merging. One frame goes through it in two calls:
+
+    obs = memory.observe(points, frame_instances, point_local, frame_index, timestamp)
+    matches = associator(obs, memory)            # (K,) map id per frame instance, 0 = new
+    point_ids, created, updated = memory.integrate(obs, matches)
+
+Layout
+  * Map voxels (``map_voxel_size`` grid, an ``OwnerGrid``): running mean xyz and rgb of the points
+    seen in each voxel, how many frames saw it, and its owner. A re-observed voxel is updated in
+    place, so the map grows with the observed surface, not with the number of frames.
+  * Association cells (coarser ``association_voxel_size`` grid, an ``OwnerGrid`` too): who owns
+    each cell, for the overlap cues of ``FrameObservation``. Frames keep a random subset of their
+    points (the point budget), so two views of one surface share few fine voxels but nearly all
+    coarse cells.
+  * Instances: one row per id ever created (row = id - 1; ids are never reused until ``reset``):
+    box, centroid, feature, score, observation count, first/last seen, tier, voxels and cells
+    owned. An instance whose voxels were all taken over by others is dead and no longer reported.
+  * Tiers (the paper's dual-level memory): short-term is a FIFO of the ``short_term_size`` most
+    recently observed/merged ids; when it overflows the least recently merged id is demoted to
+    long-term (tier 1); a long-term id that is merged again is promoted back.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from samosaic3d_core.geometry import majority_vote
+from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
+from samosaic3d_core.types import FramePoints, Instances, SceneMap
+
+
+@dataclass
+class MemoryConfig:
+    """How the scene memory stores and ages map instances."""
+
+    map_voxel_size: float = 0.02
+    """Map instances keep their points on a voxel grid of this size (metres)."""
+    association_voxel_size: float = 0.06
+    """Cell size (metres) of the coarse ownership grid behind the overlap cues of association."""
+    short_term_size: int = 50
+    """Capacity of the short-term FIFO (N_short); the least recently merged id is demoted beyond it."""
+    vote_cap: int = 5
+    """Largest ownership confidence of a voxel: how many contrary frames it takes to relabel it."""
+    feature_update: str = "mean"
+    """How a merged observation updates an instance feature: "mean" (point-weighted running mean) or "replace"."""
+    keep_unassigned: bool = True
+    """Keep voxels of points that belong to no instance in the map (instance id 0)."""
+
+    def __post_init__(self):
+        for name in ("map_voxel_size", "association_voxel_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0 metres, got {getattr(self, name)}")
+        if self.short_term_size < 1:
+            raise ValueError(f"short_term_size must be >= 1, got {self.short_term_size}")
+        if self.vote_cap < 1:
+            raise ValueError(f"vote_cap must be >= 1, got {self.vote_cap}")
+        if self.feature_update not in ("mean", "replace"):
+            raise ValueError(f"feature_update must be 'mean' or 'replace', got {self.feature_update!r}")
+
+
+@dataclass
+class FrameObservation:
+    """One frame's instances and points, looked up in the memory's grids (``SceneMemory.observe``).
+
+    instances:     K frame instances, frame-local ids 1..K in row order
+    points:        the frame's N points
+    point_local:   (N,) int64 frame-local instance id per point, 0 = none
+    voxel_key / voxel_row: (U,) the frame's distinct map voxels (packed keys, sorted) and their
+                   memory rows (-1 = not in the map yet); voxel_inverse: (N,) each point's voxel in 0..U-1
+    cell_key / cell_row / cell_inverse: the same for the coarse association cells (C of them)
+    shared_cells:  (K, I + 1) float32, distinct cells of frame instance k owned by map id j
+                   (column j; I = ids created so far; column 0 = cells new or owned by nobody)
+    frame_cells:   (K,) float32 distinct cells of each frame instance
+    map_cells:     (I + 1,) float32 cells owned by each map id (entry 0 unused, 0)
+    frame_index, timestamp: of the frame (timestamp in seconds)
+    """
+
+    instances: Instances
+    points: FramePoints
+    point_local: np.ndarray
+    voxel_key: np.ndarray
+    voxel_row: np.ndarray
+    voxel_inverse: np.ndarray
+    cell_key: np.ndarray
+    cell_row: np.ndarray
+    cell_inverse: np.ndarray
+    shared_cells: np.ndarray
+    frame_cells: np.ndarray
+    map_cells: np.ndarray
+    frame_index: int
+    timestamp: float
+
+    def owned_fraction(self) -> np.ndarray:
+        """(K, I + 1) fraction of frame instance k's cells owned by map id j."""
+        return self.shared_cells / np.maximum(self.frame_cells, 1.0)[:, None]
+
+    def containment(self) -> np.ndarray:
+        """(K, I + 1) shared cells over the cells of the smaller of the two (1 = one lies inside the other).
+
+        Column 0 (cells of nobody) is the frame-side fraction, as in ``owned_fraction``.
+        """
+        smaller = np.minimum(self.frame_cells[:, None], self.map_cells[None, :])
+        smaller[:, 0] = self.frame_cells
+        return self.shared_cells / np.maximum(smaller, 1.0)
+
+
+_VOXEL_EXTRA = {
+    "xyz": ((3,), np.float32, 0.0),  # running mean of the points seen in the voxel
+    "rgb": ((3,), np.float32, 0.0),  # running mean colour, 0..255
+    "hits": ((), np.int32, 0),  # frames that observed the voxel
+}
+
+
+def _instance_spec(feat_dim: int) -> dict:
+    return {
+        "box_min": ((3,), np.float32, 0.0),
+        "box_max": ((3,), np.float32, 0.0),
+        "centroid": ((3,), np.float32, 0.0),
+        "feats": ((feat_dim,), np.float32, 0.0),
+        "feat_weight": ((), np.float64, 0.0),  # points that went into the feature mean
+        "score": ((), np.float32, 0.0),  # running mean of the frame scores
+        "obs_count": ((), np.int64, 0),  # frames the instance was observed in
+        "num_voxels": ((), np.int64, 0),  # map voxels owned; 0 = dead (derived, rebuilt on load)
+        "num_cells": ((), np.int64, 0),  # association cells owned (derived, rebuilt on load)
+        "first_frame": ((), np.int64, -1),
+        "last_frame": ((), np.int64, -1),
+        "first_seen": ((), np.float64, 0.0),  # timestamps, seconds
+        "last_seen": ((), np.float64, 0.0),
+        "tier": ((), np.int8, 0),  # 0 = short-term, 1 = long-term
+    }
+
+
+class SceneMemory:
+    """Map instances and their voxels; see the module docstring for the layout and update rules."""
+
+    def __init__(self, config: MemoryConfig | None = None):
+        self.config = config or MemoryConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything; the next instance gets id 1."""
+        cfg = self.config
+        self._voxels = OwnerGrid(cfg.map_voxel_size, cfg.vote_cap, _VOXEL_EXTRA)
+        self._cells = OwnerGrid(cfg.association_voxel_size, cfg.vote_cap)
+        self._inst = ColumnTable(_instance_spec(0))
+        self._feat_dim: int | None = None  # fixed by the first instance created
+        self._members: list[list[np.ndarray]] = []  # per id: voxel-row chunks, may hold stale rows
+        self._short: OrderedDict[int, None] = OrderedDict()  # least recently merged first
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def num_ids(self) -> int:
+        """Ids created so far (alive or dead); the next id is ``num_ids + 1``."""
+        return len(self._inst)
+
+    @property
+    def num_voxels(self) -> int:
+        """Occupied map voxels (the number of points ``scene_map`` returns with ``keep_unassigned``)."""
+        return len(self._voxels)
+
+    @property
+    def feat_dim(self) -> int | None:
+        """Dimension of instance features, fixed by the first instance (None before)."""
+        return self._feat_dim
+
+    def alive_ids(self) -> np.ndarray:
+        """(A,) int64 ids that own at least one voxel, ascending."""
+        return np.flatnonzero(self._inst["num_voxels"] > 0).astype(np.int64) + 1
+
+    def short_term_ids(self) -> list[int]:
+        """Short-term ids, least recently merged first."""
+        return list(self._short)
+
+    def long_term_ids(self) -> list[int]:
+        """Alive long-term ids, ascending."""
+        alive = self._inst["num_voxels"] > 0
+        return (np.flatnonzero(alive & (self._inst["tier"] == 1)) + 1).tolist()
+
+    def instances(self, ids: np.ndarray | None = None) -> Instances:
+        """Map instances (default: all alive ones, ascending id) with every optional field filled."""
+        ids = self.alive_ids() if ids is None else np.asarray(ids, np.int64)
+        rows, inst = ids - 1, self._inst
+        return Instances(
+            ids=ids.copy(),
+            scores=inst["score"][rows],
+            box_min=inst["box_min"][rows],
+            box_max=inst["box_max"][rows],
+            num_points=inst["num_voxels"][rows],
+            feats=inst["feats"][rows],
+            centroid=inst["centroid"][rows],
+            first_seen=inst["first_seen"][rows],
+            last_seen=inst["last_seen"][rows],
+            tier=inst["tier"][rows],
+        )
+
+    def instance_points(self, map_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(P, 3) float32 xyz and (P, 3) uint8 rgb of the voxels ``map_id`` owns."""
+        rows = self._member_rows(int(map_id))
+        return self._voxels.table["xyz"][rows].copy(), _to_uint8(self._voxels.table["rgb"][rows])
+
+    def scene_map(self) -> SceneMap:
+        """All map voxels as points, in insertion order; instance id 0 = none."""
+        owner = self._voxels.owner
+        scores = np.zeros(len(owner), np.float32)
+        scores[owner > 0] = self._inst["score"][owner[owner > 0] - 1]
+        return SceneMap(
+            xyz=self._voxels.table["xyz"].copy(),
+            rgb=_to_uint8(self._voxels.table["rgb"]),
+            instance_ids=owner.astype(np.int32),
+            scores=scores,
+        )
+
+    # ----------------------------------------------------------------- one frame
+    def observe(
+        self, points: FramePoints, instances: Instances, point_local: np.ndarray, frame_index: int, timestamp: float
+    ) -> FrameObservation:
+        """Look the frame's points up in the grids (read-only); see ``FrameObservation``."""
+        point_local = np.asarray(point_local, np.int64)
+        num_inst = len(instances)
+        if point_local.shape != (len(points.xyz),):
+            raise ValueError(f"point_local has shape {point_local.shape}, expected ({len(points.xyz)},)")
+        if len(point_local) and (point_local.min() < 0 or point_local.max() > num_inst):
+            raise ValueError(f"point_local ids must lie in 0..{num_inst} (the frame's instances)")
+        voxel_key, voxel_inverse = np.unique(self._voxels.keys(points.xyz), return_inverse=True)
+        cell_key, cell_inverse = np.unique(self._cells.keys(points.xyz), return_inverse=True)
+        cell_inverse = cell_inverse.reshape(-1)
+        cell_row = self._cells.lookup(cell_key)
+        cell_owner = np.zeros(len(cell_row), np.int64)
+        cell_owner[cell_row >= 0] = self._cells.owner[cell_row[cell_row >= 0]]
+
+        labelled = point_local > 0
+        num_cells = max(len(cell_key), 1)
+        pairs = np.unique(point_local[labelled] * num_cells + cell_inverse[labelled])  # distinct (instance, cell)
+        pair_inst, pair_cell = pairs // num_cells, pairs % num_cells
+        shared = np.zeros((num_inst + 1, self.num_ids + 1), np.float32)
+        np.add.at(shared, (pair_inst, cell_owner[pair_cell]), 1.0)
+        map_cells = np.concatenate([[0], self._inst["num_cells"]]).astype(np.float32)
+        return FrameObservation(
+            instances=instances, points=points, point_local=point_local,
+            voxel_key=voxel_key, voxel_row=self._voxels.lookup(voxel_key), voxel_inverse=voxel_inverse.reshape(-1),
+            cell_key=cell_key, cell_row=cell_row, cell_inverse=cell_inverse,
+            shared_cells=shared[1:], frame_cells=shared[1:].sum(axis=1), map_cells=map_cells,
+            frame_index=int(frame_index), timestamp=float(timestamp),
+        )
+
+    def integrate(self, obs: FrameObservation, matches: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
+        """Fuse an observed frame into the map.
+
+        Args:
+            obs: from ``observe`` on the current state (no other integrate in between).
+            matches: (K,) int map id per frame instance; 0 = create a new instance. Several frame
+                instances may name the same map id (they are merged into it).
+
+        Returns:
+            point_ids: (N,) int32 map id per frame point, 0 = none
+            created, updated: map ids created / merged into by this frame, in frame-instance order
+        """
+        matches = np.asarray(matches, np.int64).reshape(-1)
+        num_inst = len(obs.instances)
+        if len(matches) != num_inst:
+            raise ValueError(f"matches has {len(matches)} entries for {num_inst} frame instances")
+        if num_inst and (matches.min() < 0 or matches.max() > self.num_ids):
+            raise ValueError(f"matches must be 0 (new) or an existing map id 1..{self.num_ids}")
+        if len(obs.map_cells) != self.num_ids + 1:
+            raise ValueError("observation is stale: integrate() was called after observe() on another state")
+        local_to_map = np.zeros(num_inst + 1, np.int64)
+        local_to_map[1:] = matches
+        new_locals = np.flatnonzero(matches == 0)
+        created = self._create(len(new_locals), obs)
+        local_to_map[new_locals + 1] = created
+        point_ids = local_to_map[obs.point_local]
+
+        losers = self._fuse_voxels(obs, point_ids)
+        self._fuse_cells(obs, point_ids)
+        touched = list(dict.fromkeys(local_to_map[1:].tolist()))
+        self._update_instances(obs, local_to_map[1:], np.asarray(touched, np.int64))
+        self._refresh_geometry(sorted(set(touched) | set(losers)))
+        for map_id in touched:
+            self._touch(map_id)
+        for map_id in list(self._short):
+            if self._inst["num_voxels"][map_id - 1] == 0:
+                self._demote(map_id)
+        created_set = set(created.tolist())
+        updated = [i for i in touched if i not in created_set]
+        return point_ids.astype(np.int32), created.tolist(), updated
+
+    # ----------------------------------------------------------------- internals
+    def _create(self, count: int, obs: FrameObservation) -> np.ndarray:
+        feats = obs.instances.feats
+        feat_dim = 0 if feats is None else feats.shape[1]
+        if count and self._feat_dim is None:
+            self._feat_dim = feat_dim
+            self._inst = ColumnTable(_instance_spec(feat_dim))
+        if self._feat_dim is not None and feat_dim != self._feat_dim and len(obs.instances):
+            raise ValueError(
+                f"frame instance features have dimension {feat_dim}, the map's have {self._feat_dim}; "
+                "a memory cannot mix frame models"
+            )
+        rows = self._inst.append(count)
+        self._inst["first_frame"][rows] = obs.frame_index
+        self._inst["first_seen"][rows] = obs.timestamp
+        self._members.extend([] for _ in range(count))
+        return rows + 1
+
+    def _fuse_voxels(self, obs: FrameObservation, point_ids: np.ndarray) -> list[int]:
+        """Running-mean update of the frame's map voxels and their ownership votes; returns ids that lost voxels."""
+        num, inverse = len(obs.voxel_key), obs.voxel_inverse
+        label = _voxel_labels(inverse, point_ids, num)  # (U,)
+        count = np.maximum(np.bincount(inverse, minlength=num), 1).astype(np.float64)[:, None]
+        mean_xyz = np.stack([np.bincount(inverse, obs.points.xyz[:, a], num) for a in range(3)], 1) / count
+        mean_rgb = np.stack([np.bincount(inverse, obs.points.rgb[:, a], num) for a in range(3)], 1) / count
+
+        table, rows = self._voxels.table, obs.voxel_row.copy()
+        old = rows >= 0
+        hits = table["hits"][rows[old]] + 1
+        table["hits"][rows[old]] = hits
+        table["xyz"][rows[old]] += (mean_xyz[old] - table["xyz"][rows[old]]) / hits[:, None]
+        table["rgb"][rows[old]] += (mean_rgb[old] - table["rgb"][rows[old]]) / hits[:, None]
+
+        new = ~old & ((label > 0) | self.config.keep_unassigned)
+        rows[new] = new_rows = self._voxels.insert(obs.voxel_key[new])
+        table["xyz"][new_rows] = mean_xyz[new]
+        table["rgb"][new_rows] = mean_rgb[new]
+        table["hits"][new_rows] = 1
+
+        voted = (rows >= 0) & (label > 0)
+        gained_rows, gained_by, lost_by = self._voxels.vote(rows[voted], label[voted])
+        self._count_owner_changes("num_voxels", gained_by, lost_by)
+        order = np.argsort(gained_by, kind="stable")
+        ids, starts = np.unique(gained_by[order], return_index=True)
+        for map_id, chunk in zip(ids.tolist(), np.split(gained_rows[order], starts[1:])):
+            self._members[map_id - 1].append(chunk)
+        return np.unique(lost_by[lost_by > 0]).tolist()
+
+    def _fuse_cells(self, obs: FrameObservation, point_ids: np.ndarray) -> None:
+        """Ownership votes of the frame's association cells."""
+        label = _voxel_labels(obs.cell_inverse, point_ids, len(obs.cell_key))
+        rows = obs.cell_row.copy()
+        new = (rows < 0) & (label > 0)
+        rows[new] = self._cells.insert(obs.cell_key[new])
+        voted = label > 0
+        _, gained_by, lost_by = self._cells.vote(rows[voted], label[voted])
+        self._count_owner_changes("num_cells", gained_by, lost_by)
+
+    def _count_owner_changes(self, column: str, gained_by: np.ndarray, lost_by: np.ndarray) -> None:
+        counts = self._inst[column]
+        np.add.at(counts, gained_by - 1, 1)
+        np.add.at(counts, lost_by[lost_by > 0] - 1, -1)
+
+    def _update_instances(self, obs: FrameObservation, local_to_map: np.ndarray, touched: np.ndarray) -> None:
+        """Score, feature, counts and last-seen of the touched ids from their frame instances."""
+        if len(touched) == 0:
+            return
+        ids = np.sort(touched)
+        group = np.searchsorted(ids, local_to_map)  # (K,) index into ids
+        weight = np.maximum(obs.instances.num_points.astype(np.float64), 1.0)
+        group_weight = np.bincount(group, weight, len(ids))
+        frame_score = np.bincount(group, weight * obs.instances.scores, len(ids)) / group_weight
+        inst, rows = self._inst, ids - 1
+        seen = inst["obs_count"][rows]
+        inst["score"][rows] = (inst["score"][rows] * seen + frame_score) / (seen + 1)
+        inst["obs_count"][rows] = seen + 1
+        inst["last_frame"][rows] = obs.frame_index
+        inst["last_seen"][rows] = obs.timestamp
+        if self._feat_dim:
+            frame_feats = np.zeros((len(ids), self._feat_dim))
+            np.add.at(frame_feats, group, obs.instances.feats * weight[:, None])
+            old_weight = inst["feat_weight"][rows]
+            if self.config.feature_update == "replace":
+                old_weight = np.zeros_like(old_weight)
+            total = old_weight + group_weight
+            inst["feats"][rows] = (inst["feats"][rows] * old_weight[:, None] + frame_feats) / total[:, None]
+            inst["feat_weight"][rows] = total
+
+    def _member_rows(self, map_id: int) -> np.ndarray:
+        """Voxel rows owned by ``map_id`` (compacts its member chunks)."""
+        chunks = self._members[map_id - 1]
+        rows = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+        rows = rows[self._voxels.owner[rows] == map_id]
+        if len(rows) != self._inst["num_voxels"][map_id - 1]:
+            rows = np.unique(rows)  # a voxel lost and regained appears twice
+        self._members[map_id - 1] = [rows]
+        return rows
+
+    def _refresh_geometry(self, ids: list[int]) -> None:
+        """Recompute box and centroid of ``ids`` from the voxels they own (O(their size))."""
+        xyz_all, inst = self._voxels.table["xyz"], self._inst
+        for map_id in ids:
+            rows = self._member_rows(map_id)
+            if len(rows):
+                xyz = xyz_all[rows]
+                inst["box_min"][map_id - 1] = xyz.min(axis=0)
+                inst["box_max"][map_id - 1] = xyz.max(axis=0)
+                inst["centroid"][map_id - 1] = xyz.mean(axis=0)
+
+    def _touch(self, map_id: int) -> None:
+        """Mark ``map_id`` as just merged: (re)enter the short-term FIFO at its newest end."""
+        if map_id in self._short:
+            self._short.move_to_end(map_id)
+        else:
+            self._short[map_id] = None
+            self._inst["tier"][map_id - 1] = 0
+        while len(self._short) > self.config.short_term_size:
+            self._demote(next(iter(self._short)))
+
+    def _demote(self, map_id: int) -> None:
+        del self._short[map_id]
+        self._inst["tier"][map_id - 1] = 1
+
+    # ----------------------------------------------------------------- persistence
+    def state(self) -> dict[str, np.ndarray]:
+        """All state as plain arrays (for ``np.savez``); ``from_state`` inverts it."""
+        arrays = {**self._voxels.state("voxel_"), **self._cells.state("cell_"), **self._inst.arrays("inst_")}
+        arrays["short_term"] = np.asarray(list(self._short), np.int64)
+        arrays["feat_dim"] = np.asarray(-1 if self._feat_dim is None else self._feat_dim, np.int64)
+        return arrays
+
+    @classmethod
+    def from_state(cls, arrays: dict[str, np.ndarray], config: MemoryConfig, source: str) -> "SceneMemory":
+        """A new memory from ``state()`` arrays; ValueError naming ``source`` if they are inconsistent."""
+        memory = cls(config)
+        for key in ("short_term", "feat_dim"):
+            if key not in arrays:
+                raise ValueError(f"{source}: memory state lacks array '{key}'")
+        feat_dim = int(arrays["feat_dim"])
+        memory._inst = ColumnTable.from_arrays(_instance_spec(max(feat_dim, 0)), arrays, "inst_", source)
+        memory._feat_dim = None if feat_dim < 0 else feat_dim
+        num_ids = len(memory._inst)
+        if memory._feat_dim is None and num_ids:
+            raise ValueError(f"{source}: memory state has instances but no feature dimension")
+        memory._voxels = OwnerGrid.from_state(
+            config.map_voxel_size, config.vote_cap, _VOXEL_EXTRA, arrays, "voxel_", num_ids, source
+        )
+        memory._cells = OwnerGrid.from_state(
+            config.association_voxel_size, config.vote_cap, None, arrays, "cell_", num_ids, source
+        )
+        short = arrays["short_term"].astype(np.int64).reshape(-1)
+        if len(short) and (short.min() < 1 or short.max() > num_ids or len(np.unique(short)) != len(short)):
+            raise ValueError(f"{source}: short-term ids must be distinct ids in 1..{num_ids}")
+        # derived state: cells owned per id and the member lists
+        owner = memory._voxels.owner
+        memory._inst["num_voxels"][:] = memory._voxels.owned_per_id(num_ids)
+        memory._inst["num_cells"][:] = memory._cells.owned_per_id(num_ids)
+        order = np.argsort(owner, kind="stable")
+        starts = np.searchsorted(owner[order], np.arange(1, num_ids + 2))
+        memory._members = [[order[starts[i] : starts[i + 1]]] for i in range(num_ids)]
+        memory._short = OrderedDict((int(i), None) for i in short)
+        while len(memory._short) > config.short_term_size:
+            memory._demote(next(iter(memory._short)))
+        return memory
+
+
+def _voxel_labels(group: np.ndarray, point_ids: np.ndarray, num_groups: int) -> np.ndarray:
+    """(num_groups,) most frequent map id among the labelled points of each group, 0 if none.
+
+    ``majority_vote`` runs only on the few groups whose labelled points disagree (object borders).
+    """
+    labelled = point_ids > 0
+    group, point_ids = group[labelled], point_ids[labelled].astype(np.int64)
+    lowest = np.full(num_groups, np.iinfo(np.int64).max)
+    label = np.zeros(num_groups, np.int64)
+    np.minimum.at(lowest, group, point_ids)
+    np.maximum.at(label, group, point_ids)
+    mixed = (label > 0) & (lowest != label)
+    if mixed.any():
+        sel = mixed[group]
+        label[mixed] = majority_vote(group[sel], point_ids[sel], num_groups)[mixed]
+    return label
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)

@@ -1,0 +1,283 @@
+"""``OnlineSegmenter``: posed RGB-D frames in, an instance-labelled map out (the object the node calls).
+
+One ``step`` runs the stages in order, timing each:
+
+    masks        mask_source(frame)                          -> MaskResult (2D fragments)
+    lift         lift_frame(frame, masks)                    -> FramePoints, Fragments
+    frame_model  frame_model(frame, points, fragments)       -> frame Instances, local id per point
+    associate    memory.observe(...) + associator(obs, memory) -> map id per frame instance (0 = new)
+    memory       memory.integrate(obs, matches)              -> map ids per point, created/updated ids
+
+The parts are passed in (constructor injection); ``from_config`` builds them by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from samosaic3d_core.io.atomic import atomic_path
+from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
+from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
+
+STATE_FORMAT = "samosaic3d-segmenter-state"
+STATE_VERSION = 1
+
+
+class FrameModel(Protocol):
+    def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
+        """K frame instances (local ids 1..K) and (N,) int local id per point (0 = none)."""
+
+
+class Associator(Protocol):
+    def __call__(self, obs: FrameObservation, memory: SceneMemory) -> np.ndarray:
+        """(K,) int map id per frame instance, 0 = new instance."""
+
+
+@dataclass
+class SegmenterConfig:
+    """Everything that changes what ``OnlineSegmenter`` does. Flat, so ROS parameters map 1:1.
+
+    Fields with the same name as a field of ``LiftConfig``, ``MemoryConfig``, ``FrameModelConfig``
+    or ``AssociationConfig`` are handed to that part (``sub_config``).
+    """
+
+    pipeline: str = "baseline"
+    """"baseline" (fragments as instances + heuristic merging) or "learned" (needs ``checkpoint``)."""
+    masks: str = "oversegment"
+    """Mask source name for ``samosaic3d_core.masks.make_mask_source`` (sim, oversegment, fastsam, oracle)."""
+    mask_options: dict = field(default_factory=dict)
+    """Keyword options of the mask source (e.g. ``{"weights": "FastSAM-s.pt"}``)."""
+    checkpoint: str | None = None
+    """Learned model checkpoint (.safetensors); required by the learned pipeline."""
+    device: str = "auto"
+    """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""
+
+    # lifting
+    voxel_size: float = 0.02
+    """Frame points are downsampled to one per voxel of this size (metres)."""
+    point_budget: int = 10000
+    """At most this many points per frame after downsampling (0 = no limit)."""
+    min_depth: float = 0.1
+    """Depth below this (metres) is invalid."""
+    max_depth: float = 6.0
+    """Depth beyond this (metres) is invalid."""
+    min_fragment_points: int = 20
+    """Fragments with fewer 3D points are dropped."""
+    seed: int = 0
+    """Seed of the point-budget sampling (combined with the frame index)."""
+
+    # memory
+    map_voxel_size: float = 0.02
+    """Map instances keep their points on a voxel grid of this size (metres)."""
+    association_voxel_size: float = 0.06
+    """Cell size (metres) of the coarse ownership grid behind the overlap cues of association."""
+    short_term_size: int = 50
+    """Capacity of the short-term memory FIFO (N_short)."""
+    vote_cap: int = 5
+    """Contrary frames it takes to relabel a map voxel that frames agreed on."""
+    feature_update: str = "mean"
+    """Instance feature update on merge: "mean" (point-weighted running mean) or "replace"."""
+    keep_unassigned: bool = True
+    """Keep points that belong to no instance in the map (instance id 0)."""
+
+    # baseline frame model and association
+    color_bins: int = 8
+    """Bins per RGB channel of the baseline's fragment colour histogram."""
+    iou_weight: float = 0.3
+    """Weight of 3D box IoU in the baseline merge score."""
+    overlap_weight: float = 0.5
+    """Weight of the cell containment (shared cells / cells of the smaller) in the baseline merge score."""
+    feature_weight: float = 0.2
+    """Weight of colour similarity in the baseline merge score."""
+    merge_threshold: float = 0.3
+    """Minimum baseline merge score of a Hungarian match."""
+    max_box_gap: float = 0.1
+    """Frame and map instances whose boxes are farther apart (metres) are never merged."""
+    overlap_join_threshold: float = 0.5
+    """An unmatched frame instance joins the map instance owning this fraction of its cells (>1: never)."""
+
+    def sub_config(self, cls):
+        """An instance of the dataclass ``cls`` built from the same-named fields of this config."""
+        names = {f.name for f in dataclasses.fields(self)}
+        return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name in names})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "SegmenterConfig":
+        """From ``to_dict`` output; ValueError naming ``source`` for unknown fields."""
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{source}: unknown segmenter config field(s) {sorted(unknown)}")
+        return cls(**values)
+
+
+class OnlineSegmenter:
+    """Streaming 3D instance segmentation: ``step`` one frame at a time, read ``instances``/``map``.
+
+    Args:
+        mask_source: ``frame -> MaskResult`` (see ``samosaic3d_core.masks``).
+        frame_model: ``(frame, points, fragments) -> (Instances, point_local)`` (``FrameModel``).
+        associator: ``(obs, memory) -> matches`` (``Associator``).
+        config: lifting and memory settings are taken from it.
+    """
+
+    def __init__(
+        self,
+        mask_source: Callable[[Frame], MaskResult],
+        frame_model: FrameModel,
+        associator: Associator,
+        config: SegmenterConfig | None = None,
+    ):
+        self.config = config or SegmenterConfig()
+        self.mask_source = mask_source
+        self.frame_model = frame_model
+        self.associator = associator
+        self.lift_config = self.config.sub_config(LiftConfig)
+        self.memory = SceneMemory(self.config.sub_config(MemoryConfig))
+        self._num_frames = 0
+
+    @classmethod
+    def from_config(cls, config: SegmenterConfig) -> "OnlineSegmenter":
+        """Build the mask source, frame model and associator named by ``config``."""
+        if config.pipeline == "learned":
+            if not config.checkpoint:
+                raise ValueError(
+                    "learned pipeline needs a checkpoint: set SegmenterConfig.checkpoint "
+                    "(--checkpoint PATH), or use pipeline='baseline'"
+                )
+            raise NotImplementedError(
+                "the learned pipeline is not wired into OnlineSegmenter yet; use pipeline='baseline'"
+            )
+        if config.pipeline != "baseline":
+            raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'baseline' or 'learned'")
+        from samosaic3d_core.baseline import AssociationConfig, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator
+        from samosaic3d_core.masks import make_mask_source
+
+        mask_source = make_mask_source(config.masks, **config.mask_options)
+        frame_model = FragmentsAsInstances(config.sub_config(FrameModelConfig))
+        associator = HeuristicAssociator(config.sub_config(AssociationConfig))
+        return cls(mask_source, frame_model, associator, config)
+
+    @property
+    def num_frames(self) -> int:
+        """Frames stepped since construction / reset (or restored by ``load``)."""
+        return self._num_frames
+
+    def step(self, frame: Frame) -> StepResult:
+        """Segment one frame and fuse it into the map; ``timings`` has seconds per stage and "total"."""
+        frame.validate(f"frame {frame.index}")
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = now - clock
+            clock = now
+
+        masks = self.mask_source(frame)
+        lap("masks")
+        points, fragments = lift_frame(frame, masks, self.lift_config)
+        lap("lift")
+        frame_instances, point_local = self.frame_model(frame, points, fragments)
+        lap("frame_model")
+        obs = self.memory.observe(points, frame_instances, point_local, frame.index, frame.timestamp)
+        matches = np.asarray(self.associator(obs, self.memory), np.int64)
+        lap("associate")
+        point_instance, created, updated = self.memory.integrate(obs, matches)
+        lap("memory")
+        timings["total"] = sum(timings.values())
+
+        self._num_frames += 1
+        frame_instances.ids = np.where(matches > 0, matches, 0)
+        if created:
+            frame_instances.ids[matches == 0] = created
+        return StepResult(
+            points=points, masks=masks, fragments=fragments, frame_instances=frame_instances,
+            point_instance=point_instance, created=created, updated=updated, timings=timings,
+        )
+
+    def instances(self) -> Instances:
+        """Alive map instances, ascending id, with centroid, first/last seen (s) and tier filled."""
+        return self.memory.instances()
+
+    def map(self) -> SceneMap:
+        """All map points (one per map voxel): xyz, rgb, instance_ids (0 = none), scores."""
+        return self.memory.scene_map()
+
+    def reset(self) -> None:
+        """Forget the map; the next instance gets id 1."""
+        self.memory.reset()
+        self._num_frames = 0
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the whole streaming state to one .npz (no pickle), atomically."""
+        meta = {"format": STATE_FORMAT, "version": STATE_VERSION, "config": self.config.to_dict()}
+        arrays = self.memory.state()
+        arrays["num_frames"] = np.asarray(self._num_frames, np.int64)
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Replace the state with the one saved at ``path``.
+
+        Raises ValueError naming the file if it is missing, corrupt, not a segmenter state, of
+        another format version, or saved with a different map voxel size or pipeline; the live
+        state is untouched then. Thresholds are not restored: this segmenter's config applies.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: cannot read segmenter state ({exc})") from exc
+        meta = _read_meta(arrays, path)
+        saved = meta.get("config", {})
+        for name in ("map_voxel_size", "pipeline"):
+            if saved.get(name) != getattr(self.config, name):
+                raise ValueError(
+                    f"{path}: saved with {name}={saved.get(name)!r}, this segmenter uses "
+                    f"{getattr(self.config, name)!r}; load it into a segmenter with the same {name}"
+                )
+        try:
+            memory = SceneMemory.from_state(arrays, self.memory.config, str(path))
+            num_frames = int(arrays["num_frames"])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ValueError(f"{path}: malformed segmenter state ({exc!r})") from exc
+        self.memory, self._num_frames = memory, num_frames
+
+
+def _read_meta(arrays: dict[str, np.ndarray], path: Path) -> dict:
+    """The JSON metadata of a state file, checked for format and version."""
+    raw = arrays.get("meta")
+    try:
+        if raw is None or raw.dtype != np.uint8:
+            raise ValueError("no 'meta' array")
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("'meta' is not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a samosaic3d segmenter state file ({exc})") from exc
+    if meta.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path}: not a samosaic3d segmenter state file (format {meta.get('format')!r})")
+    if meta.get("version") != STATE_VERSION:
+        raise ValueError(
+            f"{path}: segmenter state version {meta.get('version')!r} is not supported "
+            f"(this build reads version {STATE_VERSION}); re-create the map with this version"
+        )
+    return meta

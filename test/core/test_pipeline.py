@@ -1,0 +1,266 @@
+"""OnlineSegmenter end to end on hand-made frames: flat rectangles facing the camera at known depth."""
+
+import json
+
+import numpy as np
+import pytest
+
+from samosaic3d_core.baseline import AssociationConfig, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator
+from samosaic3d_core.lift import LiftConfig
+from samosaic3d_core.memory import MemoryConfig
+from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+from samosaic3d_core.types import CameraIntrinsics, Frame, MaskResult
+
+K = CameraIntrinsics(50.0, 50.0, 32.0, 24.0, 64, 48)
+# (instance id, x0, x1, y0, y1, z, rgb): world rectangles in planes z = const, facing the camera
+RED = (1, -0.9, -0.1, -0.5, 0.5, 2.0, (200, 30, 30))
+BLUE = (2, 0.1, 0.9, -0.5, 0.5, 2.0, (30, 30, 200))
+# camera positions of a short, slightly shaky sequence (metres)
+SHAKY = [(0.0, 0.0, 0.0), (0.01, 0.005, 0.0), (0.02, 0.01, 0.02), (-0.01, 0.015, -0.01)]
+
+
+def render(rects, cam_xyz=(0.0, 0.0, 0.0), index=0) -> Frame:
+    """Frame of a camera at ``cam_xyz`` looking along +z (identity rotation) at ``rects``."""
+    tx, ty, tz = cam_xyz
+    v, u = np.mgrid[0 : K.height, 0 : K.width].astype(np.float64)
+    dx, dy = (u - K.cx) / K.fx, (v - K.cy) / K.fy
+    depth = np.zeros((K.height, K.width), np.float32)
+    gt = np.zeros((K.height, K.width), np.int32)
+    rgb = np.zeros((K.height, K.width, 3), np.uint8)
+    for inst_id, x0, x1, y0, y1, z, colour in sorted(rects, key=lambda r: -r[5]):  # far to near
+        d = z - tz
+        x, y = tx + dx * d, ty + dy * d
+        hit = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        depth[hit], gt[hit], rgb[hit] = d, inst_id, colour
+    pose = np.eye(4)
+    pose[:3, 3] = cam_xyz
+    return Frame(rgb, depth, pose, K, timestamp=0.1 * index, index=index, instance_gt=gt)
+
+
+def oracle_masks(frame: Frame) -> MaskResult:
+    """One mask per ground-truth id (ascending), score 0.9."""
+    ids = np.unique(frame.instance_gt)
+    ids = ids[ids > 0]
+    masks = np.stack([frame.instance_gt == i for i in ids]) if len(ids) else np.zeros((0, *frame.shape), bool)
+    fragment_map = np.full(frame.shape, -1, np.int32)
+    for j, i in enumerate(ids):
+        fragment_map[frame.instance_gt == i] = j
+    return MaskResult(masks, np.full(len(ids), 0.9, np.float32), fragment_map)
+
+
+def segmenter(**overrides) -> OnlineSegmenter:
+    config = SegmenterConfig(**overrides)
+    return OnlineSegmenter(
+        oracle_masks,
+        FragmentsAsInstances(config.sub_config(FrameModelConfig)),
+        HeuristicAssociator(config.sub_config(AssociationConfig)),
+        config,
+    )
+
+
+def run(seg, rects, cams=SHAKY):
+    return [seg.step(render(rects, cam, i)) for i, cam in enumerate(cams)]
+
+
+def assert_same_state(a: OnlineSegmenter, b: OnlineSegmenter):
+    assert a.num_frames == b.num_frames
+    ia, ib = a.instances(), b.instances()
+    for name in ("ids", "scores", "box_min", "box_max", "num_points", "feats", "centroid", "first_seen", "last_seen", "tier"):
+        np.testing.assert_array_equal(getattr(ia, name), getattr(ib, name), err_msg=name)
+    ma, mb = a.map(), b.map()
+    for name in ("xyz", "rgb", "instance_ids", "scores"):
+        np.testing.assert_array_equal(getattr(ma, name), getattr(mb, name), err_msg=name)
+    assert a.memory.short_term_ids() == b.memory.short_term_ids()
+
+
+def test_two_objects_keep_two_ids_and_their_points():
+    seg = segmenter()
+    results = run(seg, [RED, BLUE])
+    assert results[0].created == [1, 2] and results[0].updated == []
+    for r in results[1:]:
+        assert r.created == [] and r.updated == [1, 2]
+        assert r.frame_instances.ids.tolist() == [1, 2]
+    inst = seg.instances()
+    assert inst.ids.tolist() == [1, 2]
+    assert inst.tier.tolist() == [0, 0]
+    np.testing.assert_allclose(inst.first_seen, [0.0, 0.0])
+    np.testing.assert_allclose(inst.last_seen, [0.3, 0.3])
+    np.testing.assert_allclose(inst.scores, [0.9, 0.9], rtol=1e-6)
+    scene = seg.map()
+    assert set(np.unique(scene.instance_ids)) == {1, 2}  # no unlabelled points: the background has no depth
+    for inst_id, x0, x1, y0, y1, z, _ in (RED, BLUE):
+        xyz = scene.xyz[scene.instance_ids == inst_id]
+        assert len(xyz) == inst.num_points[inst_id - 1] > 0
+        assert np.all((xyz[:, 0] >= x0) & (xyz[:, 0] <= x1) & (xyz[:, 1] >= y0) & (xyz[:, 1] <= y1))
+        np.testing.assert_allclose(xyz[:, 2], z, atol=1e-5)
+
+
+def test_repeated_frame_adds_no_points():
+    seg = segmenter()
+    frame = render([RED, BLUE])
+    first = seg.step(frame)
+    assert len(seg.map()) == len(first.points.xyz) == 2 * 20 * 25  # pixels 4 cm apart: one voxel each
+    again = seg.step(frame)
+    assert again.updated == [1, 2] and len(seg.map()) == 2 * 20 * 25
+
+
+def test_point_instance_and_timings():
+    seg = segmenter()
+    result = run(seg, [RED, BLUE])[-1]
+    gt = render([RED, BLUE], SHAKY[-1], 3).instance_gt.reshape(-1)[result.points.pixel]
+    np.testing.assert_array_equal(result.point_instance, gt)  # map ids equal gt ids here
+    assert set(result.timings) == {"masks", "lift", "frame_model", "associate", "memory", "total"}
+    assert all(t >= 0 for t in result.timings.values())
+
+
+def test_separate_objects_seen_apart_do_not_merge():
+    # the blue rectangle appears only later, beside the red one: it must get a new id
+    seg = segmenter()
+    seg.step(render([RED], SHAKY[0], 0))
+    r = seg.step(render([RED, BLUE], SHAKY[1], 1))
+    assert r.created == [2] and r.updated == [1]
+
+
+def test_reset_restarts_ids():
+    seg = segmenter()
+    run(seg, [RED, BLUE])
+    seg.reset()
+    assert seg.num_frames == 0 and len(seg.instances()) == 0 and len(seg.map()) == 0
+    assert seg.step(render([BLUE], index=0)).created == [1]
+
+
+def test_config_defaults_match_the_parts():
+    # the flat SegmenterConfig must not drift from the configs of the parts it feeds
+    config = SegmenterConfig()
+    for cls in (LiftConfig, MemoryConfig, FrameModelConfig, AssociationConfig):
+        assert config.sub_config(cls) == cls(), cls.__name__
+    assert SegmenterConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown segmenter config field"):
+        SegmenterConfig.from_dict({"voxelsize": 0.1})
+
+
+def test_from_config_errors():
+    with pytest.raises(ValueError, match="learned pipeline needs a checkpoint"):
+        OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned"))
+    with pytest.raises(ValueError, match="unknown pipeline 'magic'"):
+        OnlineSegmenter.from_config(SegmenterConfig(pipeline="magic"))
+
+
+def test_save_load_round_trip(tmp_path):
+    seg = segmenter()
+    run(seg, [RED, BLUE])
+    seg.save(tmp_path / "state.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["state.npz"]  # atomic: no temp file left
+    back = segmenter()
+    back.load(tmp_path / "state.npz")
+    assert_same_state(seg, back)
+    # the restored state keeps streaming exactly like the original
+    frame = render([RED, BLUE], (0.005, 0.0, 0.0), 4)
+    ra, rb = seg.step(frame), back.step(frame)
+    assert ra.updated == rb.updated == [1, 2]
+    assert_same_state(seg, back)
+
+
+def _write_state(path, meta=None, **arrays):
+    if meta is not None:
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **arrays)
+
+
+def test_load_rejects_bad_files_and_keeps_live_state(tmp_path):
+    seg = segmenter()
+    run(seg, [RED, BLUE])
+    seg.save(tmp_path / "good.npz")
+    reference = segmenter()
+    reference.load(tmp_path / "good.npz")
+    good = dict(np.load(tmp_path / "good.npz"))
+    meta = json.loads(good["meta"].tobytes())
+
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 definitely not a zip")
+    _write_state(tmp_path / "foreign.npz", None, xyz=np.zeros((3, 3)))
+    _write_state(tmp_path / "other_format.npz", {**meta, "format": "something-else"})
+    _write_state(tmp_path / "future.npz", {**meta, "version": 99}, **{k: v for k, v in good.items() if k != "meta"})
+    _write_state(tmp_path / "other_grid.npz", {**meta, "config": {**meta["config"], "map_voxel_size": 0.05}})
+    _write_state(tmp_path / "truncated.npz", meta, **{k: v for k, v in good.items() if k not in ("meta", "voxel_owner")})
+    bad_owner = {k: v for k, v in good.items() if k != "meta"}
+    bad_owner["voxel_owner"] = bad_owner["voxel_owner"] + 7
+    _write_state(tmp_path / "bad_owner.npz", meta, **bad_owner)
+    cases = {
+        "missing.npz": "cannot read",
+        "corrupt.npz": "cannot read",
+        "foreign.npz": "not a samosaic3d segmenter state",
+        "other_format.npz": "not a samosaic3d segmenter state",
+        "future.npz": "version 99 is not supported",
+        "other_grid.npz": "map_voxel_size",
+        "truncated.npz": "lacks array 'voxel_owner'",
+        "bad_owner.npz": "voxel owners",
+    }
+    for name, message in cases.items():
+        with pytest.raises(ValueError, match=message) as err:
+            seg.load(tmp_path / name)
+        assert name in str(err.value)
+        assert_same_state(seg, reference)
+
+
+# ---------------------------------------------------------------- samosaic3d run (with stand-in reader/masks/eval)
+class FakeReader:
+    """Five frames of the two rectangles; frame 3 of scene "lost" has an invalid pose."""
+
+    def __init__(self, scene_dir):
+        self.name = scene_dir.name
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        frame = render([RED, BLUE], SHAKY[i % len(SHAKY)], i)
+        if self.name == "lost" and i == 3:
+            frame.pose[:3, 3] = -np.inf
+        return frame
+
+
+def fake_modules(monkeypatch, evaluated):
+    import types as pytypes
+
+    scannet = pytypes.ModuleType("samosaic3d_core.data.scannet")
+    scannet.list_scenes = lambda root: [root / "lost", root / "room"]
+    scannet.SceneReader = FakeReader
+    masks = pytypes.ModuleType("samosaic3d_core.masks")
+    masks.make_mask_source = lambda name, **options: oracle_masks
+    evaluation = pytypes.ModuleType("samosaic3d_core.eval")
+    evaluation.evaluate_directory = lambda data_root, pred_root, config=None, dump_dir=None: evaluated.append(pred_root) or 1.0
+    evaluation.format_ap_line = lambda result: "AP=1.0000 AP50=1.0000 AP25=1.0000"
+    for module in (scannet, masks, evaluation):
+        monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
+
+
+def test_run_command_writes_maps_and_prints_ap_last(tmp_path, monkeypatch, capsys):
+    from samosaic3d_core.cli.main import main
+    from samosaic3d_core.io.scene_map import read_scene_map
+
+    evaluated = []
+    fake_modules(monkeypatch, evaluated)
+    argv = ["run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--masks", "oracle", "--stride", "1"]
+    assert main(argv + ["--frames-per-scene", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip().splitlines()[-1] == "AP=1.0000 AP50=1.0000 AP25=1.0000"
+    assert evaluated == [tmp_path / "out"]
+    assert "lost: 3 frames (1 skipped)" in err and "room: 4 frames, " in err and "FPS" in err
+    assert "skipping lost frame 3" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lost.npz", "lost.ply", "room.npz", "room.ply"]
+    scene_map = read_scene_map(tmp_path / "out" / "room.npz")
+    assert set(np.unique(scene_map.instance_ids)) == {1, 2}
+    ply = (tmp_path / "out" / "room.ply").read_bytes()
+    assert f"element vertex {len(scene_map)}".encode() in ply
+
+    assert main(argv + ["--scenes", "1", "--stride", "2"]) == 0  # frames 0, 2, 4 of "lost"
+    assert "lost: 3 frames, " in capsys.readouterr().err
+
+
+def test_select_frames_without_indexing():
+    from samosaic3d_core.cli.run import select_frames
+
+    assert list(select_frames(iter(range(10)), 3, 2)) == [0, 3]
+    assert list(select_frames(list(range(10)), 4, None)) == [0, 4, 8]
+    with pytest.raises(ValueError, match="stride"):
+        list(select_frames([], 0, None))
