@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("samosaic3d_core.cli.run", "run the online pipeline over scenes, write maps, evaluate"),
     "evaluate": ("samosaic3d_core.cli.evaluate", "ScanNet-protocol class-agnostic instance AP of saved maps"),
     "demo": ("samosaic3d_core.cli.demo", "generate a scene, segment it, score it and write a picture report"),
+    "train": ("samosaic3d_core.cli.train", "train the Fragment-to-Instance model on RGB-D scenes"),
 }
 
 

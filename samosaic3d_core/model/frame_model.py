@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from samosaic3d_core.model.f2i import F2IInput, F2IModel
+from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
 
@@ -41,6 +41,30 @@ def instance_scores(objectness: torch.Tensor, probs: torch.Tensor, config: F2IFr
     return scores
 
 
+def label_points(pred: F2IPrediction, config: F2IFrameConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn a frame's final predictions into kept instances and one label per point.
+
+    Each point picks its most likely instance among those scoring >= ``score_threshold`` (if that
+    probability > ``mask_threshold``); instances left with < ``min_points`` points are dropped.
+    Returns (labels (N,) int32 local id 1..K by descending score, 0 = none; kept (K,) indices
+    into the predicted instances; scores (K,) float32).
+    """
+    probs = pred.final.mask_logits.sigmoid()  # (N̂, N)
+    scores = instance_scores(pred.final.objectness, probs, config)  # (N̂,)
+    probs = torch.where(scores[:, None] >= config.score_threshold, probs, torch.zeros_like(probs))
+    if len(probs) == 0:
+        return np.zeros(probs.shape[1], np.int32), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    best_prob, best = probs.max(dim=0)  # (N,) each point's most likely instance
+    label = torch.where(best_prob > config.mask_threshold, best + 1, torch.zeros_like(best)).cpu().numpy()
+    counts = np.bincount(label, minlength=len(scores) + 1)[1:]  # (N̂,)
+    scores_np = scores.cpu().numpy().astype(np.float32)
+    kept = np.flatnonzero(counts >= max(config.min_points, 1))
+    kept = kept[np.argsort(-scores_np[kept], kind="stable")]
+    local = np.zeros(len(scores) + 1, np.int32)  # predicted index + 1 -> local id, 0 for dropped
+    local[kept + 1] = np.arange(1, len(kept) + 1)
+    return local[label], kept, scores_np[kept]
+
+
 class F2IFrameModel:
     """Runs an F2IModel on one frame (eval mode, no gradients)."""
 
@@ -52,25 +76,12 @@ class F2IFrameModel:
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         """Instances of the frame (local ids 1..K by descending score; ``feats`` = final instance
         queries) and (N,) int32 local id per point of ``points`` (0 = none)."""
-        cfg = self.config
         channels = self.model.backbone.config.out_channels
-        num_points = len(points.xyz)
-        if len(fragments) == 0 or num_points == 0:
-            return Instances.empty(channels), np.zeros(num_points, np.int32)
-        pred = self.model([F2IInput.from_points(points, len(fragments), cfg.device)])[0]
-        probs = pred.final.mask_logits.sigmoid()  # (N̂, N)
-        scores = instance_scores(pred.final.objectness, probs, cfg)  # (N̂,)
-        probs = torch.where(scores[:, None] >= cfg.score_threshold, probs, torch.zeros_like(probs))
-        best_prob, best = probs.max(dim=0)  # (N,) each point's most likely instance
-        label = torch.where(best_prob > cfg.mask_threshold, best + 1, torch.zeros_like(best)).cpu().numpy()
-        counts = np.bincount(label, minlength=len(scores) + 1)[1:]  # (N̂,)
-        keep = np.flatnonzero(counts >= max(cfg.min_points, 1))
-        scores_np = scores.cpu().numpy()
-        keep = keep[np.argsort(-scores_np[keep], kind="stable")]
-        local = np.zeros(len(scores) + 1, np.int32)  # predicted index + 1 -> local id, 0 for dropped
-        local[keep + 1] = np.arange(1, len(keep) + 1)
-        point_instance = local[label]
-        return self._instances(points, point_instance, scores_np[keep], pred.queries[keep].cpu().numpy()), point_instance
+        if len(fragments) == 0 or len(points.xyz) == 0:
+            return Instances.empty(channels), np.zeros(len(points.xyz), np.int32)
+        pred = self.model([F2IInput.from_points(points, len(fragments), self.config.device)])[0]
+        labels, kept, scores = label_points(pred, self.config)
+        return self._instances(points, labels, scores, pred.queries[kept].cpu().numpy()), labels
 
     @staticmethod
     def _instances(points: FramePoints, point_instance: np.ndarray, scores: np.ndarray, feats: np.ndarray) -> Instances:
