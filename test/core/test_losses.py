@@ -19,6 +19,7 @@ from samosaic3d_core.losses import (
 )
 from samosaic3d_core.model.f2i import F2IPrediction
 from samosaic3d_core.model.heads import LayerPrediction
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 
 BIG = 30.0  # logit that makes a probability 1 (or 0) in float32
 

@@ -8,6 +8,7 @@ from samosaic3d_core.model.assembly import (
     hard_assignment,
     soft_assignment,
 )
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 
 
 def _assembly(**kw) -> Assembly:

@@ -10,6 +10,7 @@ from samosaic3d_core.model.backbone import (
     point_input_features,
     voxelize,
 )
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 
 TINY = BackboneConfig(voxel_size=0.1, channels=(8, 16, 16), decoder_channels=(8, 16), out_channels=16)
 

@@ -15,6 +15,7 @@ from samosaic3d_core.model.decoder import (
     instance_queries,
 )
 from samosaic3d_core.model.heads import HeadsConfig, InstanceHeads, denormalize_boxes, frame_box, normalize_boxes
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 
 
 def _manual_attention(attn: Attention, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -14,7 +14,7 @@ from samosaic3d_core.model.f2i import F2IConfig, F2IInput, F2IModel, F2IPredicti
 from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
 from samosaic3d_core.model.heads import LayerPrediction
 from samosaic3d_core.types import Fragments, FramePoints
-from test.core.f2i_scene import synthetic_frame
+from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
 
 TINY = F2IConfig(
     backbone=BackboneConfig(voxel_size=0.05, channels=(8, 16), decoder_channels=(16,), out_channels=16),

@@ -8,6 +8,7 @@ from samosaic3d_core.model.pooling import (
     fragment_geometry,
     scatter_max,
 )
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 
 
 def test_scatter_max_per_group_and_empty_group():

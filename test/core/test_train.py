@@ -20,7 +20,7 @@ from samosaic3d_core.train.dataset import AugmentConfig, Sample, augment_points,
 from samosaic3d_core.train.loop import TrainConfig, epoch_order, lr_factor, train
 from samosaic3d_core.train.metrics import instance_ious
 from samosaic3d_core.types import CameraIntrinsics, Frame, MaskResult
-from test.core.f2i_scene import synthetic_frame
+from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
 from test.core.test_model_f2i import TINY
 
 

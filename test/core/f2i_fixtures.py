@@ -1,10 +1,22 @@
-"""A tiny synthetic frame for F2I tests: box-shaped objects on a floor, each cut into fragments."""
+"""Shared by the F2I tests: a tiny synthetic frame, and a fixture that runs torch on one thread."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from samosaic3d_core.types import FramePoints
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a shared 2-core machine OpenMP threads that
+    wait for each other make them many times slower. Autouse where a test module imports it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def synthetic_frame(
