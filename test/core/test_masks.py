@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+
+from samosaic3d_core.masks import default_mask_source, fragment_map_from_masks, make_mask_source, result_from_labels
+from samosaic3d_core.masks.base import depth_edges
+from samosaic3d_core.masks.regions import adjacent_pairs, split_components
+from samosaic3d_core.masks.sim import SimConfig, SimMasks
+
+from test.core.mask_fixtures import block_frame
+
+
+def check_result(result, shape):
+    k = len(result)
+    assert result.masks.shape == (k, *shape) and result.masks.dtype == bool
+    assert result.scores.shape == (k,) and np.all((result.scores >= 0) & (result.scores <= 1))
+    fmap = result.fragment_map
+    assert fmap.shape == shape and fmap.min() >= -1 and fmap.max() < k
+    for i in range(k):  # every pixel of the map belongs to the mask it points at
+        assert result.masks[i][fmap == i].all()
+
+
+def test_fragment_map_puts_smaller_masks_on_top():
+    masks = np.zeros((2, 4, 4), bool)
+    masks[0] = True  # whole image
+    masks[1, :2, :2] = True  # a part of it
+    fmap = fragment_map_from_masks(masks)
+    assert (fmap[:2, :2] == 1).all() and (fmap[2:, :] == 0).all()
+
+
+def test_result_from_labels_drops_small_regions_and_background():
+    labels = np.array([[0, 1, 1], [2, 1, 1], [5, 5, 5]])
+    result = result_from_labels(labels, {1: 0.9, 5: 0.4}, min_area=2)
+    assert len(result) == 2
+    assert result.fragment_map.tolist() == [[-1, 0, 0], [-1, 0, 0], [1, 1, 1]]
+    np.testing.assert_allclose(result.scores, [0.9, 0.4])
+
+
+def test_regions_helpers():
+    labels = np.array([[1, 1, 0, 1], [2, 2, 0, 1]])
+    assert adjacent_pairs(labels).tolist() == [[1, 2]]
+    comps = split_components(labels)
+    assert len(np.unique(comps[comps > 0])) == 3  # label 1 is two pieces
+    depth = np.array([[1.0, 1.0, 2.0], [1.0, 1.0, 2.0]], np.float32)
+    assert depth_edges(depth, 0.1).tolist() == [[False, True, True], [False, True, True]]
+
+
+def test_oracle_is_one_mask_per_instance():
+    frame = block_frame()
+    result = make_mask_source("oracle")(frame)
+    check_result(result, frame.shape)
+    assert len(result) == 2
+    assert (result.fragment_map >= 0).sum() == (frame.instance_gt > 0).sum()
+
+
+def test_oracle_without_ground_truth_names_the_frame():
+    frame = block_frame(index=7)
+    frame.instance_gt = None
+    with pytest.raises(ValueError, match="frame 7.*ground-truth"):
+        make_mask_source("oracle")(frame)
+
+
+def test_sim_without_mistakes_returns_the_parts():
+    cfg = SimConfig(split_prob=0, merge_prob=0, cross_merge_prob=0, erode_px=0, boundary_noise=0, miss_prob=0,
+                    min_area=1, background=False)
+    frame = block_frame()
+    result = SimMasks(cfg)(frame)
+    check_result(result, frame.shape)
+    assert len(result) == 3
+    for k in range(3):
+        assert len(np.unique(frame.part_gt[result.masks[k]])) == 1
+
+
+def test_sim_merge_joins_parts_of_one_object_only():
+    cfg = SimConfig(split_prob=0, merge_prob=1, cross_merge_prob=0, erode_px=0, boundary_noise=0, miss_prob=0,
+                    min_area=1, background=False)
+    frame = block_frame()
+    result = SimMasks(cfg)(frame)
+    assert len(result) == 2  # parts 1+2 merged (same object); part 3 does not touch them
+    instances = sorted(tuple(np.unique(frame.instance_gt[m])) for m in result.masks)
+    assert instances == [(1,), (2,)]
+
+
+def test_sim_split_erode_miss_and_background():
+    frame = block_frame()
+    split = SimMasks(SimConfig(split_prob=1, merge_prob=0, erode_px=0, boundary_noise=0, miss_prob=0,
+                               min_area=5, background=False))(frame)
+    assert len(split) > 3
+    eroded = SimMasks(SimConfig(split_prob=0, merge_prob=0, erode_px=1, boundary_noise=0, miss_prob=0,
+                                background=False, min_area=1))(frame)
+    assert (eroded.fragment_map >= 0).sum() < (frame.part_gt > 0).sum()
+    missed = SimMasks(SimConfig(miss_prob=1, background=False))(frame)
+    assert len(missed) == 0
+    with_wall = SimMasks(SimConfig(split_prob=0, merge_prob=0, miss_prob=0, min_area=1, erode_px=0, boundary_noise=0))(frame)
+    assert len(with_wall) > 3 and (with_wall.fragment_map[frame.part_gt == 0] >= 0).any()
+
+
+def test_sim_is_seeded_per_frame():
+    frame = block_frame(index=3)
+    a = SimMasks(SimConfig(seed=1, split_prob=0.5))(frame)
+    b = SimMasks(SimConfig(seed=1, split_prob=0.5))(frame)
+    assert np.array_equal(a.fragment_map, b.fragment_map) and np.array_equal(a.scores, b.scores)
+
+
+def test_oversegment_respects_colour_and_depth_edges():
+    frame = block_frame()
+    result = make_mask_source("oversegment", min_area=20, downsample=1, min_size=5)(frame)
+    check_result(result, frame.shape)
+    # no fragment straddles two ground-truth parts (they differ in colour) or part and wall (depth)
+    for mask in result.masks:
+        assert len(np.unique(frame.part_gt[mask])) == 1
+    assert len(result) >= 3
+
+
+def test_default_source_and_unknown_names():
+    assert type(default_mask_source()).__name__ == "OversegmentMasks"
+    with pytest.raises(ValueError, match="unknown mask source 'sam9'"):
+        make_mask_source("sam9")
+    with pytest.raises(ValueError, match="unknown option"):
+        make_mask_source("sim", split=0.5)
+    with pytest.raises(ValueError, match="split_prob"):
+        make_mask_source("sim", split_prob=2.0)
