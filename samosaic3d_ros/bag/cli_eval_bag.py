@@ -31,7 +31,7 @@ def _overrides(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samosaic3d_core.eval import EvalConfig, evaluate_scene_map, format_ap_line
+    from samosaic3d_core.eval import EvalConfig, evaluate_scenes, format_ap_line, scene_eval_input
     from samosaic3d_ros.bag.reader import read_frames
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
     from samosaic3d_ros.bag.replay import ReplayConfig, default_params_file, replay
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         mode = "node"
     seconds = time.perf_counter() - started
     config = EvalConfig() if args.voxel is None else EvalConfig(voxel_size=args.voxel)
-    ap = evaluate_scene_map(frames, scene_map, config)
+    scene = scene_eval_input(frames, scene_map, config, name=str(args.bag))
+    ap = evaluate_scenes([scene], config.min_region_size)
     print(f"{mode}: {processed}/{len(frames)} frames processed in {seconds:.1f} s, "
           f"{len(set(scene_map.instance_ids.tolist()) - {0})} map instances")
     print(format_ap_line(ap))
