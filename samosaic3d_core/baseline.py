@@ -76,7 +76,7 @@ def color_descriptor(rgb: np.ndarray, group: np.ndarray, num_groups: int, bins: 
     hist = np.bincount(slot.reshape(-1), minlength=num_groups * 3 * bins).reshape(num_groups, 3, bins)
     count = np.bincount(group, minlength=num_groups).astype(np.float64)
     hist = np.sqrt(hist / np.maximum(count, 1)[:, None, None]).reshape(num_groups, 3 * bins)
-    mean = np.stack([np.bincount(group, rgb[:, c], num_groups) for c in range(3)], 1)
+    mean = np.stack([np.bincount(group, rgb[:, c], num_groups) for c in range(3)], 1).astype(np.float64)
     mean /= 255.0 * np.maximum(count, 1)[:, None]
     desc = np.concatenate([hist, mean], axis=1)
     desc /= np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), 1e-12)

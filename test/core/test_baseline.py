@@ -108,3 +108,8 @@ def test_empty_cases():
     memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL))
     obs = frame_obs(memory, [block(0, 2)], [RED])
     assert HeuristicAssociator()(obs, memory).tolist() == [0]  # empty map
+
+
+def test_color_descriptor_of_no_points():
+    desc = color_descriptor(np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), 2, 4)
+    assert desc.shape == (2, 15) and not desc.any()
