@@ -23,8 +23,28 @@ def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray
     keys = voxel_keys(xyz, voxel_size)
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64)
-    coords, keep, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return keep.astype(np.int64), inverse.reshape(-1).astype(np.int64), coords
+    packed = pack_keys(keys)
+    if packed is None:  # extent too large to pack: slower row-wise unique
+        coords, keep, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        return keep.astype(np.int64), inverse.reshape(-1).astype(np.int64), coords
+    _, keep, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    return keep.astype(np.int64), inverse.reshape(-1).astype(np.int64), keys[keep]
+
+
+_BITS = 21
+
+
+def pack_keys(keys: np.ndarray) -> np.ndarray | None:
+    """(N, 3) int64 voxel coordinates -> (N,) int64 codes that sort like the rows (lexicographically).
+
+    None when an axis spans 2**21 voxels or more (the codes would overflow).
+    """
+    low = keys.min(axis=0)
+    span = keys.max(axis=0) - low
+    if np.any(span >= (1 << _BITS)):
+        return None
+    shifted = keys - low
+    return (shifted[:, 0] << (2 * _BITS)) | (shifted[:, 1] << _BITS) | shifted[:, 2]
 
 
 def voxel_downsample(xyz: np.ndarray, voxel_size: float) -> np.ndarray:

@@ -81,3 +81,16 @@ def test_check_rigid_messages():
         check_rigid(np.full((4, 4), -np.inf))
     with pytest.raises(ValueError, match="4x4"):
         check_rigid(np.eye(3))
+
+
+def test_voxelize_matches_row_unique_also_beyond_the_packed_range():
+    from samosaic3d_core.geometry.voxel import voxel_keys, voxelize
+
+    rng = np.random.default_rng(3)
+    for scale in (1.0, 1e5):  # 1e5 m spans more than 2**21 voxels: the row-wise path
+        xyz = rng.normal(size=(500, 3)) * scale
+        xyz[10] = xyz[3]  # a shared voxel
+        keep, inverse, coords = voxelize(xyz, 0.05)
+        ref_coords, ref_keep, ref_inverse = np.unique(voxel_keys(xyz, 0.05), axis=0, return_index=True, return_inverse=True)
+        assert np.array_equal(coords, ref_coords) and np.array_equal(keep, ref_keep)
+        assert np.array_equal(inverse, ref_inverse.reshape(-1))
