@@ -102,7 +102,7 @@ def point_input_features(xyz: Tensor, rgb: Tensor, batch: Tensor, batch_size: in
     return torch.cat([rgb * 2.0 - 1.0, xyz[:, 2:3] / height_scale, (xyz - centre[batch]) / height_scale], dim=1)
 
 
-def voxelize(xyz: Tensor, batch: Tensor, voxel_size: float) -> tuple[Tensor, Tensor, list[int]]:
+def voxelize(xyz: Tensor, batch: Tensor, voxel_size: float, multiple: int = 1) -> tuple[Tensor, Tensor, list[int]]:
     """Group points into voxels, per frame (torch, on the points' device).
 
     The torch twin of ``geometry.voxelize`` so the model voxelizes on its own device.
@@ -111,14 +111,15 @@ def voxelize(xyz: Tensor, batch: Tensor, voxel_size: float) -> tuple[Tensor, Ten
         coords:  (V, 4) int32 ``[batch, x, y, z]`` voxel indices (>= 0, from each frame's own
                  minimum corner), sorted
         inverse: (N,) int64 voxel index of every point
-        spatial_shape: [X, Y, Z] grid size
+        spatial_shape: [X, Y, Z] grid size, each rounded up to a multiple of ``multiple`` (the
+                 total stride of the U-Net, so a flat frame, one voxel thick, survives downsampling)
     """
     keys = torch.floor(xyz / voxel_size).long()  # (N, 3)
     # each frame's grid starts at its own minimum, so a frame voxelizes the same alone or in a batch
     start = torch.full((int(batch.max()) + 1, 3), torch.iinfo(torch.long).max, device=xyz.device)
     start = start.scatter_reduce(0, batch[:, None].expand_as(keys), keys, "amin")
     keys = keys - start[batch]
-    shape = (keys.max(dim=0).values + 1).tolist()
+    shape = [-(-(int(s) + 1) // multiple) * multiple for s in keys.max(dim=0).values.tolist()]
     flat = ((batch * shape[0] + keys[:, 0]) * shape[1] + keys[:, 1]) * shape[2] + keys[:, 2]
     unique, inverse = torch.unique(flat, return_inverse=True)  # (V,), (N,)
     z = unique % shape[2]
@@ -212,7 +213,8 @@ class SpUNet(nn.Module):
     ) -> tuple[spconv.SparseConvTensor, Tensor, Tensor]:
         """Voxelize: (sparse tensor of mean point inputs per voxel, inverse (N,), point inputs (N, 7))."""
         point_in = point_input_features(xyz, rgb, batch, batch_size, self.config.height_scale)  # (N, 7)
-        coords, inverse, shape = voxelize(xyz, batch, self.config.voxel_size)  # (V, 4), (N,)
+        stride = 2 ** (len(self.config.channels) - 1)
+        coords, inverse, shape = voxelize(xyz, batch, self.config.voxel_size, stride)  # (V, 4), (N,)
         voxel_in = torch.zeros(len(coords), point_in.shape[1], dtype=point_in.dtype, device=point_in.device)
         voxel_in = voxel_in.scatter_reduce(0, inverse[:, None].expand_as(point_in), point_in, "mean", include_self=False)
         return spconv.SparseConvTensor(voxel_in, coords, shape, batch_size), inverse, point_in

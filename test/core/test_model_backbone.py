@@ -28,6 +28,16 @@ def test_voxelize_groups_points_per_frame():
     assert coords.tolist() == [[0, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]]  # frame 1 starts at x=3
     assert inverse.tolist() == [0, 0, 1, 2, 3]
     assert coords.dtype == torch.int32
+    assert voxelize(xyz, batch, 1.0, multiple=8)[2] == [8, 8, 8]  # padded to the U-Net's total stride
+
+
+def test_flat_frame_one_voxel_thick_runs_through_the_unet():
+    g = torch.Generator().manual_seed(0)
+    xyz = torch.rand(300, 3, generator=g) * 1.0
+    xyz[:, 2] = 0.5  # the camera sees only the floor
+    model = SpUNet(BackboneConfig())
+    feats = model(xyz, torch.rand(300, 3, generator=g), torch.zeros(300, dtype=torch.long), 1)
+    assert feats.shape[0] == 300 and torch.isfinite(feats).all()
 
 
 def test_point_input_features_values():
