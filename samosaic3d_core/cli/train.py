@@ -3,15 +3,18 @@
     samosaic3d train --stage f2i --data data/synthetic/train --val-data data/synthetic/val --out runs/f2i
     torchrun --nproc_per_node 2 -m samosaic3d_core.cli.main train --stage f2i ...   (DDP)
 
-Model, loss and training settings can also come from a JSON file (``--config``) with the keys
-"model", "loss", "train" (as written to a run's config.json); command-line options win.
+    samosaic3d train --stage f2i --config config/train_f2i.yaml
+
+Settings come from a YAML (or JSON) file (``--config``) with the sections "model", "loss",
+"train" (as written to a run's config.json) and "data" (train, val, masks, frame_stride,
+point_budget, augment); command-line options win. Relative data paths in the file are taken
+relative to the current directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 from samosaic3d_core.lift import LiftConfig
@@ -22,10 +25,10 @@ from samosaic3d_core.train.dataset import AugmentConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", choices=["f2i"], default="f2i", help="what to train (f2i: single-frame assembly)")
-    parser.add_argument("--data", required=True, type=Path, help="folder of training scenes")
+    parser.add_argument("--data", type=Path, help="folder of training scenes (or data.train in --config)")
     parser.add_argument("--val-data", type=Path, help="folder of validation scenes (validated at each checkpoint)")
     parser.add_argument("--out", type=Path, default=Path("runs/f2i"), help="run directory")
-    parser.add_argument("--config", type=Path, help="JSON with 'model' / 'loss' / 'train' sections")
+    parser.add_argument("--config", type=Path, help="YAML/JSON with 'model', 'loss', 'train', 'data' sections")
     parser.add_argument("--steps", type=int, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, help="frames per step per process")
     parser.add_argument("--lr", type=float, help="peak learning rate")
@@ -35,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     parser.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
-    parser.add_argument("--masks", default="sim", help="mask source that cuts frames into fragments")
-    parser.add_argument("--frame-stride", type=int, default=1, help="use every k-th frame of each scene")
+    parser.add_argument("--masks", help="mask source that cuts frames into fragments (default sim)")
+    parser.add_argument("--frame-stride", type=int, help="use every k-th frame of each scene (default 1)")
     parser.add_argument("--point-budget", type=int, help="points per frame after lifting (LiftConfig.point_budget)")
     parser.add_argument("--no-augment", action="store_true", help="no random rotation/scale/shift/colour")
 
@@ -52,12 +55,39 @@ def _mask_factory(name: str):
     return lambda seed: source
 
 
+def read_config(path: Path) -> dict:
+    """The sections of a YAML/JSON training config; SystemExit naming the file if it is unusable."""
+    import yaml
+
+    try:
+        sections = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SystemExit(f"samosaic3d train: cannot read config {path}: {exc}") from exc
+    unknown = set(sections) - {"model", "loss", "train", "data"} if isinstance(sections, dict) else {"<not a mapping>"}
+    if unknown:
+        raise SystemExit(f"samosaic3d train: {path}: unknown section(s) {sorted(unknown)}; "
+                         "expected model, loss, train, data")
+    return sections
+
+
 def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.train.dataset import SceneFrameDataset
     from samosaic3d_core.train.loop import TrainConfig, train
 
-    sections = json.loads(args.config.read_text()) if args.config else {}
+    sections = read_config(args.config) if args.config else {}
+    data = sections.get("data", {})
+    args.data = args.data or (Path(data["train"]) if data.get("train") else None)
+    if args.data is None:
+        raise SystemExit("samosaic3d train: give --data DIR or data.train in --config")
+    if args.val_data is None and data.get("val"):
+        args.val_data = Path(data["val"])
+    args.masks = args.masks or data.get("masks", "sim")
+    args.frame_stride = args.frame_stride or int(data.get("frame_stride", 1))
+    if args.point_budget is None and data.get("point_budget") is not None:
+        args.point_budget = int(data["point_budget"])
+    if not data.get("augment", True):
+        args.no_augment = True
     model_config = F2IConfig.from_dict(sections.get("model", {}))
     loss_config = LossConfig(**sections.get("loss", {}))
     overrides = {"out_dir": str(args.out), "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
