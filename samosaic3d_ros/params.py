@@ -149,7 +149,7 @@ def segmenter_config_kwargs(params: NodeParams) -> dict:
         point_budget=params.point_budget,
         min_depth=params.min_depth,
         max_depth=params.max_depth,
-        short_memory_size=params.short_memory_size,
+        short_term_size=params.short_memory_size,
     )
 
 

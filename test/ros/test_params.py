@@ -54,7 +54,7 @@ def test_segmenter_config_from_params():
     assert kwargs == dict(
         pipeline="baseline", masks="fastsam", mask_options={"weights": "/m/f.engine", "imgsz": 480, "half": True},
         checkpoint="/m/model.safetensors",
-        device="auto", voxel_size=0.02, point_budget=10000, min_depth=0.1, max_depth=6.0, short_memory_size=50,
+        device="auto", voxel_size=0.02, point_budget=10000, min_depth=0.1, max_depth=6.0, short_term_size=50,
     )
 
 
