@@ -32,7 +32,7 @@ def _overrides(args) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.eval import EvalConfig, evaluate_scenes, format_ap_line, scene_eval_input
-    from samosaic3d_ros.bag.reader import read_frames
+    from samosaic3d_ros.bag.reader import read_frames, without_ground_truth
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
     from samosaic3d_ros.bag.replay import ReplayConfig, default_params_file, replay
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.offline:
         segmenter = build_segmenter(params)
         for frame in frames:
-            segmenter.step(_without_gt(frame))
+            segmenter.step(without_ground_truth(frame))
         scene_map = segmenter.map()
         mode, processed = "offline", len(frames)
     else:
@@ -63,10 +63,3 @@ def run(args: argparse.Namespace) -> int:
           f"{len(set(scene_map.instance_ids.tolist()) - {0})} map instances")
     print(format_ap_line(ap))
     return 0
-
-
-def _without_gt(frame):
-    """The pipeline must not see ground truth it would not get over ROS."""
-    import dataclasses
-
-    return dataclasses.replace(frame, instance_gt=None, part_gt=None)

@@ -7,6 +7,8 @@ node see identical inputs. Colour and depth are paired by equal stamps (within `
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,3 +128,8 @@ def _ids(msg) -> np.ndarray:
     dtype = np.dtype(dtypes[msg.encoding]).newbyteorder(">" if msg.is_bigendian else "<")
     rows = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)
     return rows[:, : msg.width * dtype.itemsize].copy().view(dtype).reshape(msg.height, msg.width).astype(np.int32)
+
+
+def without_ground_truth(frame: Frame) -> Frame:
+    """``frame`` without its ground-truth images: what the node gets over ROS."""
+    return dataclasses.replace(frame, instance_gt=None, part_gt=None)

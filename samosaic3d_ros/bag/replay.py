@@ -41,7 +41,7 @@ class ReplayConfig:
     """Extra node parameters (name -> value), e.g. {"pipeline": "baseline"}."""
     lockstep: bool = True
     """Wait for the node to finish each frame before sending the next."""
-    frame_timeout: float = 60.0
+    frame_timeout: float = 20.0
     """Seconds to wait for the node's result of one frame (lock-step) before moving on."""
     startup_timeout: float = 120.0
     """Seconds to wait for the node to come up (model loading included)."""
@@ -84,7 +84,7 @@ def _frames_of_bag(path) -> tuple[list[tuple[str, str, bytes]], list[list[tuple[
 def _node_command(config: ReplayConfig) -> list[str]:
     params = {
         "input_qos": "reliable", "map_cloud_rate": 0.0, "instances_rate": 0.0, "publish_frame_cloud": True,
-        "cloud_transient_local": True, "on_time_jump": "reset", **config.overrides,
+        "cloud_transient_local": True, "on_time_jump": "reset", "tf_timeout": 2.0, **config.overrides,
     }
     cmd = [sys.executable, "-m", "samosaic3d_ros.node", "--ros-args",
            "--params-file", str(config.params_file or default_params_file())]
@@ -130,8 +130,7 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
         processed = 0
         for i, group in enumerate(frames):
             stamp = _depth_stamp(group, typestore)
-            for topic, msgtype, raw in group:
-                player.publish(topic, msgtype, raw)
+            player.publish_frame(group)
             if config.lockstep:
                 processed += player.wait_for_frame(stamp, config.frame_timeout, proc)
             elif i + 1 < len(frames):
@@ -213,6 +212,22 @@ class _Player:
             while self._publishers[topic].get_subscription_count() == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
         self._publishers[topic].publish(bytes(raw))
+
+    def publish_frame(self, group) -> None:
+        """TF and camera info first, acknowledged by the node, then the images: the node never
+        sees a frame's images before the pose and intrinsics they need."""
+        from rclpy.duration import Duration
+
+        images = (layout.COLOR_TOPIC, layout.DEPTH_TOPIC)
+        for topic, msgtype, raw in group:
+            if topic not in images:
+                self.publish(topic, msgtype, raw)
+        for topic, _, _ in group:
+            if topic not in images:
+                self._publishers[topic].wait_for_all_acked(Duration(seconds=2.0))
+        for topic, msgtype, raw in group:
+            if topic in images:
+                self.publish(topic, msgtype, raw)
 
     def _on_frame_cloud(self, msg) -> None:
         with self._cond:
