@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -79,11 +80,13 @@ def run(args: argparse.Namespace) -> int:
         from samosaic3d_ros.bag.replay import ReplayConfig, replay
         from samosaic3d_ros.bag.writer import write_bag
 
-        bag = out / "scene.mcap"
+        bag, recorded = out / "scene.mcap", out / "node_outputs"
         write_bag(bag, frames, overwrite=True)
+        if recorded.is_dir():  # the previous demo's recording in this output folder
+            shutil.rmtree(recorded)
         print(f"bag: {bag}; replaying it into samosaic3d_node (lock-step) ...")
         result = replay(bag, ReplayConfig(params_file=params_file, overrides=overrides,
-                                          record=str(out / "node_outputs")))
+                                          record=str(recorded)))
         scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
     seg_seconds = time.perf_counter() - seg_started
 
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     masks, scores = prediction_masks(pred_ids, scene_map)
     ap = evaluate_scenes([SceneEvalInput(points.gt_instance, masks, scores, name=scene.name)], config.min_region_size)
 
-    shown = frames[len(frames) // 2]
+    shown = max(frames, key=_visible_instances)
     mask_source = build_segmenter(params).mask_source if params.mask_source not in ("sim", "oracle") else None
     shown_masks = (mask_source or _gt_mask_source(params.mask_source))(shown)
     metrics = {
@@ -123,3 +126,11 @@ def _progress(items, desc):
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, unit="frame")
+
+
+def _visible_instances(frame) -> int:
+    """Ground-truth instances covering at least 0.5 % of the image (the report shows a busy view)."""
+    import numpy as np
+
+    ids, counts = np.unique(frame.instance_gt[frame.instance_gt > 0], return_counts=True)
+    return int((counts >= 0.005 * frame.instance_gt.size).sum())

@@ -28,6 +28,9 @@ from samosaic3d_ros.bag.reader import open_bag
 
 log = logging.getLogger(__name__)
 
+FIRST_FRAME_PAUSE_S = 0.5
+"""Pause between the first camera info / TF and the first images (see ``_Player.publish_frame``)."""
+
 OUTPUT_TOPICS = ("/instances", "/instances/cloud", "/instances/markers", "/diagnostics")
 
 
@@ -46,7 +49,7 @@ class ReplayConfig:
     startup_timeout: float = 120.0
     """Seconds to wait for the node to come up (model loading included)."""
     domain_id: int | None = None
-    """ROS_DOMAIN_ID for the node and the player (default: derived from the process id)."""
+    """ROS_DOMAIN_ID for the node and the player (default: $ROS_DOMAIN_ID, else derived from the process id)."""
     record: str | None = None
     """If set, write the node's outputs to this bag folder (mcap)."""
 
@@ -107,7 +110,9 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
     static, frames = _frames_of_bag(bag)
     if not frames:
         raise ValueError(f"bag '{bag}' has no camera frames on {layout.DEPTH_TOPIC}")
-    domain = config.domain_id if config.domain_id is not None else 1 + os.getpid() % 100
+    domain = config.domain_id
+    if domain is None:
+        domain = int(os.environ.get("ROS_DOMAIN_ID") or 1 + os.getpid() % 100)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     log_dir = tempfile.mkdtemp(prefix="samosaic3d_replay_")
@@ -130,7 +135,7 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
         processed = 0
         for i, group in enumerate(frames):
             stamp = _depth_stamp(group, typestore)
-            player.publish_frame(group)
+            player.publish_frame(group, first=i == 0)
             if config.lockstep:
                 processed += player.wait_for_frame(stamp, config.frame_timeout, proc)
             elif i + 1 < len(frames):
@@ -177,6 +182,7 @@ class _Player:
                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._reliable = reliable
         self._publishers: dict[str, object] = {}
+        self._primed = False
         self._cond = threading.Condition()
         self.frame_stamps: set[int] = set()
         self.frames_seen = 0
@@ -213,21 +219,16 @@ class _Player:
                 time.sleep(0.02)
         self._publishers[topic].publish(bytes(raw))
 
-    def publish_frame(self, group) -> None:
-        """TF and camera info first, acknowledged by the node, then the images: the node never
-        sees a frame's images before the pose and intrinsics they need."""
-        from rclpy.duration import Duration
-
+    def publish_frame(self, group, first: bool = False) -> None:
+        """TF and camera info before the images. Topics are not ordered against each other, so
+        before the first frame's images the node is given a moment to take in the first camera
+        info; later frames' poses are waited for by the node itself (``tf_timeout``)."""
         images = (layout.COLOR_TOPIC, layout.DEPTH_TOPIC)
-        for topic, msgtype, raw in group:
-            if topic not in images:
-                self.publish(topic, msgtype, raw)
-        for topic, _, _ in group:
-            if topic not in images:
-                self._publishers[topic].wait_for_all_acked(Duration(seconds=2.0))
-        for topic, msgtype, raw in group:
-            if topic in images:
-                self.publish(topic, msgtype, raw)
+        for topic, msgtype, raw in sorted(group, key=lambda m: m[0] in images):
+            if first and topic in images and not self._primed:
+                time.sleep(FIRST_FRAME_PAUSE_S)
+                self._primed = True
+            self.publish(topic, msgtype, raw)
 
     def _on_frame_cloud(self, msg) -> None:
         with self._cond:

@@ -1,0 +1,30 @@
+"""The demo writes its report, through the node and offline."""
+
+import json
+
+import pytest
+
+from test.ros.conftest import next_domain_id
+from test.ros.ros_env import require_ros
+
+require_ros()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("offline", [True, False])
+def test_demo_writes_report_and_prints_the_ap_line(tmp_path, monkeypatch, capsys, offline):
+    from samosaic3d_core.cli.main import main
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(next_domain_id()))
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--frames", "8", "--width", "320", "--height", "240"]
+    assert main(argv + (["--offline"] if offline else [])) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("AP=") and f"report: {out / 'report'}/" in lines[-2]
+    report = out / "report"
+    for name in ("overview.png", "map_top_down.png", "map_perspective.png", "metrics.json", "map.ply", "map.npz"):
+        assert (report / name).stat().st_size > 0, name
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["frames_processed"] == 8 and metrics["map_instances"] > 0
+    assert metrics["mode"].startswith("offline" if offline else "ROS 2 node")
+    assert f"AP={metrics['AP']:.4f}" in lines[-1]
