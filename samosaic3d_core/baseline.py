@@ -115,6 +115,27 @@ class FragmentsAsInstances:
         return instances, point_local
 
 
+class ColorFeatures:
+    """Wraps a frame model so its instances carry ``color_descriptor`` features.
+
+    The heuristic associator compares colour descriptors; a learned frame model's own features
+    (instance queries) mean nothing to it. With this, "F2I + heuristic merging" is the learned
+    frame model followed by exactly the baseline's association.
+    """
+
+    def __init__(self, frame_model, config: FrameModelConfig | None = None):
+        self.frame_model = frame_model
+        self.config = config or FrameModelConfig()
+
+    def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
+        instances, point_local = self.frame_model(frame, points, fragments)
+        point_local = np.asarray(point_local, np.int64)
+        member = point_local > 0
+        instances.feats = color_descriptor(points.rgb[member], point_local[member] - 1, len(instances),
+                                           self.config.color_bins)
+        return instances, point_local
+
+
 class HeuristicAssociator:
     """Associator of the baseline; searches all alive map instances (see ``AssociationConfig``)."""
 

@@ -151,22 +151,29 @@ class OnlineSegmenter:
     @classmethod
     def from_config(cls, config: SegmenterConfig) -> "OnlineSegmenter":
         """Build the mask source, frame model and associator named by ``config``."""
+        if config.pipeline not in ("baseline", "learned"):
+            raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'baseline' or 'learned'")
+        from samosaic3d_core.baseline import (
+            AssociationConfig, ColorFeatures, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator,
+        )
+        from samosaic3d_core.masks import make_mask_source
+
+        frame_config = config.sub_config(FrameModelConfig)
         if config.pipeline == "learned":
             if not config.checkpoint:
                 raise ValueError(
                     "learned pipeline needs a checkpoint: set SegmenterConfig.checkpoint "
                     "(--checkpoint PATH), or use pipeline='baseline'"
                 )
-            raise NotImplementedError(
-                "the learned pipeline is not wired into OnlineSegmenter yet; use pipeline='baseline'"
-            )
-        if config.pipeline != "baseline":
-            raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'baseline' or 'learned'")
-        from samosaic3d_core.baseline import AssociationConfig, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator
-        from samosaic3d_core.masks import make_mask_source
+            from samosaic3d_core.model.checkpoint import load_f2i
+            from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
 
+            device = resolve_device(config.device)
+            model, _ = load_f2i(config.checkpoint, device)
+            frame_model = ColorFeatures(F2IFrameModel(model, F2IFrameConfig(device=device)), frame_config)
+        else:
+            frame_model = FragmentsAsInstances(frame_config)
         mask_source = make_mask_source(config.masks, **config.mask_options)
-        frame_model = FragmentsAsInstances(config.sub_config(FrameModelConfig))
         associator = HeuristicAssociator(config.sub_config(AssociationConfig))
         return cls(mask_source, frame_model, associator, config)
 
@@ -260,6 +267,15 @@ class OnlineSegmenter:
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"{path}: malformed segmenter state ({exc!r})") from exc
         self.memory, self._num_frames = memory, num_frames
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when torch sees a GPU, else "cpu"; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _read_meta(arrays: dict[str, np.ndarray], path: Path) -> dict:

@@ -44,7 +44,20 @@ def load_f2i(path: str | Path, device: str | torch.device = "cpu") -> tuple[F2IM
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"F2I weights not found: {path}")
-    config = read_f2i_config(path)
+    try:
+        config = read_f2i_config(path)
+        tensors = load_file(str(path), device="cpu")
+    except ValueError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for truncated / foreign files
+        raise ValueError(f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})") from exc
     model = F2IModel.from_config(config)
-    model.load_state_dict(load_file(str(path), device="cpu"))
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise ValueError(
+            f"{path}: the weights do not fit the model config stored with them "
+            f"({' '.join(first[:3])[:400]}); the file was edited or written by an incompatible version"
+        ) from exc
     return model.to(device).eval(), config

@@ -6,7 +6,7 @@ Run directory layout:
     metrics.csv                  training terms every ``log_every`` steps
     val_metrics.csv              validation numbers at every checkpoint (when a val set is given)
     checkpoints/step_XXXXXXX.safetensors   model weights, config in the metadata (model.checkpoint)
-    checkpoints/step_XXXXXXX.state.pt      optimizer / scheduler / step / RNG (tensors only)
+    checkpoints/step_XXXXXXX.state.safetensors  optimizer / scheduler / step / RNG (no pickle)
     latest.json                  the newest checkpoint; ``resume`` starts from it
     model.safetensors            the final weights
 """
@@ -34,12 +34,16 @@ from samosaic3d_core.io.atomic import atomic_path
 from samosaic3d_core.losses import F2ITarget, LossConfig, f2i_loss
 from samosaic3d_core.model.checkpoint import save_f2i
 from samosaic3d_core.model.f2i import F2IConfig, F2IInput, F2IModel
+from samosaic3d_core.train.state_io import load_state, save_state
 from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.train.dataset import Sample
 from samosaic3d_core.train.metrics import evaluate_samples
 
 TERMS = ("total", "count", "instance", "mask_bce", "mask_dice", "box", "objectness", "count_acc")
 
+
+STATE_SUFFIX = ".state.safetensors"
+"""Resume state next to each checkpoint's weights."""
 
 @dataclass
 class TrainConfig:
@@ -171,14 +175,13 @@ class RunFiles:
             return
         stem = self.dir / "checkpoints" / f"step_{step:07d}"
         save_f2i(stem.with_suffix(".safetensors"), model, model_config, extra={"step": str(step)})
-        with atomic_path(stem.with_suffix(".state.pt")) as tmp:
-            torch.save(state, tmp)
-        latest = {"step": step, "weights": f"{stem.name}.safetensors", "state": f"{stem.name}.state.pt"}
+        save_state(stem.with_name(stem.name + STATE_SUFFIX), state)
+        latest = {"step": step, "weights": f"{stem.name}.safetensors", "state": f"{stem.name}{STATE_SUFFIX}"}
         with atomic_path(self.dir / "latest.json") as tmp:
             tmp.write_text(json.dumps(latest) + "\n")
         steps = sorted(self.dir.glob("checkpoints/step_*.safetensors"))
         for old in steps[:-keep] if keep > 0 else []:
-            for suffix in (".safetensors", ".json", ".state.pt"):
+            for suffix in (".safetensors", ".json", STATE_SUFFIX):
                 old.with_name(old.name.replace(".safetensors", suffix)).unlink(missing_ok=True)
 
 
@@ -196,7 +199,7 @@ def _check_or_write_config(out_dir: Path, run_config: dict[str, Any], resume: bo
 def _resume(out_dir: Path, model: F2IModel, optimizer, scheduler, device: torch.device) -> int:
     latest = json.loads((out_dir / "latest.json").read_text())
     model.load_state_dict(load_file(str(out_dir / "checkpoints" / latest["weights"]), device=str(device)))
-    state = torch.load(out_dir / "checkpoints" / latest["state"], map_location=device, weights_only=True)
+    state = load_state(out_dir / "checkpoints" / latest["state"], device)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"].cpu())

@@ -48,7 +48,7 @@ def test_train_writes_checkpoints_and_resumes(tmp_path):
     assert [r["step"] for r in _rows(run / "val_metrics.csv")] == ["2", "4"]
     assert json.loads((run / "latest.json").read_text())["step"] == 4
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "step_0000004.json", "step_0000004.safetensors", "step_0000004.state.pt"]  # older one removed
+        "step_0000004.json", "step_0000004.safetensors", "step_0000004.state.safetensors"]  # older one removed
     assert json.loads((run / "config.json").read_text())["model"]["decoder"]["num_layers"] == 2
     model, config = load_f2i(final)
     assert config == TINY
