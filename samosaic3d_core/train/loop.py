@@ -179,10 +179,10 @@ class RunFiles:
         latest = {"step": step, "weights": f"{stem.name}.safetensors", "state": f"{stem.name}{STATE_SUFFIX}"}
         with atomic_path(self.dir / "latest.json") as tmp:
             tmp.write_text(json.dumps(latest) + "\n")
-        steps = sorted(self.dir.glob("checkpoints/step_*.safetensors"))
+        steps = sorted(p for p in self.dir.glob("checkpoints/step_*.safetensors") if not p.name.endswith(STATE_SUFFIX))
         for old in steps[:-keep] if keep > 0 else []:
             for suffix in (".safetensors", ".json", STATE_SUFFIX):
-                old.with_name(old.name.replace(".safetensors", suffix)).unlink(missing_ok=True)
+                old.with_suffix(suffix).unlink(missing_ok=True)
 
 
 def _check_or_write_config(out_dir: Path, run_config: dict[str, Any], resume: bool, enabled: bool) -> None:
