@@ -1,0 +1,57 @@
+"""Shared pieces of the benchmark scripts: data generation, one pipeline over scenes, a table row."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from samosaic3d_core.cli.run import segment_scene
+from samosaic3d_core.data.scannet import SceneReader, list_scenes
+from samosaic3d_core.eval import EvalConfig, evaluate_directory
+from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+
+def ensure_scenes(root: Path, scenes: int, frames: int, seed: int, width: int, height: int, extra=()) -> Path:
+    """Generate ``root`` with ``samosaic3d make-data`` unless it already holds ``scenes`` scenes."""
+    if root.is_dir() and len(list_scenes(root)) >= scenes:
+        return root
+    cmd = [sys.executable, "-m", "samosaic3d_core.cli.main", "make-data", "--out", str(root), "--scenes", str(scenes),
+           "--frames", str(frames), "--seed", str(seed), "--width", str(width), "--height", str(height), "--quiet",
+           *extra]
+    subprocess.run(cmd, check=True)
+    return root
+
+
+@dataclass
+class Row:
+    name: str
+    ap: float
+    ap50: float
+    ap25: float
+    fps: float
+    frames: int
+
+    def markdown(self) -> str:
+        return (f"| {self.name} | {100 * self.ap:.1f} | {100 * self.ap50:.1f} | {100 * self.ap25:.1f} | "
+                f"{self.fps:.1f} |")
+
+
+HEADER = "| variant | AP | AP50 | AP25 | FPS (CPU) |\n|---|---|---|---|---|"
+
+
+def run_variant(name: str, config: SegmenterConfig, data: Path, out: Path, stride: int = 1) -> Row:
+    """Segment every scene of ``data`` with ``config``, write maps under ``out/<name>``, score them."""
+    seg = OnlineSegmenter.from_config(config)
+    pred = out / name.replace(" ", "_").replace("/", "-")
+    frames, seconds = 0, 0.0
+    for scene_dir in list_scenes(data):
+        reader = SceneReader(scene_dir, stride=stride)
+        started = time.perf_counter()
+        stats = segment_scene(seg, reader.name, iter(reader), pred)
+        seconds += time.perf_counter() - started
+        frames += stats.frames
+    result = evaluate_directory(data, pred, EvalConfig())
+    return Row(name, result.ap, result.ap50, result.ap25, frames / max(seconds, 1e-9), frames)
