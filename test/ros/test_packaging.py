@@ -51,7 +51,9 @@ def test_package_names_agree(setup_kwargs):
 def test_data_files_install_launch_config_rviz(setup_kwargs):
     installed = {dest: sorted(Path(f).name for f in files) for dest, files in setup_kwargs["data_files"]}
     assert installed["share/samosaic3d/launch"] == ["samosaic3d.launch.py"]
-    assert installed["share/samosaic3d/config"] == ["jetson.yaml", "samosaic3d.yaml"]
+    configs = installed["share/samosaic3d/config"]
+    assert configs == sorted(p.name for p in (REPO / "config").glob("*.yaml"))  # every config ships
+    assert {"jetson.yaml", "samosaic3d.yaml"} <= set(configs)
     assert installed["share/samosaic3d/rviz"] == ["samosaic3d.rviz"]
 
 
