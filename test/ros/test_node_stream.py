@@ -105,8 +105,31 @@ def test_stream_publishes_labelled_outputs(ros, tmp_path):
     values = ros.wait_until(pipeline_status, what="diagnostics with the memory sizes")
     assert values["memory_instances"] == "2" and values["dropped_frames"] == "0"
     assert values["memory_map_points"] == str(len(TIMES) * scene.W * scene.H)
-    assert {"input_rate_hz", "processing_rate_hz", "latency_fake_ms", "latency_publish_ms"} <= set(values)
+    assert {"input_rate_hz", "processing_rate_hz", "latency_fake_ms", "latency_publish_ms",
+            "latency_frame_ms"} <= set(values)
     assert node.stats.skipped == {}
+
+
+class SleepySegmenter(FakeSegmenter):
+    def step(self, frame):
+        time.sleep(0.05)
+        return super().step(frame)
+
+
+def test_frame_timing_covers_the_whole_frame(ros, tmp_path):
+    node = start_node(ros, tmp_path, segmenter_factory=SleepySegmenter)
+    timings: list[dict] = []
+    record = node.stats.on_processed
+    node.stats.on_processed = lambda t: (timings.append(dict(t)), record(t))
+    tester = ros.tester()
+    frame_clouds = ros.collect(tester, PointCloud2, "instances/frame_cloud")
+    stream = Stream(ros, tester)
+    stream.send(100.0)
+    ros.wait_until(lambda: frame_clouds and timings, what="one processed frame")
+    (t,) = timings
+    assert t["frame"] >= 0.05  # the segmenter's sleep happens inside the frame
+    assert t["frame"] >= t["input"] + t["fake"] + t["publish"]
+    assert t["frame"] - t["fake"] < 1.0
 
 
 class SlowSegmenter(FakeSegmenter):
