@@ -42,6 +42,9 @@ RUN source /opt/ros/${ROS_DISTRO}/setup.bash \
     && colcon build --base-paths . msg --cmake-args -DBUILD_TESTING=OFF \
     && rm -rf build log
 
+# full-resolution images between the camera driver and the node on one host (see the file)
+ENV FASTRTPS_DEFAULT_PROFILES_FILE=/opt/samosaic3d/install/samosaic3d/share/samosaic3d/config/fastdds_large_data.xml
+
 COPY docker/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
 CMD ["ros2", "launch", "samosaic3d", "samosaic3d.launch.py"]

@@ -15,7 +15,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml"]),
         (f"share/{package_name}/launch", glob("launch/*.launch.py")),
-        (f"share/{package_name}/config", glob("config/*.yaml")),
+        (f"share/{package_name}/config", sorted(glob("config/*.yaml") + glob("config/*.xml"))),
         (f"share/{package_name}/rviz", glob("rviz/*.rviz")),
     ],
     python_requires=">=3.10",

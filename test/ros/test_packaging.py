@@ -52,7 +52,8 @@ def test_data_files_install_launch_config_rviz(setup_kwargs):
     installed = {dest: sorted(Path(f).name for f in files) for dest, files in setup_kwargs["data_files"]}
     assert installed["share/samosaic3d/launch"] == ["samosaic3d.launch.py"]
     configs = installed["share/samosaic3d/config"]
-    assert configs == sorted(p.name for p in (REPO / "config").glob("*.yaml"))  # every config ships
+    shipped = [p.name for p in (REPO / "config").iterdir() if p.suffix in (".yaml", ".xml")]
+    assert configs == sorted(shipped)  # every config ships, the DDS profile too
     assert {"jetson.yaml", "samosaic3d.yaml"} <= set(configs)
     assert installed["share/samosaic3d/rviz"] == ["samosaic3d.rviz"]
 
