@@ -286,7 +286,8 @@ def train_temporal(
     if steps_per_epoch == 0:
         raise ValueError(f"dataset has {len(dataset)} windows: too few for batch {config.batch_size}")
     if step < config.steps:
-        dataset.prepare(progress)
+        for data in (dataset, val_dataset) if val_dataset is not None else (dataset,):
+            data.prepare(progress)
     bar = None
     if progress:
         from tqdm import tqdm

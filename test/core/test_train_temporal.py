@@ -207,3 +207,27 @@ def test_temporal_training_learns_the_merge_matrix(tmp_path):
     merge, mean_pos, mean_neg = 0, 1, 2
     assert after[merge] < 0.7 * before[merge], (before, after)
     assert after[mean_pos] - after[mean_neg] > before[mean_pos] - before[mean_neg], (before, after)
+
+
+def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
+    from samosaic3d_core.cli.main import main
+    from samosaic3d_core.data.synth.writer import write_scene
+
+    scene = write_scene(generate_scene(SynthConfig(frames=5, width=160, height=120), seed=4), tmp_path / "data",
+                        progress=False)
+    config = tmp_path / "temporal.yaml"
+    config.write_text("data: {point_budget: 1500}\ntemporal: {window: 2, frame_gap: 2}\n"
+                      "train: {steps: 2, batch_size: 1, checkpoint_every: 2, log_every: 1, threads: 1}\n")
+    out = tmp_path / "run"
+    assert main(["train", "--stage", "temporal", "--init", str(tiny_f2i_weights), "--config", str(config),
+                 "--data", str(scene), "--out", str(out), "--device", "cpu"]) == 0
+    f2i, f2i_config, _, i2s_config = load_samosaic3d(out / "model.safetensors")
+    assert i2s_config.feat_dim == f2i_config.backbone.out_channels == 16
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["init"] == str(tiny_f2i_weights) and saved["temporal"]["window"] == 2
+    with pytest.raises(SystemExit, match="give --init"):
+        main(["train", "--stage", "temporal", "--config", str(config), "--data", str(scene), "--out", str(out)])
+    with pytest.raises(SystemExit, match="section 'model' belongs to the f2i stage"):
+        config.write_text("model: {}\n")
+        main(["train", "--stage", "temporal", "--init", str(tiny_f2i_weights), "--config", str(config),
+              "--data", str(scene)])
