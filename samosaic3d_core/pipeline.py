@@ -193,14 +193,20 @@ class OnlineSegmenter:
         from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 
         device = resolve_device(config.device)
-        merging = config.merging
-        if merging == "auto":
-            merging = "learned" if is_samosaic3d_checkpoint(config.checkpoint) else "heuristic"
-        if merging == "learned":
-            model, _, merger, _ = load_samosaic3d(config.checkpoint, device)
+        combined = is_samosaic3d_checkpoint(config.checkpoint)
+        merging = ("learned" if combined else "heuristic") if config.merging == "auto" else config.merging
+        if merging == "learned" and not combined:
+            raise ValueError(
+                f"{config.checkpoint}: holds F2I weights only; merging='learned' needs F2I + I2S weights "
+                "(samosaic3d train --stage temporal), or use merging='heuristic' or 'untrained'"
+            )
+        if combined:
+            model, _, merger, i2s_config = load_samosaic3d(config.checkpoint, device)
         else:
             model, f2i_config = load_f2i(config.checkpoint, device)
-            merger = I2SMerger(I2SConfig(feat_dim=f2i_config.backbone.out_channels))
+            merger, i2s_config = None, I2SConfig(feat_dim=f2i_config.backbone.out_channels)
+        if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
+            merger = I2SMerger(i2s_config)
         frame_model = F2IFrameModel(model, F2IFrameConfig(device=device))
         if merging == "heuristic":  # F2I only: the baseline's association over colour features
             return cls(mask_source, ColorFeatures(frame_model, frame_config), heuristic, config)

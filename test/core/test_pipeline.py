@@ -187,7 +187,7 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
     for path in (only, both):
         untrained = build(path, "untrained").associator
         assert isinstance(untrained, LearnedAssociator) and float(untrained.merger.bias.detach()) == -7.0
-    with pytest.raises(ValueError, match=r"f2i\.safetensors: no 'i2s_config'"):
+    with pytest.raises(ValueError, match=r"f2i\.safetensors: holds F2I weights only; merging='learned' needs"):
         build(only, "learned")
     # a few frames through the full model: the map's features are the 16-d F2I queries
     seg = build(both)
