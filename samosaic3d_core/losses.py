@@ -9,6 +9,9 @@ where L_query is mask BCE + dice + box L1 (+ GIoU) + objectness BCE for a matche
 objectness BCE (target 0) for an unmatched one. Dividing by sum_j w_j makes the term a weighted
 mean whose scale does not depend on N̂. w_j is detached by default (see LossConfig.detach_weights).
 The frame loss is  lambda_count L_count + sum_l L_inst^l  (count: cross-entropy over 1..N_max).
+
+Temporal association (I2S): L_merge = BCE(M_short, G) with G_ij = 1 iff frame instance i and
+memory instance j carry the same non-zero ground-truth id (``merge_targets``, ``merge_loss``).
 """
 
 from __future__ import annotations
@@ -229,3 +232,19 @@ def f2i_loss(preds: Sequence[F2IPrediction], targets: Sequence[F2ITarget], confi
     per_frame = [frame_losses(p, t, config) for p, t in zip(preds, targets)]
     mean = {name: torch.stack([f[name] for f in per_frame]).mean() for name in per_frame[0]}
     return LossTerms(**mean)
+
+
+def merge_targets(frame_ids: Tensor, memory_ids: Tensor) -> Tensor:
+    """(K, S) float G: 1 where frame instance i and memory instance j have the same non-zero
+    ground-truth id (their majority id), else 0. frame_ids: (K,) int; memory_ids: (S,) int."""
+    same = frame_ids[:, None] == memory_ids[None, :]
+    return (same & (frame_ids[:, None] > 0)).float()
+
+
+def merge_loss(logits: Tensor, targets: Tensor, pos_weight: float = 1.0) -> Tensor:
+    """Mean BCE of the merge matrix sigmoid(logits) (K, S) against ``merge_targets``; positives
+    (rare: at most one per row) count ``pos_weight`` times. 0 (graph kept) for an empty matrix."""
+    if logits.numel() == 0:
+        return logits.sum() * 0.0
+    weight = torch.where(targets > 0, torch.full_like(targets, pos_weight), torch.ones_like(targets))
+    return F.binary_cross_entropy_with_logits(logits, targets, weight=weight)

@@ -31,6 +31,7 @@ from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, Mask
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
 STATE_VERSION = 1
+MERGING = ("auto", "heuristic", "learned", "untrained")
 
 
 class FrameModel(Protocol):
@@ -47,8 +48,8 @@ class Associator(Protocol):
 class SegmenterConfig:
     """Everything that changes what ``OnlineSegmenter`` does. Flat, so ROS parameters map 1:1.
 
-    Fields with the same name as a field of ``LiftConfig``, ``MemoryConfig``, ``FrameModelConfig``
-    or ``AssociationConfig`` are handed to that part (``sub_config``).
+    Fields with the same name as a field of ``LiftConfig``, ``MemoryConfig``, ``FrameModelConfig``,
+    ``AssociationConfig`` or ``LearnedAssociationConfig`` are handed to that part (``sub_config``).
     """
 
     pipeline: str = "baseline"
@@ -58,7 +59,13 @@ class SegmenterConfig:
     mask_options: dict = field(default_factory=dict)
     """Keyword options of the mask source (e.g. ``{"weights": "FastSAM-s.pt"}``)."""
     checkpoint: str | None = None
-    """Learned model checkpoint (.safetensors); required by the learned pipeline."""
+    """Learned model checkpoint (.safetensors): F2I only, or F2I + I2S; required by the learned pipeline."""
+    merging: str = "auto"
+    """How the learned pipeline merges frame instances into the map: "heuristic" (colour features +
+    ``HeuristicAssociator``), "learned" (F2I query features + trained I2S merger; needs an F2I + I2S
+    checkpoint), "untrained" (the same with the merger's deterministic initial weights, i.e. no
+    L_merge) or "auto" ("learned" for an F2I + I2S checkpoint, else "heuristic"). The baseline
+    pipeline merges heuristically."""
     device: str = "auto"
     """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""
 
@@ -105,6 +112,14 @@ class SegmenterConfig:
     """Frame and map instances whose boxes are farther apart (metres) are never merged."""
     overlap_join_threshold: float = 0.5
     """An unmatched frame instance joins the map instance owning this fraction of its cells (>1: never)."""
+
+    # learned association (I2S)
+    i2s_merge_threshold: float = 0.5
+    """Stage 1: a frame/short-term pair is merged when its M_short exceeds this."""
+    long_term_iou: float = 0.25
+    """Stage 2: a frame/long-term pair is merged when its 3D box IoU exceeds this."""
+    long_term_containment: bool = False
+    """Stage 2 scores by max(box IoU, cell containment) instead of box IoU alone."""
 
     def sub_config(self, cls):
         """An instance of the dataclass ``cls`` built from the same-named fields of this config."""
@@ -153,29 +168,50 @@ class OnlineSegmenter:
         """Build the mask source, frame model and associator named by ``config``."""
         if config.pipeline not in ("baseline", "learned"):
             raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'baseline' or 'learned'")
+        if config.merging not in MERGING:
+            raise ValueError(f"unknown merging {config.merging!r}; expected one of {', '.join(MERGING)}")
         from samosaic3d_core.baseline import (
             AssociationConfig, ColorFeatures, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator,
         )
         from samosaic3d_core.masks import make_mask_source
 
         frame_config = config.sub_config(FrameModelConfig)
-        if config.pipeline == "learned":
-            if not config.checkpoint:
-                raise ValueError(
-                    "learned pipeline needs a checkpoint: set SegmenterConfig.checkpoint "
-                    "(--checkpoint PATH), or use pipeline='baseline'"
-                )
-            from samosaic3d_core.model.checkpoint import load_f2i
-            from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
-
-            device = resolve_device(config.device)
-            model, _ = load_f2i(config.checkpoint, device)
-            frame_model = ColorFeatures(F2IFrameModel(model, F2IFrameConfig(device=device)), frame_config)
-        else:
-            frame_model = FragmentsAsInstances(frame_config)
         mask_source = make_mask_source(config.masks, **config.mask_options)
-        associator = HeuristicAssociator(config.sub_config(AssociationConfig))
-        return cls(mask_source, frame_model, associator, config)
+        heuristic = HeuristicAssociator(config.sub_config(AssociationConfig))
+        if config.pipeline == "baseline":
+            if config.merging not in ("auto", "heuristic"):
+                raise ValueError(f"merging={config.merging!r} needs pipeline='learned' (the baseline merges heuristically)")
+            return cls(mask_source, FragmentsAsInstances(frame_config), heuristic, config)
+        if not config.checkpoint:
+            raise ValueError(
+                "learned pipeline needs a checkpoint: set SegmenterConfig.checkpoint "
+                "(--checkpoint PATH), or use pipeline='baseline'"
+            )
+        from samosaic3d_core.i2s_association import LearnedAssociationConfig, LearnedAssociator
+        from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_f2i, load_samosaic3d
+        from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
+        from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+
+        device = resolve_device(config.device)
+        combined = is_samosaic3d_checkpoint(config.checkpoint)
+        merging = ("learned" if combined else "heuristic") if config.merging == "auto" else config.merging
+        if merging == "learned" and not combined:
+            raise ValueError(
+                f"{config.checkpoint}: holds F2I weights only; merging='learned' needs F2I + I2S weights "
+                "(samosaic3d train --stage temporal), or use merging='heuristic' or 'untrained'"
+            )
+        if combined:
+            model, _, merger, i2s_config = load_samosaic3d(config.checkpoint, device)
+        else:
+            model, f2i_config = load_f2i(config.checkpoint, device)
+            merger, i2s_config = None, I2SConfig(feat_dim=f2i_config.backbone.out_channels)
+        if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
+            merger = I2SMerger(i2s_config)
+        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device))
+        if merging == "heuristic":  # F2I only: the baseline's association over colour features
+            return cls(mask_source, ColorFeatures(frame_model, frame_config), heuristic, config)
+        association = dataclasses.replace(config.sub_config(LearnedAssociationConfig), device=device)
+        return cls(mask_source, frame_model, LearnedAssociator(merger, association), config)
 
     @property
     def num_frames(self) -> int:

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", default="baseline", choices=("baseline", "learned"), help="segmentation pipeline")
     parser.add_argument("--weights", type=Path, help="weights of the mask model (e.g. FastSAM .pt)")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint of the learned pipeline (.safetensors)")
+    parser.add_argument("--merging", default="auto", choices=("auto", "heuristic", "learned", "untrained"),
+                        help="learned pipeline's merging: heuristic, learned (F2I + I2S checkpoint), untrained "
+                             "(I2S with its initial weights), auto (learned when the checkpoint has an I2S part)")
     parser.add_argument("--device", default="auto", help="torch device of learned parts: auto, cpu, cuda, ...")
     parser.add_argument("--scenes", type=int, help="process only the first N scenes")
     parser.add_argument("--frames-per-scene", type=int, help="process at most N frames of each scene (after --stride)")
@@ -116,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             masks=args.masks,
             mask_options={"weights": str(args.weights)} if args.weights else {},
             checkpoint=str(args.checkpoint) if args.checkpoint else None,
+            merging=args.merging,
             device=args.device,
         )
         seg = OnlineSegmenter.from_config(config)

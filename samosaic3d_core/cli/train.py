@@ -1,9 +1,15 @@
-"""``samosaic3d train --stage f2i``: train the Fragment-to-Instance model on RGB-D scenes.
+"""``samosaic3d train``: the two training stages on RGB-D scenes.
 
     samosaic3d train --stage f2i --data data/synthetic/train --val-data data/synthetic/val --out runs/f2i
     torchrun --nproc_per_node 2 -m samosaic3d_core.cli.main train --stage f2i ...   (DDP)
-
     samosaic3d train --stage f2i --config config/train_f2i.yaml
+
+    samosaic3d train --stage temporal --init runs/f2i/model.safetensors --config config/train_temporal.yaml
+
+The temporal stage trains the I2S merger with L_merge on short frame sequences, the F2I model of
+``--init`` frozen (``samosaic3d_core.train.temporal``); it writes combined F2I + I2S weights.
+Its config has the sections "i2s" (I2SConfig), "temporal" (TemporalConfig), "train" and "data";
+``train.val_frames`` counts validation windows there.
 
 Settings come from a YAML (or JSON) file (``--config``) with the sections "model", "loss",
 "train" (as written to a run's config.json) and "data" (train, val, masks, frame_stride,
@@ -24,10 +30,12 @@ from samosaic3d_core.train.dataset import AugmentConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stage", choices=["f2i"], default="f2i", help="what to train (f2i: single-frame assembly)")
+    parser.add_argument("--stage", choices=["f2i", "temporal"], default="f2i",
+                        help="what to train (f2i: single-frame assembly; temporal: I2S merging, needs --init)")
+    parser.add_argument("--init", type=Path, help="temporal stage: F2I weights (.safetensors) to start from, frozen")
     parser.add_argument("--data", type=Path, help="folder of training scenes (or data.train in --config)")
     parser.add_argument("--val-data", type=Path, help="folder of validation scenes (validated at each checkpoint)")
-    parser.add_argument("--out", type=Path, default=Path("runs/f2i"), help="run directory")
+    parser.add_argument("--out", type=Path, help="run directory (default runs/f2i or runs/temporal)")
     parser.add_argument("--config", type=Path, help="YAML/JSON with 'model', 'loss', 'train', 'data' sections")
     parser.add_argument("--steps", type=int, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, help="frames per step per process")
@@ -63,20 +71,16 @@ def read_config(path: Path) -> dict:
         sections = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise SystemExit(f"samosaic3d train: cannot read config {path}: {exc}") from exc
-    unknown = set(sections) - {"model", "loss", "train", "data"} if isinstance(sections, dict) else {"<not a mapping>"}
+    known = {"model", "loss", "train", "data", "i2s", "temporal"}
+    unknown = set(sections) - known if isinstance(sections, dict) else {"<not a mapping>"}
     if unknown:
         raise SystemExit(f"samosaic3d train: {path}: unknown section(s) {sorted(unknown)}; "
-                         "expected model, loss, train, data")
+                         f"expected some of {sorted(known)}")
     return sections
 
 
-def run(args: argparse.Namespace) -> int:
-    from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.train.dataset import SceneFrameDataset
-    from samosaic3d_core.train.loop import TrainConfig, train
-
-    sections = read_config(args.config) if args.config else {}
-    data = sections.get("data", {})
+def _data_arguments(args: argparse.Namespace, data: dict) -> None:
+    """Fill data options left unset on the command line from the config's data section."""
     args.data = args.data or (Path(data["train"]) if data.get("train") else None)
     if args.data is None:
         raise SystemExit("samosaic3d train: give --data DIR or data.train in --config")
@@ -86,16 +90,36 @@ def run(args: argparse.Namespace) -> int:
     args.frame_stride = args.frame_stride or int(data.get("frame_stride", 1))
     if args.point_budget is None and data.get("point_budget") is not None:
         args.point_budget = int(data["point_budget"])
+
+
+def _train_config(args: argparse.Namespace, sections: dict):
+    from samosaic3d_core.train.loop import TrainConfig
+
+    overrides = {"out_dir": str(args.out), "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                 "seed": args.seed, "device": args.device, "num_workers": args.workers, "threads": args.threads,
+                 "checkpoint_every": args.checkpoint_every}
+    config = TrainConfig(**{**sections.get("train", {}), **{k: v for k, v in overrides.items() if v is not None}})
+    if args.no_resume:
+        config.resume = False
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    sections = read_config(args.config) if args.config else {}
+    if args.stage == "temporal":
+        return run_temporal(args, sections)
+    from samosaic3d_core.data.scannet import list_scenes
+    from samosaic3d_core.train.dataset import SceneFrameDataset
+    from samosaic3d_core.train.loop import train
+
+    args.out = args.out or Path("runs/f2i")
+    data = sections.get("data", {})
+    _data_arguments(args, data)
     if not data.get("augment", True):
         args.no_augment = True
     model_config = F2IConfig.from_dict(sections.get("model", {}))
     loss_config = LossConfig(**sections.get("loss", {}))
-    overrides = {"out_dir": str(args.out), "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                 "seed": args.seed, "device": args.device, "num_workers": args.workers, "threads": args.threads,
-                 "checkpoint_every": args.checkpoint_every}
-    train_config = TrainConfig(**{**sections.get("train", {}), **{k: v for k, v in overrides.items() if v is not None}})
-    if args.no_resume:
-        train_config.resume = False
+    train_config = _train_config(args, sections)
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
     augment = AugmentConfig(enabled=not args.no_augment)
     make_masks = _mask_factory(args.masks)
@@ -114,4 +138,54 @@ def run(args: argparse.Namespace) -> int:
                       "lift": dataclasses.asdict(lift_config), "augment": dataclasses.asdict(augment)}}
     final = train(train_config, model_config, loss_config, train_set, val_set, extra_config=extra)
     print(f"F2I weights: {final}")
+    return 0
+
+
+def run_temporal(args: argparse.Namespace, sections: dict) -> int:
+    """``--stage temporal``: train the I2S merger on sequences, the F2I model of ``--init`` frozen."""
+    from samosaic3d_core.data.scannet import list_scenes
+    from samosaic3d_core.model.checkpoint import load_f2i
+    from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
+    from samosaic3d_core.model.i2s import I2SConfig
+    from samosaic3d_core.train.loop import setup_distributed
+    from samosaic3d_core.train.temporal import SequenceDataset, TemporalConfig, train_temporal
+
+    if args.init is None:
+        raise SystemExit("samosaic3d train --stage temporal: give --init F2I_WEIGHTS.safetensors (from --stage f2i)")
+    for name in ("model", "loss"):
+        if name in sections:
+            raise SystemExit(f"samosaic3d train --stage temporal: section '{name}' belongs to the f2i stage; "
+                             "the F2I model comes from --init, the merger from section 'i2s'")
+    args.out = args.out or Path("runs/temporal")
+    _data_arguments(args, sections.get("data", {}))
+    train_config = _train_config(args, sections)
+    try:
+        f2i, f2i_config = load_f2i(args.init)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"samosaic3d train --stage temporal: {exc}") from exc
+    _, _, device = setup_distributed(train_config.device)
+    if train_config.threads > 0:
+        import torch
+
+        torch.set_num_threads(train_config.threads)
+    i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, **sections.get("i2s", {})})
+    temporal_config = TemporalConfig(**sections.get("temporal", {}))
+    lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
+    frame_model = F2IFrameModel(f2i, F2IFrameConfig(device=str(device)))
+    make_masks = _mask_factory(args.masks)
+
+    def dataset(root: Path):
+        scenes = list_scenes(root)
+        if not scenes:
+            raise SystemExit(f"samosaic3d train: no scenes found under {root}")
+        return SequenceDataset(scenes, make_masks, frame_model, lift_config, temporal_config, seed=train_config.seed)
+
+    train_set = dataset(args.data)
+    val_set = dataset(args.val_data) if args.val_data else None
+    extra = {"init": str(args.init),
+             "data": {"train": str(args.data), "val": str(args.val_data) if args.val_data else None,
+                      "masks": args.masks, "lift": dataclasses.asdict(lift_config)}}
+    final = train_temporal(train_config, temporal_config, frame_model.model, f2i_config, i2s_config,
+                           train_set, val_set, extra_config=extra)
+    print(f"SAMosaic3D weights (F2I + I2S): {final}")
     return 0

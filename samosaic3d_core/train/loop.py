@@ -22,7 +22,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -170,11 +170,13 @@ class RunFiles:
                 if key != "step":
                     self.tensorboard.add_scalar(f"{Path(name).stem}/{key}", value, row["step"])
 
-    def save_checkpoint(self, step: int, model: F2IModel, model_config: F2IConfig, state: dict, keep: int) -> None:
+    def save_checkpoint(self, step: int, write_weights: Callable[[Path], Any], state: dict, keep: int) -> None:
+        """``write_weights(path)`` writes the weights file (and its .json); then the resume state,
+        latest.json, and the rotation of older checkpoints."""
         if not self.enabled:
             return
         stem = self.dir / "checkpoints" / f"step_{step:07d}"
-        save_f2i(stem.with_suffix(".safetensors"), model, model_config, extra={"step": str(step)})
+        write_weights(stem.with_suffix(".safetensors"))
         save_state(stem.with_name(stem.name + STATE_SUFFIX), state)
         latest = {"step": step, "weights": f"{stem.name}.safetensors", "state": f"{stem.name}{STATE_SUFFIX}"}
         with atomic_path(self.dir / "latest.json") as tmp:
@@ -184,8 +186,18 @@ class RunFiles:
             for suffix in (".safetensors", ".json", STATE_SUFFIX):
                 old.with_suffix(suffix).unlink(missing_ok=True)
 
+    def publish_final(self) -> Path:
+        """Copy the newest checkpoint's weights (and .json) to model.safetensors (model.json)."""
+        final = self.dir / "model.safetensors"
+        if self.enabled:
+            latest = json.loads((self.dir / "latest.json").read_text())
+            shutil.copyfile(self.dir / "checkpoints" / latest["weights"], final)
+            shutil.copyfile(self.dir / "checkpoints" / latest["weights"].replace(".safetensors", ".json"),
+                            self.dir / "model.json")
+        return final
 
-def _check_or_write_config(out_dir: Path, run_config: dict[str, Any], resume: bool, enabled: bool) -> None:
+
+def check_or_write_config(out_dir: Path, run_config: dict[str, Any], resume: bool, enabled: bool) -> None:
     path = out_dir / "config.json"
     if resume and (out_dir / "latest.json").exists():
         saved = json.loads(path.read_text())
@@ -222,7 +234,7 @@ def train(
     out_dir, is_main = Path(config.out_dir), rank == 0
     run_config = {"train": dataclasses.asdict(config), "model": model_config.to_dict(),
                   "loss": dataclasses.asdict(loss_config), **(extra_config or {})}
-    _check_or_write_config(out_dir, run_config, config.resume, is_main)
+    check_or_write_config(out_dir, run_config, config.resume, is_main)
     files = RunFiles(out_dir, is_main)
 
     torch.manual_seed(config.seed)
@@ -274,7 +286,8 @@ def train(
             if step % config.checkpoint_every == 0 or step == config.steps:
                 state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          "step": step, "torch_rng": torch.get_rng_state()}
-                files.save_checkpoint(step, model, model_config, state, config.keep_checkpoints)
+                write = lambda path: save_f2i(path, model, model_config, extra={"step": str(step)})  # noqa: E731
+                files.save_checkpoint(step, write, state, config.keep_checkpoints)
                 if val_dataset is not None and is_main:
                     frames = (val_dataset[i] for i in range(min(len(val_dataset), config.val_frames)))
                     val = evaluate_samples(model, frames, F2IFrameConfig(device=str(device)), str(device))
@@ -283,12 +296,7 @@ def train(
                 break
     if bar is not None:
         bar.close()
-    final = out_dir / "model.safetensors"
-    if is_main:
-        latest = json.loads((out_dir / "latest.json").read_text())
-        shutil.copyfile(out_dir / "checkpoints" / latest["weights"], final)
-        shutil.copyfile(out_dir / "checkpoints" / latest["weights"].replace(".safetensors", ".json"),
-                        out_dir / "model.json")
+    final = files.publish_final()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -134,6 +134,9 @@ def test_config_defaults_match_the_parts():
     config = SegmenterConfig()
     for cls in (LiftConfig, MemoryConfig, FrameModelConfig, AssociationConfig):
         assert config.sub_config(cls) == cls(), cls.__name__
+    from samosaic3d_core.i2s_association import LearnedAssociationConfig
+
+    assert config.sub_config(LearnedAssociationConfig) == LearnedAssociationConfig(device="auto")
     assert SegmenterConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown segmenter config field"):
         SegmenterConfig.from_dict({"voxelsize": 0.1})
@@ -144,6 +147,54 @@ def test_from_config_errors():
         OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned"))
     with pytest.raises(ValueError, match="unknown pipeline 'magic'"):
         OnlineSegmenter.from_config(SegmenterConfig(pipeline="magic"))
+    with pytest.raises(ValueError, match="unknown merging 'best'"):
+        OnlineSegmenter.from_config(SegmenterConfig(merging="best"))
+    with pytest.raises(ValueError, match="merging='learned' needs pipeline='learned'"):
+        OnlineSegmenter.from_config(SegmenterConfig(merging="learned"))
+
+
+def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
+    """F2I-only checkpoint: colour features + heuristic merging; F2I + I2S: query features + I2S;
+    'untrained': the merger's initial weights; 'learned' without an I2S part: a clear error."""
+    import torch
+
+    from samosaic3d_core.baseline import ColorFeatures
+    from samosaic3d_core.i2s_association import LearnedAssociator
+    from samosaic3d_core.model.checkpoint import save_f2i, save_samosaic3d
+    from samosaic3d_core.model.f2i import F2IModel
+    from samosaic3d_core.model.frame_model import F2IFrameModel
+    from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+    from test.core.test_model_f2i import TINY
+
+    torch.manual_seed(0)
+    f2i, i2s_config = F2IModel.from_config(TINY), I2SConfig(feat_dim=16)
+    trained = I2SMerger(i2s_config)
+    with torch.no_grad():
+        trained.bias.fill_(1.25)
+    only = save_f2i(tmp_path / "f2i.safetensors", f2i, TINY)
+    both = save_samosaic3d(tmp_path / "full.safetensors", f2i, TINY, trained, i2s_config)
+
+    def build(path, merging="auto"):
+        return OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned", checkpoint=str(path), merging=merging,
+                                                           masks="sim", device="cpu"))
+
+    seg = build(only)
+    assert isinstance(seg.frame_model, ColorFeatures) and isinstance(seg.associator, HeuristicAssociator)
+    seg = build(both)
+    assert isinstance(seg.frame_model, F2IFrameModel) and isinstance(seg.associator, LearnedAssociator)
+    assert float(seg.associator.merger.bias.detach()) == 1.25
+    assert isinstance(build(both, "heuristic").associator, HeuristicAssociator)
+    for path in (only, both):
+        untrained = build(path, "untrained").associator
+        assert isinstance(untrained, LearnedAssociator) and float(untrained.merger.bias.detach()) == -7.0
+    with pytest.raises(ValueError, match=r"f2i\.safetensors: holds F2I weights only; merging='learned' needs"):
+        build(only, "learned")
+    # a few frames through the full model: the map's features are the 16-d F2I queries
+    seg = build(both)
+    seg.frame_model.config.score_threshold, seg.frame_model.config.min_points = 0.0, 5  # an untrained F2I scores low
+    for i, cam in enumerate(SHAKY):
+        seg.step(render([RED, BLUE], cam, i))
+    assert seg.memory.feat_dim == 16
 
 
 def test_save_load_round_trip(tmp_path):

@@ -1,0 +1,152 @@
+"""I2S merger, the learned two-stage associator and the merge loss targets."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from samosaic3d_core.i2s_association import LearnedAssociationConfig, LearnedAssociator
+from samosaic3d_core.losses import merge_loss, merge_targets
+from samosaic3d_core.memory import MemoryConfig, SceneMemory
+from samosaic3d_core.model.i2s import I2SConfig, I2SMerger, box_pair_features
+from samosaic3d_core.types import FramePoints, Instances
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
+
+E = np.eye(4, dtype=np.float32)
+
+
+def _boxes(*rows):
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def test_merge_matrix_shape_range_and_empty_inputs():
+    torch.manual_seed(0)
+    merger = I2SMerger(I2SConfig(feat_dim=8))
+    lo = torch.rand(7, 3) * 3
+    boxes = torch.cat([lo, lo + 0.2 + torch.rand(7, 3)], dim=1)
+    feats = torch.randn(7, 8)
+    merge = merger.merge_matrix(feats[:3], boxes[:3], feats[3:], boxes[3:])
+    assert merge.shape == (3, 4) and bool(((merge >= 0) & (merge <= 1)).all())
+    assert merger(feats[:0], boxes[:0], feats[3:], boxes[3:]).shape == (0, 4)
+    assert merger(feats[:3], boxes[:3], feats[:0], boxes[:0]).shape == (3, 0)
+    assert merger(feats[:0], boxes[:0], feats[:0], boxes[:0]).shape == (0, 0)
+
+
+def test_box_pair_features_exact():
+    frame = _boxes([0, 0, 0, 1, 1, 1])
+    memory = _boxes([0.5, 0, 0, 1.5, 1, 1], [2, 0, 0, 3, 1, 1], [2, 2, 0, 3, 3, 1])
+    iou, gap, dist = box_pair_features(frame, memory)
+    torch.testing.assert_close(iou, torch.tensor([[1 / 3, 0.0, 0.0]]))
+    torch.testing.assert_close(gap, torch.tensor([[0.0, 1.0, math.sqrt(2)]]))
+    torch.testing.assert_close(dist, torch.tensor([[0.5, 2.0, math.sqrt(8)]]))
+
+
+@pytest.mark.parametrize("perturb", [False, True])
+def test_farther_boxes_merge_less(perturb):
+    """All else equal (features, box sizes), moving the memory box away lowers M, trained or not."""
+    merger = I2SMerger(I2SConfig(feat_dim=4))
+    if perturb:  # any weights: a, b, c stay >= 0
+        torch.manual_seed(1)
+        with torch.no_grad():
+            for p in merger.parameters():
+                p.add_(torch.randn_like(p))
+    feats = torch.tensor([[1.0, 0.5, 0.0, 0.0]])
+    shifts = torch.tensor([0.0, 0.3, 0.8, 1.5, 3.0])
+    memory = torch.stack([torch.tensor([s, 0, 0, s + 1, 1, 1.0]) for s in shifts])
+    merge = merger.merge_matrix(feats, _boxes([0, 0, 0, 1, 1, 1]), feats.expand(len(shifts), 4), memory)[0]
+    assert bool((merge[1:] < merge[:-1]).all()), merge
+    assert bool((merger.spatial_weights() >= 0).all())
+
+
+def test_untrained_merger_is_cosine_plus_spatial_prior():
+    """Initial weights are deterministic: scale * cos + 4 IoU - 10 gap - 2 dist - 7."""
+    a, b = I2SMerger(I2SConfig(feat_dim=4)), I2SMerger(I2SConfig(feat_dim=4))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    feats = torch.tensor([[1.0, 0, 0, 0], [0.6, 0.8, 0, 0]])
+    logits = a(feats[:1], _boxes([0, 0, 0, 1, 1, 1]), feats, _boxes([0.5, 0, 0, 1.5, 1, 1], [2, 0, 0, 3, 1, 1]))
+    expected = torch.tensor([[10.0 + 4 / 3 - 1.0 - 7.0, 6.0 - 10.0 - 4.0 - 7.0]])
+    torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_merge_targets_and_loss_exact():
+    target = merge_targets(torch.tensor([3, 0, 5]), torch.tensor([5, 3, 0, 3]))
+    assert target.tolist() == [[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]]
+    loss = merge_loss(torch.zeros(1, 4), torch.tensor([[1.0, 0, 0, 0]]), pos_weight=3.0)
+    assert float(loss) == pytest.approx(math.log(2) * (3 + 1 + 1 + 1) / 4)
+    empty = merge_loss(torch.zeros(0, 4, requires_grad=True), torch.zeros(0, 4))
+    assert float(empty.detach()) == 0.0 and empty.requires_grad
+
+
+# ----------------------------------------------------------------- associator on a real memory
+def _frame(boxes, feats):
+    """Frame instances filling the given boxes with a 0.1 m grid of points."""
+    xyz, local = [], []
+    for k, (lo, hi) in enumerate(boxes):
+        axes = [np.arange(lo[a] + 0.05, hi[a], 0.1) for a in range(3)]
+        pts = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+        xyz.append(pts)
+        local.append(np.full(len(pts), k + 1))
+    xyz = np.concatenate(xyz).astype(np.float32)
+    local = np.concatenate(local).astype(np.int64)
+    points = FramePoints(xyz, np.full((len(xyz), 3), 100, np.uint8), np.arange(len(xyz)), local.astype(np.int32) - 1)
+    k = len(boxes)
+    instances = Instances(
+        ids=np.arange(1, k + 1), scores=np.ones(k, np.float32),
+        box_min=np.array([b[0] for b in boxes], np.float32), box_max=np.array([b[1] for b in boxes], np.float32),
+        num_points=np.bincount(local, minlength=k + 1)[1:], feats=np.asarray(feats, np.float32),
+        centroid=np.array([(np.add(*b)) / 2 for b in boxes], np.float32),
+    )
+    return points, instances, local
+
+
+def _step(memory, associator, boxes, feats, index):
+    points, instances, local = _frame(boxes, feats)
+    obs = memory.observe(points, instances, local, index, float(index))
+    matches = associator(obs, memory)
+    memory.integrate(obs, matches)
+    return matches.tolist()
+
+
+A, B, FAR = ((0, 0, 0), (1, 1, 1)), ((3, 0, 0), (4, 1, 1)), ((7, 0, 0), (8, 1, 1))
+
+
+def test_stage_one_merges_by_feature_and_place():
+    memory = SceneMemory(MemoryConfig(short_term_size=5))
+    associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)))
+    assert _step(memory, associator, [A, B], E[[0, 1]], 0) == [0, 0]  # ids 1, 2
+    shifted = ((0.1, 0, 0), (1.1, 1, 1))
+    # A seen again (same feature), a new object far away, and B's place with another object's feature
+    assert _step(memory, associator, [shifted, FAR, B], E[[0, 2, 3]], 1) == [1, 0, 0]
+    assert memory.short_term_ids() == [1, 3, 4]  # 2 lost every voxel to 4, which took its place
+
+
+def test_stage_two_rescues_a_long_term_instance_and_promotes_it():
+    memory = SceneMemory(MemoryConfig(short_term_size=1))
+    associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)), LearnedAssociationConfig(long_term_iou=0.25))
+    assert _step(memory, associator, [A], E[[0]], 0) == [0]
+    assert _step(memory, associator, [B], E[[1]], 1) == [0]
+    assert memory.short_term_ids() == [2] and memory.long_term_ids() == [1]
+    # A again with a feature stage 1 would not accept: found in long-term by box IoU, promoted back
+    assert _step(memory, associator, [((0, 0, 0), (1, 1, 0.8)), FAR], E[[2, 3]], 2) == [1, 0]
+    assert memory.short_term_ids() == [3] and memory.long_term_ids() == [1, 2]  # FIFO of 1: 3 is newest
+    assert memory.instances(np.array([1])).tier.tolist() == [1]
+
+
+def test_stage_two_promotion_is_visible_before_the_next_new_instance():
+    memory = SceneMemory(MemoryConfig(short_term_size=2))
+    associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)))
+    for index, (box, feat) in enumerate([(A, 0), (B, 1), (FAR, 2)]):
+        assert _step(memory, associator, [box], E[[feat]], index) == [0]
+    assert memory.long_term_ids() == [1]
+    assert _step(memory, associator, [((0, 0, 0), (1, 0.9, 1))], E[[3]], 3) == [1]
+    assert memory.short_term_ids() == [3, 1] and memory.long_term_ids() == [2]
+
+
+def test_empty_frame_and_empty_memory():
+    memory = SceneMemory()
+    associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)))
+    assert _step(memory, associator, [A, B], E[[0, 1]], 0) == [0, 0]
+    points, _, _ = _frame([A], E[[0]])
+    obs = memory.observe(points, Instances.empty(4), np.zeros(len(points.xyz), np.int64), 1, 1.0)
+    assert associator(obs, memory).shape == (0,)
