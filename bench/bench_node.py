@@ -113,7 +113,7 @@ class NodeHarness:
     def __init__(self, context, domain: int, log_dir: str, tag: str, **overrides):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
+        from samosaic3d_ros.bag.replay import spin_in_background
         from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
         from sensor_msgs.msg import CameraInfo, Image, PointCloud2
         from tf2_msgs.msg import TFMessage
@@ -142,16 +142,7 @@ class NodeHarness:
         big = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(PointCloud2, "/instances/frame_cloud", self._on_cloud, big)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, QoSProfile(depth=50))
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self._spin = threading.Thread(target=self._spin_loop, daemon=True)
-        self._spin.start()
-
-    def _spin_loop(self):
-        try:
-            self.executor.spin()
-        except Exception:  # context shut down
-            pass
+        self.executor, self._spin = spin_in_background(self.node, context)
 
     def _on_cloud(self, msg) -> None:
         arrived = time.time()

@@ -208,14 +208,22 @@ def check_or_write_config(out_dir: Path, run_config: dict[str, Any], resume: boo
             tmp.write_text(json.dumps(run_config, indent=2) + "\n")
 
 
-def _resume(out_dir: Path, model: F2IModel, optimizer, scheduler, device: torch.device) -> int:
+def resume_state(out_dir: Path, optimizer, scheduler, device: torch.device) -> tuple[dict[str, Tensor], int]:
+    """Restore optimizer, scheduler and RNG from ``out_dir``'s latest checkpoint; return its weight
+    tensors (for the caller's modules) and its step."""
     latest = json.loads((out_dir / "latest.json").read_text())
-    model.load_state_dict(load_file(str(out_dir / "checkpoints" / latest["weights"]), device=str(device)))
+    tensors = load_file(str(out_dir / "checkpoints" / latest["weights"]), device=str(device))
     state = load_state(out_dir / "checkpoints" / latest["state"], device)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"].cpu())
-    return int(state["step"])
+    return tensors, int(state["step"])
+
+
+def _resume(out_dir: Path, model: F2IModel, optimizer, scheduler, device: torch.device) -> int:
+    tensors, step = resume_state(out_dir, optimizer, scheduler, device)
+    model.load_state_dict(tensors)
+    return step
 
 
 def train(

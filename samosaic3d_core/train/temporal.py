@@ -22,7 +22,6 @@ stage (``samosaic3d_core.train.loop``); its weights files hold both models (``sa
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
@@ -43,8 +41,9 @@ from samosaic3d_core.model.f2i import F2IConfig, F2IModel
 from samosaic3d_core.model.frame_model import F2IFrameModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.train.dataset import MaskSource, open_scene
-from samosaic3d_core.train.loop import RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, setup_distributed
-from samosaic3d_core.train.state_io import load_state
+from samosaic3d_core.train.loop import (
+    RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, resume_state, setup_distributed,
+)
 from samosaic3d_core.types import Frame, MaskResult
 
 TERMS = ("merge", "mean_pos", "mean_neg", "precision", "recall")
@@ -238,14 +237,9 @@ def evaluate_sequences(merger: I2SMerger, dataset: SequenceDataset, max_windows:
 
 
 def _resume(out_dir: Path, merger: I2SMerger, optimizer, scheduler, device: torch.device) -> int:
-    latest = json.loads((out_dir / "latest.json").read_text())
-    tensors = load_file(str(out_dir / "checkpoints" / latest["weights"]), device=str(device))
+    tensors, step = resume_state(out_dir, optimizer, scheduler, device)
     merger.load_state_dict({k[len(I2S_PREFIX):]: v for k, v in tensors.items() if k.startswith(I2S_PREFIX)})
-    state = load_state(out_dir / "checkpoints" / latest["state"], device)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"].cpu())
-    return int(state["step"])
+    return step
 
 
 def train_temporal(

@@ -168,12 +168,29 @@ def _depth_stamp(group, typestore) -> int:
     raise ValueError("frame group without a depth image")
 
 
+def spin_in_background(node, context):
+    """Spin ``node`` on its own executor in a daemon thread (it ends when ``context`` shuts down)."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+
+    def spin():
+        try:
+            executor.spin()
+        except Exception:  # context shut down
+            pass
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    return executor, thread
+
+
 class _Player:
     """An rclpy node publishing raw messages and watching the node's outputs."""
 
     def __init__(self, context, typestore, recorder):
         import rclpy
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from samosaic3d_ros.bag.msgdefs import message_class as get_message
 
@@ -201,16 +218,7 @@ class _Player:
                 self.node.create_subscription(
                     get_message(msgtype), topic, lambda raw, t=topic: recorder.write(t, raw), qos, raw=True
                 )
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self._spin = threading.Thread(target=self._spin_loop, daemon=True)
-        self._spin.start()
-
-    def _spin_loop(self):
-        try:
-            self.executor.spin()
-        except Exception:  # context shut down
-            pass
+        self.executor, self._spin = spin_in_background(self.node, context)
 
     def publish(self, topic: str, msgtype: str, raw: bytes) -> None:
         if topic not in self._publishers:
