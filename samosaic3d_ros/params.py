@@ -67,6 +67,7 @@ class NodeParams:
     )
     half_precision: bool = _param(False, "run network mask sources in FP16 (CUDA / TensorRT)")
     checkpoint: str = _param("", "model checkpoint (.safetensors); empty: the pipeline's default")
+    merging: str = _param("auto", "learned pipeline's merging: auto | heuristic | learned | untrained")
     device: str = _param("auto", "compute device", ("auto", "cpu", "cuda"))
     voxel_size: float = _param(0.02, "frame points are downsampled to one per voxel of this size (m)")
     point_budget: int = _param(10000, "at most this many points per frame")
@@ -144,6 +145,7 @@ def segmenter_config_kwargs(params: NodeParams) -> dict:
         masks=params.mask_source,
         mask_options=mask_options,
         checkpoint=params.checkpoint or None,
+        merging=params.merging,
         device=params.device,
         voxel_size=params.voxel_size,
         point_budget=params.point_budget,

@@ -53,7 +53,7 @@ def test_segmenter_config_from_params():
                                                 half_precision=True, checkpoint="/m/model.safetensors"))
     assert kwargs == dict(
         pipeline="baseline", masks="fastsam", mask_options={"weights": "/m/f.engine", "imgsz": 480, "half": True},
-        checkpoint="/m/model.safetensors",
+        checkpoint="/m/model.safetensors", merging="auto",
         device="auto", voxel_size=0.02, point_budget=10000, min_depth=0.1, max_depth=6.0, short_term_size=50,
     )
 
