@@ -43,7 +43,7 @@ RUN source /opt/ros/${ROS_DISTRO}/setup.bash \
     && rm -rf build log
 
 # full-resolution images between the camera driver and the node on one host (see the file)
-ENV FASTRTPS_DEFAULT_PROFILES_FILE=/opt/samosaic3d/install/samosaic3d/share/samosaic3d/config/fastdds_large_data.xml
+ENV FASTDDS_DEFAULT_PROFILES_FILE=/opt/samosaic3d/install/samosaic3d/share/samosaic3d/config/fastdds_large_data.xml
 
 COPY docker/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]

@@ -28,7 +28,8 @@ def with_large_data_profile(env: dict[str, str]) -> dict[str, str]:
     """``env`` plus the large-data profile, unless the user chose a profile already."""
     if any(env.get(name) for name in PROFILE_VARIABLES) or not large_data_profile().is_file():
         return env
-    return {**env, **{name: str(large_data_profile()) for name in PROFILE_VARIABLES}}
+    # Fast DDS >= 2.13 (Jazzy, Kilted) reads FASTDDS_*; the FASTRTPS_* name is deprecated there
+    return {**env, "FASTDDS_DEFAULT_PROFILES_FILE": str(large_data_profile())}
 
 
 def use_large_data_profile() -> None:
