@@ -67,8 +67,10 @@ def main(argv=None) -> int:
     hard_model.assembly.config.grouping = "hard"
     variants = {
         "fragments-as-instances": FragmentsAsInstances(),
-        "hard F2I (argmax)": F2IFrameModel(hard_model, F2IFrameConfig()),
-        "soft F2I (learned)": F2IFrameModel(soft_model, F2IFrameConfig()),
+        "hard F2I (argmax), point readout": F2IFrameModel(hard_model, F2IFrameConfig(readout="points")),
+        "soft F2I (learned), point readout": F2IFrameModel(soft_model, F2IFrameConfig(readout="points")),
+        "hard F2I (argmax), fragment readout": F2IFrameModel(hard_model, F2IFrameConfig(readout="fragments")),
+        "soft F2I (learned), fragment readout": F2IFrameModel(soft_model, F2IFrameConfig(readout="fragments")),
     }
     scenes = {name: [] for name in variants}
     count_err = {name: [] for name in variants}

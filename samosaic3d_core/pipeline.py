@@ -66,6 +66,9 @@ class SegmenterConfig:
     checkpoint), "untrained" (the same with the merger's deterministic initial weights, i.e. no
     L_merge) or "auto" ("learned" for an F2I + I2S checkpoint, else "heuristic"). The baseline
     pipeline merges heuristically."""
+    readout: str = "fragments"
+    """Learned frame model's output: "fragments" (whole fragments join the instance covering them;
+    uncovered fragments stay their own instances) or "points" (per-point instance masks)."""
     device: str = "auto"
     """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""
 
@@ -207,7 +210,7 @@ class OnlineSegmenter:
             merger, i2s_config = None, I2SConfig(feat_dim=f2i_config.backbone.out_channels)
         if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
             merger = I2SMerger(i2s_config)
-        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device))
+        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device, readout=config.readout))
         if merging == "heuristic":  # F2I only: the baseline's association over colour features
             return cls(mask_source, ColorFeatures(frame_model, frame_config), heuristic, config)
         association = dataclasses.replace(config.sub_config(LearnedAssociationConfig), device=device)
