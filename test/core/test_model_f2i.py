@@ -120,7 +120,7 @@ def test_frame_model_keeps_confident_instances_with_enough_points():
     points = FramePoints(xyz, np.zeros((6, 3), np.uint8), np.arange(6), np.array([0, 0, 0, 1, 1, 2], np.int32))
     fragments = Fragments(np.arange(3), np.zeros((3, 3), np.float32), np.zeros((3, 3), np.float32),
                           np.zeros((3, 3), np.float32), np.array([3, 2, 1]), np.ones(3, np.float32))
-    frame_model = F2IFrameModel(_Stub(), F2IFrameConfig(score_threshold=0.5, min_points=2))
+    frame_model = F2IFrameModel(_Stub(), F2IFrameConfig(score_threshold=0.5, min_points=2, readout="points"))
     instances, labels = frame_model(None, points, fragments)
     assert labels.tolist() == [1, 1, 1, 0, 0, 0] and labels.dtype == np.int32
     assert instances.ids.tolist() == [1] and instances.num_points.tolist() == [3]
@@ -131,6 +131,11 @@ def test_frame_model_keeps_confident_instances_with_enough_points():
     assert 0.99 < instances.scores[0] <= 1.0  # sigmoid(5) x mean mask probability sigmoid(10)
     empty, none = frame_model(None, points, fragments[np.zeros(3, bool)])
     assert len(empty) == 0 and empty.feats.shape == (0, 2) and none.tolist() == [0] * 6
+    # fragment readout: fragment 1 (claimed by a low-objectness instance) stays on its own, last by score
+    snapped = F2IFrameModel(_Stub(), F2IFrameConfig(score_threshold=0.5, readout="fragments"))
+    instances, labels = snapped(None, points, fragments)
+    assert labels.tolist() == [1, 1, 1, 3, 3, 2]
+    np.testing.assert_allclose(instances.feats, [[0.0, 1.0], [4.0, 5.0], [2.0, 3.0]])  # alone: the mean query
 
 
 def test_tiny_model_overfits_one_frame():
