@@ -97,7 +97,7 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
     n_gt = len(np.unique(inputs.gt_ids[inputs.gt_ids > 0]))
     titles = [f"prediction ({n_pred} instances)", f"ground truth ({n_gt} instances)"]
     written["top_down"] = out / "map_top_down.png"
-    Image.fromarray(side_by_side([top_down(inputs.points, pred_rgb), top_down(inputs.points, gt_rgb)], titles)).save(
+    Image.fromarray(side_by_side([top_down(inputs.points, pred_rgb, radius=1), top_down(inputs.points, gt_rgb, radius=1)], titles)).save(
         written["top_down"])
     if len(inputs.points):
         view = CameraIntrinsics(fx=420.0, fy=420.0, cx=319.5, cy=239.5, width=640, height=480)

@@ -44,8 +44,11 @@ def splat(
     return image
 
 
-def top_down(xyz: np.ndarray, rgb: np.ndarray, size: int = 512, margin: float = 0.1) -> np.ndarray:
-    """Orthographic view from above (+z up), highest point wins; (size, size, 3) uint8."""
+def top_down(xyz: np.ndarray, rgb: np.ndarray, size: int = 512, margin: float = 0.1, radius: int = 0) -> np.ndarray:
+    """Orthographic view from above (+z up), highest point wins; (size, size, 3) uint8.
+
+    radius: each point also covers the pixels up to this many away (fills the gaps between
+    voxel-spaced points when a voxel spans more than a pixel)."""
     image = np.full((size, size, 3), 255, np.uint8)
     if len(xyz) == 0:
         return image
@@ -53,8 +56,11 @@ def top_down(xyz: np.ndarray, rgb: np.ndarray, size: int = 512, margin: float = 
     scale = (size - 1) / float(max(hi - lo))
     col = np.round((xyz[:, 0] - lo[0]) * scale).astype(np.int64)
     row = np.round((hi[1] - xyz[:, 1]) * scale).astype(np.int64)
-    order = np.argsort(xyz[:, 2])  # low first, high overwrite
-    image[row[order], col[order]] = rgb[order]
+    offsets = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1)]
+    rows = np.concatenate([np.clip(row + dr, 0, size - 1) for dr, _ in offsets])
+    cols = np.concatenate([np.clip(col + dc, 0, size - 1) for _, dc in offsets])
+    order = np.argsort(np.tile(xyz[:, 2], len(offsets)), kind="stable")  # low first, high overwrite
+    image[rows[order], cols[order]] = np.tile(rgb, (len(offsets), 1))[order]
     return image
 
 

@@ -48,3 +48,14 @@ def test_overlay_blends_labels_only():
     out = overlay_labels(rgb, labels, alpha=0.5, draw_edges=False)
     assert tuple(out[0, 0]) == (100, 100, 100)
     np.testing.assert_allclose(out[1, 1], 0.5 * 100 + 0.5 * id_colors(np.array([5]))[0], atol=1)
+
+
+def test_top_down_radius_fills_neighbours_and_keeps_the_highest_point():
+    from samosaic3d_core.report.views import top_down
+
+    xyz = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 2.0]])  # the last is above the second
+    rgb = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    image = top_down(xyz, rgb, size=11, margin=0.0, radius=1)
+    assert image[10, 0].tolist() == [255, 0, 0] and image[9, 1].tolist() == [255, 0, 0]  # (0, 0) and a neighbour
+    assert image[0, 10].tolist() == [0, 0, 255] and image[1, 9].tolist() == [0, 0, 255]  # highest wins, also around
+    assert image[5, 5].tolist() == [255, 255, 255]
