@@ -20,7 +20,7 @@ setup(
     ],
     python_requires=">=3.10",
     install_requires=["numpy", "setuptools"],
-    zip_safe=True,
+    zip_safe=False,
     maintainer="SAMosaic3D maintainers",
     maintainer_email="maintainers@samosaic3d.org",
     description="Online 3D instance segmentation from posed RGB-D: SAMosaic3D core and ROS 2 node",

@@ -52,8 +52,10 @@ class SegmenterConfig:
     ``AssociationConfig`` or ``LearnedAssociationConfig`` are handed to that part (``sub_config``).
     """
 
-    pipeline: str = "baseline"
-    """"baseline" (fragments as instances + heuristic merging) or "learned" (needs ``checkpoint``)."""
+    pipeline: str = "auto"
+    """"baseline" (fragments as instances + heuristic merging), "learned" (``checkpoint``, or the
+    shipped weights) or "auto" ("learned" when a checkpoint is given or the package ships weights,
+    else "baseline")."""
     masks: str = "oversegment"
     """Mask source name for ``samosaic3d_core.masks.make_mask_source`` (sim, oversegment, fastsam, oracle)."""
     mask_options: dict = field(default_factory=dict)
@@ -169,8 +171,7 @@ class OnlineSegmenter:
     @classmethod
     def from_config(cls, config: SegmenterConfig) -> "OnlineSegmenter":
         """Build the mask source, frame model and associator named by ``config``."""
-        if config.pipeline not in ("baseline", "learned"):
-            raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'baseline' or 'learned'")
+        config = resolve_pipeline(config)
         if config.merging not in MERGING:
             raise ValueError(f"unknown merging {config.merging!r}; expected one of {', '.join(MERGING)}")
         from samosaic3d_core.baseline import (
@@ -306,6 +307,20 @@ class OnlineSegmenter:
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"{path}: malformed segmenter state ({exc!r})") from exc
         self.memory, self._num_frames = memory, num_frames
+
+
+def resolve_pipeline(config: SegmenterConfig) -> SegmenterConfig:
+    """``config`` with "auto" decided and the shipped weights filled in where no checkpoint is given."""
+    if config.pipeline not in ("auto", "baseline", "learned"):
+        raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'auto', 'baseline' or 'learned'")
+    if config.pipeline == "baseline" or config.checkpoint:
+        return config if config.pipeline != "auto" else dataclasses.replace(config, pipeline="learned")
+    from samosaic3d_core.model.checkpoint import shipped_checkpoint
+
+    shipped = shipped_checkpoint()
+    if shipped is None:
+        return dataclasses.replace(config, pipeline="baseline") if config.pipeline == "auto" else config
+    return dataclasses.replace(config, pipeline="learned", checkpoint=str(shipped))
 
 
 def resolve_device(device: str) -> str:

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="dataset root holding one folder per scene")
     parser.add_argument("--out", required=True, type=Path, help="output folder for <scene>.npz and <scene>.ply")
     parser.add_argument("--masks", default="oversegment", help="mask source: sim, oversegment, fastsam or oracle")
-    parser.add_argument("--pipeline", default="baseline", choices=("baseline", "learned"), help="segmentation pipeline")
+    parser.add_argument("--pipeline", default="auto", choices=("auto", "baseline", "learned"),
+                        help="segmentation pipeline (auto: learned with the shipped weights if present, else baseline)")
     parser.add_argument("--weights", type=Path, help="weights of the mask model (e.g. FastSAM .pt)")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint of the learned pipeline (.safetensors)")
     parser.add_argument("--merging", default="auto", choices=("auto", "heuristic", "learned", "untrained"),

@@ -23,6 +23,14 @@ from samosaic3d_core.model.f2i import F2IConfig, F2IModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 
 CONFIG_KEY = "f2i_config"
+
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "samosaic3d_synth.safetensors"
+"""The F2I + I2S weights that ship with the package (see docs/model_card.md)."""
+
+
+def shipped_checkpoint() -> Path | None:
+    """Path of the shipped weights, or None when this installation has none."""
+    return SHIPPED_CHECKPOINT if SHIPPED_CHECKPOINT.is_file() else None
 I2S_CONFIG_KEY = "i2s_config"
 F2I_PREFIX, I2S_PREFIX = "f2i.", "i2s."
 

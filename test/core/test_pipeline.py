@@ -142,7 +142,30 @@ def test_config_defaults_match_the_parts():
         SegmenterConfig.from_dict({"voxelsize": 0.1})
 
 
-def test_from_config_errors():
+@pytest.fixture
+def no_shipped_weights(monkeypatch, tmp_path):
+    import samosaic3d_core.model.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "SHIPPED_CHECKPOINT", tmp_path / "none.safetensors")
+
+
+def test_auto_pipeline_picks_learned_only_with_weights(no_shipped_weights, tmp_path, monkeypatch):
+    import samosaic3d_core.model.checkpoint as checkpoint
+    from samosaic3d_core.pipeline import resolve_pipeline
+
+    assert resolve_pipeline(SegmenterConfig()).pipeline == "baseline"
+    given = resolve_pipeline(SegmenterConfig(checkpoint="w.safetensors"))
+    assert (given.pipeline, given.checkpoint) == ("learned", "w.safetensors")
+    shipped = tmp_path / "shipped.safetensors"
+    shipped.write_bytes(b"x")
+    monkeypatch.setattr(checkpoint, "SHIPPED_CHECKPOINT", shipped)
+    for pipeline in ("auto", "learned"):
+        chosen = resolve_pipeline(SegmenterConfig(pipeline=pipeline))
+        assert (chosen.pipeline, chosen.checkpoint) == ("learned", str(shipped))
+    assert resolve_pipeline(SegmenterConfig(pipeline="baseline")).pipeline == "baseline"  # stays selectable
+
+
+def test_from_config_errors(no_shipped_weights):
     with pytest.raises(ValueError, match="learned pipeline needs a checkpoint"):
         OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned"))
     with pytest.raises(ValueError, match="unknown pipeline 'magic'"):
