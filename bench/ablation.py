@@ -1,7 +1,7 @@
 """The ablation table of the online system, its robustness, in one run each.
 
-    python bench/ablation.py --f2i runs/f2i/model.safetensors --full models/samosaic3d.safetensors
-    python bench/ablation.py ... --robustness          # pose noise 0/1/2/5 cm+deg, stronger over-segmentation
+    python bench/ablation.py --f2i runs/f2i/model.safetensors --full runs/temporal_frag/model.safetensors
+    python bench/ablation.py ... --robustness   # pose noise 0/1/2/5 cm+deg, stronger over-segmentation
 
 Held-out scenes: ``make-data --seed 300`` (10 scenes x 60 frames, 320x240; training used seeds
 100 and 200), ``sim`` masks with a fixed seed. Rows:
