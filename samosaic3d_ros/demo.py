@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=480, help="image height (default 480)")
     parser.add_argument("--offline", action="store_true", help="run the core pipeline directly, without ROS")
     parser.add_argument("--config", help="node parameter file (default: the package's config/samosaic3d.yaml)")
-    parser.add_argument("--pipeline", choices=["baseline", "learned"], help="override the parameter file's pipeline")
+    parser.add_argument("--pipeline", choices=["auto", "baseline", "learned"], help="override the parameter file's pipeline")
     parser.add_argument("--masks", help="override the mask source (sim/oracle need ground truth: --offline only)")
 
 

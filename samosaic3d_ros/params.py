@@ -59,7 +59,7 @@ class NodeParams:
         ("reset", "skip"),
     )
     # pipeline
-    pipeline: str = _param("baseline", "segmentation pipeline of samosaic3d_core")
+    pipeline: str = _param("auto", "segmentation pipeline: auto (learned with shipped or given weights, else baseline) | baseline | learned")
     mask_source: str = _param("oversegment", "2D mask source: oversegment, fastsam, sim, ...")
     mask_weights: str = _param("", "weights file of the mask source (e.g. FastSAM-s.pt or a TensorRT .engine)")
     mask_image_size: int = _param(

@@ -52,7 +52,7 @@ def test_segmenter_config_from_params():
     kwargs = segmenter_config_kwargs(NodeParams(mask_source="fastsam", mask_weights="/m/f.engine", mask_image_size=480,
                                                 half_precision=True, checkpoint="/m/model.safetensors"))
     assert kwargs == dict(
-        pipeline="baseline", masks="fastsam", mask_options={"weights": "/m/f.engine", "imgsz": 480, "half": True},
+        pipeline="auto", masks="fastsam", mask_options={"weights": "/m/f.engine", "imgsz": 480, "half": True},
         checkpoint="/m/model.safetensors", merging="auto",
         device="auto", voxel_size=0.02, point_budget=10000, min_depth=0.1, max_depth=6.0, short_term_size=50,
     )
