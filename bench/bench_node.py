@@ -387,6 +387,8 @@ def table(args, core_ms, core_stages, lock, pack, stream) -> str:
 
 
 def main() -> int:
+    from samosaic3d_ros.dds import use_large_data_profile
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--width", type=int, default=640)
@@ -415,6 +417,7 @@ def main() -> int:
 
     log_dir = tempfile.mkdtemp(prefix="bench_node_")
     os.environ.update(ROS_DOMAIN_ID=str(args.domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_LOG_DIR=log_dir)
+    use_large_data_profile()  # full-resolution images in shared memory (config/fastdds_large_data.xml)
     messages = [frame_messages(f) for f in frames]
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=args.domain)
