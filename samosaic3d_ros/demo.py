@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.report.scene_report import ReportInputs, write_report
     from samosaic3d_ros.bag.reader import without_ground_truth
     from samosaic3d_ros.bag.replay import default_params_file
-    from samosaic3d_ros.params import build_segmenter, params_from_yaml
+    from samosaic3d_core.masks import make_mask_source
+    from samosaic3d_ros.params import build_segmenter, params_from_yaml, segmenter_config_kwargs
 
     out = args.out
     overrides = {k: v for k, v in (("pipeline", args.pipeline), ("mask_source", args.masks)) if v}
@@ -97,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     ap = evaluate_scenes([SceneEvalInput(points.gt_instance, masks, scores, name=scene.name)], config.min_region_size)
 
     shown = max(frames, key=_visible_instances)
-    mask_source = build_segmenter(params).mask_source if params.mask_source not in ("sim", "oracle") else None
-    shown_masks = (mask_source or _gt_mask_source(params.mask_source))(shown)
+    seg_kwargs = segmenter_config_kwargs(params)  # the masks the segmenter saw, for the report's frame
+    shown_masks = make_mask_source(seg_kwargs["masks"], **seg_kwargs["mask_options"])(shown)
     metrics = {
         "scene": scene.name, "seed": args.seed, "frames": len(frames), "frames_processed": processed,
         "mode": mode, "pipeline": params.pipeline, "masks": params.mask_source,
@@ -114,12 +115,6 @@ def run(args: argparse.Namespace) -> int:
           "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")
     print(format_ap_line(ap))
     return 0
-
-
-def _gt_mask_source(name: str):
-    from samosaic3d_core.masks import make_mask_source
-
-    return make_mask_source(name)
 
 
 def _progress(items, desc):
