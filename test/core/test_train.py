@@ -131,3 +131,16 @@ def test_instance_ious_exact():
     labels = np.array([1, 1, 2, 0])
     gt = np.array([[1, 1, 1, 0], [0, 0, 0, 1]], bool)
     np.testing.assert_allclose(instance_ious(labels, 2, gt), [[2 / 3, 1 / 3], [0, 0]])
+
+
+def test_smoke_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path):
+    data = _samples(1) * 8  # one frame, seen again and again
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), steps=24, log_every=4, checkpoint_every=24, warmup_steps=2,
+                      lr=3e-3, device="cpu")
+    final = train(cfg, TINY, LossConfig(), data, progress=False)
+    totals = [float(r["total"]) for r in _rows(tmp_path / "run" / "metrics.csv")]
+    assert len(totals) == 6 and totals[-1] < 0.8 * totals[0], totals  # seeded: 7.67 -> 5.63 here
+    model, _ = load_f2i(final)
+    saved = load_file(str(final))
+    assert saved.keys() == model.state_dict().keys()
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
