@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_ros.bag.reader import without_ground_truth
     from samosaic3d_ros.bag.replay import default_params_file
     from samosaic3d_core.masks import make_mask_source
+    from samosaic3d_core.pipeline import SegmenterConfig, resolve_pipeline
     from samosaic3d_ros.params import build_segmenter, params_from_yaml, segmenter_config_kwargs
 
     out = args.out
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     shown_masks = make_mask_source(seg_kwargs["masks"], **seg_kwargs["mask_options"])(shown)
     metrics = {
         "scene": scene.name, "seed": args.seed, "frames": len(frames), "frames_processed": processed,
-        "mode": mode, "pipeline": params.pipeline, "masks": params.mask_source,
+        "mode": mode, "pipeline": resolve_pipeline(SegmenterConfig(pipeline=params.pipeline,
+                                                         checkpoint=params.checkpoint or None)).pipeline, "masks": params.mask_source,
         "AP": round(ap.ap, 4), "AP50": round(ap.ap50, 4), "AP25": round(ap.ap25, 4),
         "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
         "map_instances": int(len(set(scene_map.instance_ids.tolist()) - {0})),
