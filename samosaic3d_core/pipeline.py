@@ -17,7 +17,6 @@ import dataclasses
 import json
 import os
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -25,6 +24,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from samosaic3d_core.io.atomic import atomic_path
+from samosaic3d_core.io.npz import load_npz
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
@@ -288,11 +288,7 @@ class OnlineSegmenter:
         state is untouched then. Thresholds are not restored: this segmenter's config applies.
         """
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path}: cannot read segmenter state ({exc})") from exc
+        arrays = load_npz(path, "segmenter state")
         meta = _read_meta(arrays, path)
         saved = meta.get("config", {})
         for name in ("map_voxel_size", "pipeline"):

@@ -11,12 +11,12 @@ Keys (all plain arrays, loaded with ``allow_pickle=False``):
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from samosaic3d_core.io.atomic import atomic_path
+from samosaic3d_core.io.npz import load_npz
 from samosaic3d_core.types import SceneMap
 
 MAP_FORMAT = "samosaic3d-map"
@@ -41,11 +41,7 @@ def write_scene_map(path: str | os.PathLike, scene_map: SceneMap) -> None:
 def read_scene_map(path: str | os.PathLike) -> SceneMap:
     """Read a map file; raise ValueError naming ``path`` if it is not one."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: cannot read map file ({exc})") from exc
+    arrays = load_npz(path, "map file")
     if str(arrays.get("format", "")) != MAP_FORMAT:
         raise ValueError(f"{path}: not a samosaic3d map file (format key missing or wrong)")
     if int(arrays["version"]) > MAP_VERSION:

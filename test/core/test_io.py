@@ -45,3 +45,15 @@ def test_write_ply_header_and_size(tmp_path):
     header, body = data.split(b"end_header\n")
     assert b"element vertex 4" in header and b"property int instance" in header
     assert len(body) == 4 * (12 + 3 + 4)
+
+
+def test_load_npz_names_the_file_for_missing_empty_and_foreign_files(tmp_path):
+    import pytest
+
+    from samosaic3d_core.io.npz import load_npz
+
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("hello")
+    for name in ("missing.npz", "empty.npz", "text.npz"):
+        with pytest.raises(ValueError, match=f"{name}: cannot read map file"):
+            load_npz(tmp_path / name, "map file")
