@@ -208,6 +208,16 @@ def check_or_write_config(out_dir: Path, run_config: dict[str, Any], resume: boo
             tmp.write_text(json.dumps(run_config, indent=2) + "\n")
 
 
+def optimizer_step(loss: Tensor, parameters, optimizer, scheduler, grad_clip: float) -> None:
+    """Backpropagate ``loss``, clip the gradient norm (``grad_clip`` > 0), step optimizer and schedule."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    optimizer.step()
+    scheduler.step()
+
+
 def resume_state(out_dir: Path, optimizer, scheduler, device: torch.device) -> tuple[dict[str, Tensor], int]:
     """Restore optimizer, scheduler and RNG from ``out_dir``'s latest checkpoint; return its weight
     tensors (for the caller's modules) and its step."""
@@ -273,12 +283,7 @@ def train(
         for batch in loader:
             batch: list[Sample]
             loss, logged = objective([s.input.to(device) for s in batch], [s.target.to(device) for s in batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            optimizer_step(loss, model.parameters(), optimizer, scheduler, config.grad_clip)
             step += 1
             sums, count = sums + logged.cpu(), count + 1
             if bar is not None:

@@ -42,7 +42,8 @@ from samosaic3d_core.model.frame_model import F2IFrameModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.train.dataset import MaskSource, open_scene
 from samosaic3d_core.train.loop import (
-    RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, resume_state, setup_distributed,
+    RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, optimizer_step, resume_state,
+    setup_distributed,
 )
 from samosaic3d_core.types import Frame, MaskResult
 
@@ -295,12 +296,7 @@ def train_temporal(
             batch = [dataset[int(i)] for i in order[first:first + config.batch_size]]
             results = [sequence_terms(merger, records, temporal_config, device) for records in batch]
             loss = torch.stack([r[0] for r in results]).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(merger.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            optimizer_step(loss, merger.parameters(), optimizer, scheduler, config.grad_clip)
             step += 1
             rows.extend(r[1] for r in results)
             if bar is not None:
