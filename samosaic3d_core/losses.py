@@ -8,7 +8,13 @@ Per frame and decoder layer l, instance queries are matched to ground-truth inst
 where L_query is mask BCE + dice + box L1 (+ GIoU) + objectness BCE for a matched query and
 objectness BCE (target 0) for an unmatched one. Dividing by sum_j w_j makes the term a weighted
 mean whose scale does not depend on N̂. w_j is detached by default (see LossConfig.detach_weights).
-The frame loss is  lambda_count L_count + sum_l L_inst^l  (count: cross-entropy over 1..N_max).
+The frame loss is  lambda_count L_count + sum_l L_inst^l + lambda_aff L_aff  (count: cross-entropy
+over 1..N_max).
+
+L_aff supervises the affinity W = A A^T itself (an addition to the paper's losses, which reach A
+only through the instance queries): a balanced BCE of W_ij against "fragments i and j have the same
+ground-truth instance" over fragment pairs i != j; pairs of two fragments of no instance (floor,
+walls) are left out, a fragment of no instance and one of an instance must not group.
 
 Temporal association (I2S): L_merge = BCE(M_short, G) with G_ij = 1 iff frame instance i and
 memory instance j carry the same non-zero ground-truth id (``merge_targets``, ``merge_loss``).
@@ -17,7 +23,7 @@ memory instance j carry the same non-zero ground-truth id (``merge_targets``, ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,6 +52,8 @@ class LossConfig:
     """Weight of the objectness BCE (matched -> 1, unmatched -> 0)."""
     count: float = 0.5
     """lambda_count: weight of the instance-count cross-entropy."""
+    affinity: float = 1.0
+    """lambda_aff: weight of the affinity BCE on W (0 = off, the paper's losses only)."""
     assignment_weighting: bool = True
     """Weight each query's loss by w_j = max_i A_ij (False: every query weighs 1, plain set loss)."""
     detach_weights: bool = True
@@ -71,19 +79,24 @@ class F2ITarget:
     masks: (G, N) float32 0/1
     valid: (N,) bool, points that count in the mask losses
     boxes: (G, 6) float32 [centre, size] in frame-box units (see ``model.heads.frame_box``)
+    fragment_ids: (M,) int64 target id each fragment belongs to (its majority id if that is a
+                  target, else 0 = none); None leaves the affinity loss out
     """
 
     ids: Tensor
     masks: Tensor
     valid: Tensor
     boxes: Tensor
+    fragment_ids: Optional[Tensor] = None
 
     @property
     def count(self) -> int:
         return int(len(self.ids))
 
     def to(self, device: torch.device | str) -> "F2ITarget":
-        return F2ITarget(self.ids.to(device), self.masks.to(device), self.valid.to(device), self.boxes.to(device))
+        fragment_ids = None if self.fragment_ids is None else self.fragment_ids.to(device)
+        return F2ITarget(self.ids.to(device), self.masks.to(device), self.valid.to(device), self.boxes.to(device),
+                         fragment_ids)
 
 
 @dataclass
@@ -98,6 +111,7 @@ class LossTerms:
     mask_dice: Tensor
     box: Tensor
     objectness: Tensor
+    affinity: Tensor
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v.detach()) for k, v in self.__dict__.items()}
@@ -127,7 +141,9 @@ def make_target(
     origin, extent = frame_box(xyz_t)
     box_min = torch.stack([xyz_t[m.bool()].min(dim=0).values for m in masks]) if len(ids) else xyz_t.new_zeros(0, 3)
     box_max = torch.stack([xyz_t[m.bool()].max(dim=0).values for m in masks]) if len(ids) else xyz_t.new_zeros(0, 3)
-    return F2ITarget(torch.as_tensor(ids), masks, valid, normalize_boxes(box_min, box_max, origin, extent))
+    fragment_ids = np.where(np.isin(majority, ids), majority, 0).astype(np.int64)  # (M,)
+    return F2ITarget(torch.as_tensor(ids), masks, valid, normalize_boxes(box_min, box_max, origin, extent),
+                     torch.as_tensor(fragment_ids))
 
 
 def pairwise_mask_bce(logits: Tensor, targets: Tensor) -> Tensor:
@@ -203,8 +219,26 @@ def query_weights(assign: Tensor, config: LossConfig) -> Tensor:
     return weights.detach() if config.detach_weights else weights
 
 
+def affinity_loss(affinity: Tensor, fragment_ids: Tensor) -> Tensor:
+    """Balanced BCE of W (M, M) against same-instance pairs of ``fragment_ids`` (M,) (0 = none).
+
+    Pairs i != j count; a pair of two fragments of no instance is left out. Positives and negatives
+    are averaged separately and the two means averaged, so the term does not depend on how many
+    fragments an object is cut into. 0 (graph kept) without pairs.
+    """
+    ids = fragment_ids.to(affinity.device)
+    same = (ids[:, None] == ids[None, :]) & (ids[:, None] > 0)
+    counted = ~torch.eye(len(ids), dtype=torch.bool, device=affinity.device) & ((ids[:, None] > 0) | (ids[None, :] > 0))
+    prob = affinity.clamp(1e-6, 1 - 1e-6)
+    terms = []
+    for chosen, log_p in ((same & counted, prob.log()), (~same & counted, (1 - prob).log())):
+        if chosen.any():
+            terms.append(-log_p[chosen].mean())
+    return torch.stack(terms).mean() if terms else affinity.sum() * 0.0
+
+
 def frame_losses(pred: F2IPrediction, target: F2ITarget, config: LossConfig) -> dict[str, Tensor]:
-    """Loss terms of one frame: 'total', 'count', 'instance' and the per-term sums over layers."""
+    """Loss terms of one frame: 'total', 'count', 'instance', 'affinity' and the per-term sums over layers."""
     zero = pred.count_logits.sum() * 0.0  # keeps the graph alive for frames with nothing to supervise
     terms = {k: zero for k in ("instance", "mask_bce", "mask_dice", "box", "objectness")}
     count = zero
@@ -222,7 +256,11 @@ def frame_losses(pred: F2IPrediction, target: F2ITarget, config: LossConfig) -> 
             weighted = (weights * values).sum() / norm
             terms[name] = terms[name] + weighted
             terms["instance"] = terms["instance"] + weighted
-    return {"total": config.count * count + terms["instance"], "count": count, **terms}
+    affinity = zero
+    if config.affinity > 0 and target.fragment_ids is not None and pred.affinity.shape[0] > 1:
+        affinity = affinity_loss(pred.affinity, target.fragment_ids)
+    total = config.count * count + terms["instance"] + config.affinity * affinity
+    return {"total": total, "count": count, **terms, "affinity": affinity}
 
 
 def f2i_loss(preds: Sequence[F2IPrediction], targets: Sequence[F2ITarget], config: LossConfig) -> LossTerms:

@@ -39,7 +39,7 @@ from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.train.dataset import Sample
 from samosaic3d_core.train.metrics import evaluate_samples
 
-TERMS = ("total", "count", "instance", "mask_bce", "mask_dice", "box", "objectness", "count_acc")
+TERMS = ("total", "count", "instance", "mask_bce", "mask_dice", "box", "objectness", "affinity", "count_acc")
 
 
 STATE_SUFFIX = ".state.safetensors"

@@ -156,6 +156,31 @@ def test_box_giou_exact_values():
     torch.testing.assert_close(box_giou(a, b), torch.tensor([1.0, -1.0 / 3.0]))
 
 
+def test_affinity_loss_exact_and_leaves_background_pairs_out():
+    from samosaic3d_core.losses import affinity_loss
+
+    ids = torch.tensor([3, 3, 5, 0, 0])
+    w = torch.full((5, 5), 0.5)
+    w[0, 1] = w[1, 0] = 0.8  # the one positive pair
+    w[3, 4] = w[4, 3] = 0.99  # two background fragments: not counted
+    # negatives: (0,2) (1,2) (0,3) (0,4) (1,3) (1,4) (2,3) (2,4), both ways, all at 0.5
+    expected = 0.5 * (-np.log(0.8) - np.log(0.5))
+    assert float(affinity_loss(w, ids)) == pytest.approx(expected, rel=1e-5)
+    perfect = (ids[:, None] == ids[None, :]).float() * (ids[:, None] > 0)
+    assert float(affinity_loss(perfect, ids)) < 1e-4
+    w.requires_grad_(True)
+    affinity_loss(w, ids).backward()
+    assert float(w.grad[0, 1]) < 0 and float(w.grad[0, 2]) > 0 and float(w.grad[3, 4]) == 0.0
+    assert float(affinity_loss(torch.zeros(2, 2), torch.tensor([0, 0]))) == 0.0
+
+
+def test_make_target_gives_fragment_ids():
+    point_ids = np.array([4, 4, 4, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9])
+    fragment = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, -1])
+    target = make_target(point_ids, fragment, 3, np.random.default_rng(0).random((16, 3)), LossConfig(min_gt_points=5))
+    assert target.ids.tolist() == [9] and target.fragment_ids.tolist() == [0, 0, 9]  # 4 is too small a target
+
+
 def test_loss_config_validation():
     with pytest.raises(ValueError, match="unlabeled"):
         LossConfig(unlabeled="drop")
