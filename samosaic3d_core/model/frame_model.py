@@ -15,6 +15,8 @@ import torch
 from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
+READOUTS = ("affinity", "fragments", "points")
+
 
 @dataclass
 class F2IFrameConfig:
@@ -30,17 +32,25 @@ class F2IFrameConfig:
     """Score = objectness x mean mask probability inside the mask (False: objectness alone)."""
     device: str = "cpu"
     """Device the model runs on ('cpu', 'cuda')."""
-    readout: str = "fragments"
-    """"points": each point takes its most likely instance mask. "fragments": whole fragments join
+    readout: str = "affinity"
+    """"affinity": fragments are grouped by the affinity W = A Aᵀ (average linkage: two groups join
+    while the mean affinity between them exceeds ``group_threshold``); a group is scored by the
+    instance its fragments are assigned to (objectness x mean mask probability on the group).
+    "points": each point takes its most likely instance mask. "fragments": whole fragments join
     the instance whose mask covers them best (mean probability over the fragment's points >
-    ``mask_threshold``); fragments no instance covers stay instances of their own, so instance
-    boundaries are fragment boundaries and nothing is left unlabelled."""
+    ``mask_threshold``); fragments no instance covers stay instances of their own. With
+    "affinity" and "fragments", instance boundaries are fragment boundaries and every fragment
+    point is labelled."""
+    group_threshold: float = 0.5
+    """With ``readout="affinity"``: the mean affinity above which two groups of fragments join."""
     singleton_score: float = 0.5
     """With ``readout="fragments"``: score factor of a fragment left as its own instance."""
 
     def __post_init__(self):
-        if self.readout not in ("points", "fragments"):
-            raise ValueError(f"F2IFrameConfig.readout must be 'points' or 'fragments', got {self.readout!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"F2IFrameConfig.readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
+        if not 0.0 <= self.group_threshold <= 1.0:
+            raise ValueError(f"F2IFrameConfig.group_threshold must be in [0, 1], got {self.group_threshold}")
 
 
 def instance_scores(objectness: torch.Tensor, probs: torch.Tensor, config: F2IFrameConfig) -> torch.Tensor:
@@ -114,6 +124,57 @@ def label_fragments(
     return labels, source, all_scores, ~grouped
 
 
+def group_by_affinity(affinity: np.ndarray, threshold: float) -> np.ndarray:
+    """(M,) int64 group 0..G-1 of each fragment: average-linkage clustering of the (M, M) affinity,
+    cut where the mean affinity between two groups falls to ``threshold`` or below."""
+    m = len(affinity)
+    if m <= 1:
+        return np.zeros(m, np.int64)
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    distance = 1.0 - np.clip((affinity + affinity.T) / 2, 0.0, 1.0)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    # fcluster keeps merges at distance <= t; an affinity exactly at the threshold must not join
+    cut = np.nextafter(1.0 - threshold, -np.inf)
+    _, group = np.unique(fcluster(tree, t=cut, criterion="distance"), return_inverse=True)
+    return group.astype(np.int64)
+
+
+def label_affinity(
+    pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Affinity readout (``readout="affinity"``): fragments grouped by W, one instance per group.
+
+    fragment: (N,) fragment index per point (-1 = none). Each group's instance query is the one its
+    fragments are assigned to most (sum over the group of A_ik); its score is that query's
+    objectness x the mean mask probability of the query over the group's points.
+    Returns (labels (N,) int32 local id 1..K by descending score, 0 = none; source (K,) int64
+    instance query index; scores (K,) float32).
+    """
+    m = pred.assign.shape[0]
+    group = group_by_affinity(pred.affinity.cpu().numpy(), config.group_threshold)  # (M,)
+    num_groups = int(group.max()) + 1 if m else 0
+    assign = pred.active_assign.cpu().numpy()  # (M, N̂)
+    votes = np.zeros((num_groups, assign.shape[1]))
+    np.add.at(votes, group, assign)
+    source = votes.argmax(axis=1) if num_groups else np.zeros(0, np.int64)  # (G,)
+    member = np.flatnonzero(fragment >= 0)
+    point_group = group[fragment[member]]  # (N',)
+    probs = pred.final.mask_logits.sigmoid().cpu().numpy()  # (N̂, N)
+    on_group = probs[source[point_group], member]  # each member point's probability under its group's query
+    counts = np.maximum(np.bincount(point_group, minlength=num_groups), 1)
+    quality = np.bincount(point_group, on_group, minlength=num_groups) / counts
+    scores = (1.0 / (1.0 + np.exp(-pred.final.objectness.cpu().numpy()[source])) * quality).astype(np.float32)
+    order = np.argsort(-scores, kind="stable")
+    local_of_group = np.empty(num_groups, np.int32)
+    local_of_group[order] = np.arange(1, num_groups + 1)
+    labels = np.zeros(len(fragment), np.int32)
+    labels[member] = local_of_group[point_group]
+    return labels, source[order].astype(np.int64), scores[order]
+
+
 class F2IFrameModel:
     """Runs an F2IModel on one frame (eval mode, no gradients)."""
 
@@ -130,6 +191,9 @@ class F2IFrameModel:
             return Instances.empty(channels), np.zeros(len(points.xyz), np.int32)
         pred = self.model([F2IInput.from_points(points, len(fragments), self.config.device)])[0]
         queries = pred.queries.cpu().numpy()
+        if self.config.readout == "affinity":
+            labels, source, scores = label_affinity(pred, points.fragment, self.config)
+            return self._instances(points, labels, scores, queries[source]), labels
         if self.config.readout == "fragments":
             labels, source, scores, _ = label_fragments(pred, points.fragment, fragments.score, self.config)
             # a fragment on its own has no instance query: it gets the mean query (no identity cue)

@@ -1,4 +1,4 @@
-"""Fragment-snapped readout of the learned frame model, on hand-made predictions."""
+"""Fragment-snapped readouts (affinity, fragments) of the learned frame model, on hand-made predictions."""
 
 from types import SimpleNamespace
 
@@ -6,13 +6,44 @@ import numpy as np
 import pytest
 import torch
 
-from samosaic3d_core.model.frame_model import F2IFrameConfig, label_fragments
+from samosaic3d_core.model.frame_model import F2IFrameConfig, group_by_affinity, label_affinity, label_fragments
 
 
-def prediction(mask_logits, objectness):
+def prediction(mask_logits, objectness, assign=None):
     final = SimpleNamespace(mask_logits=torch.tensor(mask_logits, dtype=torch.float32),
                             objectness=torch.tensor(objectness, dtype=torch.float32))
-    return SimpleNamespace(final=final)
+    if assign is None:
+        return SimpleNamespace(final=final)
+    assign = torch.tensor(assign, dtype=torch.float32)
+    return SimpleNamespace(final=final, assign=assign, active_assign=assign, affinity=assign @ assign.T)
+
+
+def test_group_by_affinity_is_average_linkage_cut_at_the_threshold():
+    affinity = np.array([
+        [1.0, 0.9, 0.6, 0.0],
+        [0.9, 1.0, 0.2, 0.0],
+        [0.6, 0.2, 1.0, 0.1],
+        [0.0, 0.0, 0.1, 1.0],
+    ])
+    # 0-1 join at 0.9; {0, 1}-2 has mean affinity (0.6 + 0.2) / 2 = 0.4
+    assert group_by_affinity(affinity, 0.5).tolist() == [0, 0, 1, 2]
+    assert group_by_affinity(affinity, 0.35).tolist() == [0, 0, 0, 1]
+    assert group_by_affinity(affinity, 0.4).tolist() == [0, 0, 1, 2]  # exactly at the threshold: apart
+    assert group_by_affinity(affinity, 0.95).tolist() == [0, 1, 2, 3]
+    assert group_by_affinity(np.ones((1, 1)), 0.5).tolist() == [0] and len(group_by_affinity(np.ones((0, 0)), 0.5)) == 0
+
+
+def test_affinity_readout_groups_fragments_and_scores_them_by_their_query():
+    fragment = np.array([0, 0, 1, 1, 2, 2, -1])
+    assign = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]  # W01 = 0.9, W02 = 0, W12 = 0.1
+    masks = [[5, 5, 5, 5, -5, -5, 0], [-5, -5, -5, -5, 0, 0, 0]]
+    pred = prediction(masks, [5.0, 2.0], assign)
+    labels, source, scores = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=0.5))
+    assert labels.tolist() == [1, 1, 1, 1, 2, 2, 0] and source.tolist() == [0, 1]
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    np.testing.assert_allclose(scores, [sig(5.0) * sig(5.0), sig(2.0) * 0.5], rtol=1e-5)
+    labels, source, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=0.95))
+    assert sorted(source.tolist()) == [0, 0, 1] and len(set(labels[:6].tolist())) == 3
 
 
 def test_fragments_covered_by_an_instance_join_it_the_rest_stay_alone():
