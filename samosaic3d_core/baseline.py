@@ -120,19 +120,25 @@ class ColorFeatures:
 
     The heuristic associator compares colour descriptors; a learned frame model's own features
     (instance queries) mean nothing to it. With this, "F2I + heuristic merging" is the learned
-    frame model followed by exactly the baseline's association.
+    frame model followed by exactly the baseline's association. With ``append`` the descriptor is
+    appended to the model's own features instead ([query, colour], what the learned merger reads).
     """
 
-    def __init__(self, frame_model, config: FrameModelConfig | None = None):
+    def __init__(self, frame_model, config: FrameModelConfig | None = None, append: bool = False):
         self.frame_model = frame_model
         self.config = config or FrameModelConfig()
+        self.append = append
+
+    @property
+    def color_dim(self) -> int:
+        return 3 * self.config.color_bins + 3
 
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         instances, point_local = self.frame_model(frame, points, fragments)
         point_local = np.asarray(point_local, np.int64)
         member = point_local > 0
-        instances.feats = color_descriptor(points.rgb[member], point_local[member] - 1, len(instances),
-                                           self.config.color_bins)
+        color = color_descriptor(points.rgb[member], point_local[member] - 1, len(instances), self.config.color_bins)
+        instances.feats = np.concatenate([instances.feats, color], axis=1) if self.append else color
         return instances, point_local
 
 

@@ -1,15 +1,18 @@
 """Learned association (the paper's cascaded merging) over the dual-level ``SceneMemory``.
 
-    stage 1  semantic:  M_short = I2SMerger(frame instances, short-term instances)     (K, S)
-                        Hungarian on M_short; a pair is merged when M > i2s_merge_threshold
+    stage 1  semantic:  M_short = I2SMerger(frame instances, short-term instances, cell overlap)   (K, S)
+                        each frame instance joins its best short-term instance when M > i2s_merge_threshold
     stage 2  geometric: frame instances left over vs alive long-term instances by 3D box IoU (K', L)
-                        Hungarian on IoU; a pair is merged when IoU > long_term_iou
+                        each joins its best long-term instance when IoU > long_term_iou
     the rest            new instances (0)
 
-A long-term instance merged in stage 2 is promoted back to short-term by ``SceneMemory.integrate``
-(every merged id re-enters the short-term FIFO at its newest end). Memory instance features are
-point-weighted running means of the F2I query features of the frame instances merged into them
-(``MemoryConfig.feature_update = "mean"``), so they live in the space the merger was trained on.
+Both stages let several frame instances join one memory instance: frame instances are unions of
+fragments, and an object the frame model left in pieces must still end up as one map instance
+(a one-to-one assignment would turn every extra piece into a new map instance). A long-term
+instance merged in stage 2 is promoted back to short-term by ``SceneMemory.integrate`` (every
+merged id re-enters the short-term FIFO at its newest end). Memory instance features are
+point-weighted running means of the frame instances' features ([F2I query, colour descriptor],
+``MemoryConfig.feature_update = "mean"``), so they live in the space the merger was trained on.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from samosaic3d_core.geometry import iou_3d
 from samosaic3d_core.memory import FrameObservation, SceneMemory
@@ -31,9 +33,9 @@ class LearnedAssociationConfig:
     """Thresholds of the two merging stages."""
 
     i2s_merge_threshold: float = 0.5
-    """Stage 1: a Hungarian pair is merged when its M_short exceeds this."""
+    """Stage 1: a frame instance joins its best short-term instance when their M_short exceeds this."""
     long_term_iou: float = 0.25
-    """Stage 2: a Hungarian pair is merged when its 3D box IoU exceeds this."""
+    """Stage 2: a frame instance joins its best long-term instance when their 3D box IoU exceeds this."""
     long_term_containment: bool = False
     """Stage 2 scores pairs by max(IoU, cell containment of ``FrameObservation``) instead of IoU
     alone: a partial view lying inside a long-term instance has a low box IoU but a high containment."""
@@ -46,13 +48,18 @@ def boxes_of(instances: Instances) -> np.ndarray:
     return np.concatenate([instances.box_min, instances.box_max], axis=1).astype(np.float32)
 
 
-def hungarian_above(score: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the maximum-score one-to-one assignment whose score exceeds ``threshold``."""
+def best_above(score: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose best column scores above ``threshold``, and that column (several rows may share one)."""
     if score.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rows, cols = linear_sum_assignment(score, maximize=True)
-    keep = score[rows, cols] > threshold
-    return rows[keep], cols[keep]
+    best = score.argmax(axis=1)
+    rows = np.flatnonzero(score[np.arange(len(score)), best] > threshold)
+    return rows, best[rows]
+
+
+def pair_overlap(obs: FrameObservation, ids: np.ndarray) -> np.ndarray:
+    """(K, S, 2) float32 cell containment and owned fraction of each frame instance with map ``ids``."""
+    return np.stack([obs.containment()[:, ids], obs.owned_fraction()[:, ids]], axis=-1).astype(np.float32)
 
 
 class LearnedAssociator:
@@ -63,12 +70,13 @@ class LearnedAssociator:
         self.merger = merger.to(self.config.device).eval()
 
     @torch.no_grad()
-    def merge_matrix(self, frame: Instances, memory_instances: Instances) -> np.ndarray:
-        """(K, S) float32 M_short of frame instances with memory instances."""
+    def merge_matrix(self, frame: Instances, memory_instances: Instances, overlap: np.ndarray | None = None) -> np.ndarray:
+        """(K, S) float32 M_short of frame instances with memory instances; overlap: (K, S, 2) or None."""
         dev = self.config.device
         as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=dev)  # noqa: E731
         merge = self.merger.merge_matrix(as_tensor(frame.feats), as_tensor(boxes_of(frame)),
-                                         as_tensor(memory_instances.feats), as_tensor(boxes_of(memory_instances)))
+                                         as_tensor(memory_instances.feats), as_tensor(boxes_of(memory_instances)),
+                                         None if overlap is None else as_tensor(overlap))
         return merge.cpu().numpy()
 
     def __call__(self, obs: FrameObservation, memory: SceneMemory) -> np.ndarray:
@@ -79,10 +87,12 @@ class LearnedAssociator:
             return matches
         short = memory.instances(np.asarray(memory.short_term_ids(), np.int64))
         if len(short):
-            if frame.feats is None or frame.feats.shape[1] != short.feats.shape[1]:
-                raise ValueError("the learned associator needs frame instance features of the memory's width "
-                                 "(the F2I query features); check the frame model")
-            rows, cols = hungarian_above(self.merge_matrix(frame, short), cfg.i2s_merge_threshold)
+            width = self.merger.config.width
+            if frame.feats is None or frame.feats.shape[1] != width or short.feats.shape[1] != width:
+                raise ValueError(f"the learned associator needs {width}-wide instance features (F2I query + colour "
+                                 "descriptor) in the frame and the memory; check the frame model")
+            merge = self.merge_matrix(frame, short, pair_overlap(obs, short.ids))
+            rows, cols = best_above(merge, cfg.i2s_merge_threshold)
             matches[rows] = short.ids[cols]
 
         long = memory.instances(np.asarray(memory.long_term_ids(), np.int64))
@@ -91,6 +101,6 @@ class LearnedAssociator:
             score = iou_3d(frame.box_min[left], frame.box_max[left], long.box_min, long.box_max)  # (K', L)
             if cfg.long_term_containment:
                 score = np.maximum(score, obs.containment()[left][:, long.ids])
-            rows, cols = hungarian_above(score, cfg.long_term_iou)
+            rows, cols = best_above(score, cfg.long_term_iou)
             matches[left[rows]] = long.ids[cols]
         return matches

@@ -68,9 +68,13 @@ class SegmenterConfig:
     checkpoint), "untrained" (the same with the merger's deterministic initial weights, i.e. no
     L_merge) or "auto" ("learned" for an F2I + I2S checkpoint, else "heuristic"). The baseline
     pipeline merges heuristically."""
-    readout: str = "fragments"
-    """Learned frame model's output: "fragments" (whole fragments join the instance covering them;
-    uncovered fragments stay their own instances) or "points" (per-point instance masks)."""
+    readout: str = "affinity"
+    """Learned frame model's output: "affinity" (fragments grouped by the affinity W = A Aᵀ,
+    average linkage cut at ``group_threshold``), "fragments" (whole fragments join the instance
+    mask covering them; uncovered fragments stay their own instances) or "points" (per-point
+    instance masks)."""
+    group_threshold: float = 0.5
+    """With readout "affinity": two groups of fragments join while their mean affinity exceeds this."""
     device: str = "auto"
     """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""
 
@@ -208,12 +212,15 @@ class OnlineSegmenter:
             model, _, merger, i2s_config = load_samosaic3d(config.checkpoint, device)
         else:
             model, f2i_config = load_f2i(config.checkpoint, device)
-            merger, i2s_config = None, I2SConfig(feat_dim=f2i_config.backbone.out_channels)
+            merger = None
+            i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=3 * config.color_bins + 3)
         if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
             merger = I2SMerger(i2s_config)
-        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device, readout=config.readout))
+        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device, readout=config.readout,
+                                                          group_threshold=config.group_threshold))
         if merging == "heuristic":  # F2I only: the baseline's association over colour features
             return cls(mask_source, ColorFeatures(frame_model, frame_config), heuristic, config)
+        frame_model = learned_frame_features(frame_model, i2s_config, frame_config)
         association = dataclasses.replace(config.sub_config(LearnedAssociationConfig), device=device)
         return cls(mask_source, frame_model, LearnedAssociator(merger, association), config)
 
@@ -303,6 +310,20 @@ class OnlineSegmenter:
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"{path}: malformed segmenter state ({exc!r})") from exc
         self.memory, self._num_frames = memory, num_frames
+
+
+def learned_frame_features(frame_model, i2s_config, frame_config):
+    """``frame_model`` with the instance features the merger of ``i2s_config`` reads: the F2I query,
+    followed by the colour descriptor when the merger has a colour cue."""
+    from samosaic3d_core.baseline import ColorFeatures
+
+    if not i2s_config.color_dim:
+        return frame_model
+    wrapped = ColorFeatures(frame_model, frame_config, append=True)
+    if wrapped.color_dim != i2s_config.color_dim:
+        raise ValueError(f"the merger reads {i2s_config.color_dim}-wide colour descriptors, color_bins="
+                         f"{frame_config.color_bins} gives {wrapped.color_dim}; use the color_bins it was trained with")
+    return wrapped
 
 
 def resolve_pipeline(config: SegmenterConfig) -> SegmenterConfig:

@@ -22,15 +22,18 @@ def _boxes(*rows):
 
 def test_merge_matrix_shape_range_and_empty_inputs():
     torch.manual_seed(0)
-    merger = I2SMerger(I2SConfig(feat_dim=8))
+    merger = I2SMerger(I2SConfig(feat_dim=8, color_dim=3))
     lo = torch.rand(7, 3) * 3
     boxes = torch.cat([lo, lo + 0.2 + torch.rand(7, 3)], dim=1)
-    feats = torch.randn(7, 8)
-    merge = merger.merge_matrix(feats[:3], boxes[:3], feats[3:], boxes[3:])
+    feats = torch.rand(7, 11)
+    overlap = torch.rand(3, 4, 2)
+    merge = merger.merge_matrix(feats[:3], boxes[:3], feats[3:], boxes[3:], overlap)
     assert merge.shape == (3, 4) and bool(((merge >= 0) & (merge <= 1)).all())
     assert merger(feats[:0], boxes[:0], feats[3:], boxes[3:]).shape == (0, 4)
     assert merger(feats[:3], boxes[:3], feats[:0], boxes[:0]).shape == (3, 0)
     assert merger(feats[:0], boxes[:0], feats[:0], boxes[:0]).shape == (0, 0)
+    with pytest.raises(ValueError, match=r"11 wide \(query 8 \+ colour 3\), got 8 and 11"):
+        merger(feats[:3, :8], boxes[:3], feats[3:], boxes[3:])
 
 
 def test_box_pair_features_exact():
@@ -44,28 +47,33 @@ def test_box_pair_features_exact():
 
 @pytest.mark.parametrize("perturb", [False, True])
 def test_farther_boxes_merge_less(perturb):
-    """All else equal (features, box sizes), moving the memory box away lowers M, trained or not."""
-    merger = I2SMerger(I2SConfig(feat_dim=4))
-    if perturb:  # any weights: a, b, c stay >= 0
+    """All else equal (features, box sizes, overlap), moving the memory box away lowers M, trained or not."""
+    merger = I2SMerger(I2SConfig(feat_dim=4, color_dim=2))
+    if perturb:  # any weights: the linear weights stay >= 0 and the pair MLP sees no distances
         torch.manual_seed(1)
         with torch.no_grad():
             for p in merger.parameters():
                 p.add_(torch.randn_like(p))
-    feats = torch.tensor([[1.0, 0.5, 0.0, 0.0]])
+    feats = torch.tensor([[1.0, 0.5, 0.0, 0.0, 0.3, 0.7]])
     shifts = torch.tensor([0.0, 0.3, 0.8, 1.5, 3.0])
     memory = torch.stack([torch.tensor([s, 0, 0, s + 1, 1, 1.0]) for s in shifts])
-    merge = merger.merge_matrix(feats, _boxes([0, 0, 0, 1, 1, 1]), feats.expand(len(shifts), 4), memory)[0]
+    overlap = torch.full((1, len(shifts), 2), 0.4)
+    merge = merger.merge_matrix(feats, _boxes([0, 0, 0, 1, 1, 1]), feats.expand(len(shifts), 6), memory, overlap)[0]
     assert bool((merge[1:] < merge[:-1]).all()), merge
     assert bool((merger.spatial_weights() >= 0).all())
+    assert all(float(w.detach()) >= 0 for w in merger.linear_weights().values())
 
 
-def test_untrained_merger_is_cosine_plus_spatial_prior():
-    """Initial weights are deterministic: scale * cos + 4 IoU - 10 gap - 2 dist - 7."""
-    a, b = I2SMerger(I2SConfig(feat_dim=4)), I2SMerger(I2SConfig(feat_dim=4))
+def test_untrained_merger_is_the_hand_set_prior():
+    """Initial weights are deterministic: 2 cos_q + 2 cos_colour + 3 IoU + 5 containment + 1 owned
+    - 20 gap - 0.5 dist - 5 (the pair MLP starts at 0)."""
+    config = I2SConfig(feat_dim=4, color_dim=2)
+    a, b = I2SMerger(config), I2SMerger(config)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    feats = torch.tensor([[1.0, 0, 0, 0], [0.6, 0.8, 0, 0]])
-    logits = a(feats[:1], _boxes([0, 0, 0, 1, 1, 1]), feats, _boxes([0.5, 0, 0, 1.5, 1, 1], [2, 0, 0, 3, 1, 1]))
-    expected = torch.tensor([[10.0 + 4 / 3 - 1.0 - 7.0, 6.0 - 10.0 - 4.0 - 7.0]])
+    feats = torch.tensor([[1.0, 0, 0, 0, 1, 0], [0.6, 0.8, 0, 0, 0, 1]])
+    overlap = torch.tensor([[[0.5, 0.25], [0.0, 0.0]]])
+    logits = a(feats[:1], _boxes([0, 0, 0, 1, 1, 1]), feats, _boxes([0.5, 0, 0, 1.5, 1, 1], [2, 0, 0, 3, 1, 1]), overlap)
+    expected = torch.tensor([[2 + 2 + 3 / 3 + 5 * 0.5 + 0.25 - 0.25 - 5, 2 * 0.6 + 0 - 20 - 1.0 - 5]])
     torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4)
 
 
@@ -111,14 +119,23 @@ def _step(memory, associator, boxes, feats, index):
 A, B, FAR = ((0, 0, 0), (1, 1, 1)), ((3, 0, 0), (4, 1, 1)), ((7, 0, 0), (8, 1, 1))
 
 
-def test_stage_one_merges_by_feature_and_place():
+def test_stage_one_merges_by_place_and_lets_pieces_join_one_instance():
     memory = SceneMemory(MemoryConfig(short_term_size=5))
     associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)))
     assert _step(memory, associator, [A, B], E[[0, 1]], 0) == [0, 0]  # ids 1, 2
-    shifted = ((0.1, 0, 0), (1.1, 1, 1))
-    # A seen again (same feature), a new object far away, and B's place with another object's feature
-    assert _step(memory, associator, [shifted, FAR, B], E[[0, 2, 3]], 1) == [1, 0, 0]
-    assert memory.short_term_ids() == [1, 3, 4]  # 2 lost every voxel to 4, which took its place
+    halves = [((0, 0, 0), (0.5, 1, 1)), ((0.5, 0, 0), (1, 1, 1))]
+    # A seen again in two pieces (both join 1), and a new object far away
+    assert _step(memory, associator, [*halves, FAR], E[[0, 0, 2]], 1) == [1, 1, 0]
+    assert memory.short_term_ids() == [2, 1, 3]
+    # next to B but not on it (0.3 m gap) with B's feature: the gap keeps them apart
+    assert _step(memory, associator, [((4.3, 0, 0), (5, 1, 1))], E[[1]], 2) == [0]
+
+
+def test_stage_one_uses_the_trained_threshold():
+    memory = SceneMemory(MemoryConfig(short_term_size=5))
+    strict = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)), LearnedAssociationConfig(i2s_merge_threshold=0.9999))
+    assert _step(memory, strict, [A], E[[0]], 0) == [0]
+    assert _step(memory, strict, [((0, 0, 0), (0.5, 1, 1))], E[[3]], 1) == [0]  # M ~ 0.99 < 0.9999
 
 
 def test_stage_two_rescues_a_long_term_instance_and_promotes_it():

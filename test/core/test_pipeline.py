@@ -177,8 +177,8 @@ def test_from_config_errors(no_shipped_weights):
 
 
 def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
-    """F2I-only checkpoint: colour features + heuristic merging; F2I + I2S: query features + I2S;
-    'untrained': the merger's initial weights; 'learned' without an I2S part: a clear error."""
+    """F2I-only checkpoint: colour features + heuristic merging; F2I + I2S: [query, colour] features
+    + I2S; 'untrained': the merger's initial weights; 'learned' without an I2S part: a clear error."""
     import torch
 
     from samosaic3d_core.baseline import ColorFeatures
@@ -190,7 +190,7 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
     from test.core.test_model_f2i import TINY
 
     torch.manual_seed(0)
-    f2i, i2s_config = F2IModel.from_config(TINY), I2SConfig(feat_dim=16)
+    f2i, i2s_config = F2IModel.from_config(TINY), I2SConfig(feat_dim=16, color_dim=27)
     trained = I2SMerger(i2s_config)
     with torch.no_grad():
         trained.bias.fill_(1.25)
@@ -204,20 +204,24 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
     seg = build(only)
     assert isinstance(seg.frame_model, ColorFeatures) and isinstance(seg.associator, HeuristicAssociator)
     seg = build(both)
-    assert isinstance(seg.frame_model, F2IFrameModel) and isinstance(seg.associator, LearnedAssociator)
+    assert isinstance(seg.frame_model, ColorFeatures) and seg.frame_model.append
+    assert isinstance(seg.frame_model.frame_model, F2IFrameModel) and isinstance(seg.associator, LearnedAssociator)
     assert float(seg.associator.merger.bias.detach()) == 1.25
     assert isinstance(build(both, "heuristic").associator, HeuristicAssociator)
     for path in (only, both):
         untrained = build(path, "untrained").associator
-        assert isinstance(untrained, LearnedAssociator) and float(untrained.merger.bias.detach()) == -7.0
+        assert isinstance(untrained, LearnedAssociator) and float(untrained.merger.bias.detach()) == -5.0
+        assert untrained.merger.config.color_dim == 27
     with pytest.raises(ValueError, match=r"f2i\.safetensors: holds F2I weights only; merging='learned' needs"):
         build(only, "learned")
-    # a few frames through the full model: the map's features are the 16-d F2I queries
+    # a few frames through the full model: the map's features are the 16-d F2I queries + 27-d colour
     seg = build(both)
-    seg.frame_model.config.score_threshold, seg.frame_model.config.min_points = 0.0, 5  # an untrained F2I scores low
     for i, cam in enumerate(SHAKY):
         seg.step(render([RED, BLUE], cam, i))
-    assert seg.memory.feat_dim == 16
+    assert seg.memory.feat_dim == 16 + 27
+    with pytest.raises(ValueError, match="the merger reads 27-wide colour descriptors, color_bins=4 gives 15"):
+        OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned", checkpoint=str(both), masks="sim",
+                                                    device="cpu", color_bins=4))
 
 
 def test_save_load_round_trip(tmp_path):
