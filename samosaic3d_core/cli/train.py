@@ -6,10 +6,11 @@
 
     samosaic3d train --stage temporal --init runs/f2i/model.safetensors --config config/train_temporal.yaml
 
-The temporal stage trains the I2S merger with L_merge on short frame sequences, the F2I model of
-``--init`` frozen (``samosaic3d_core.train.temporal``); it writes combined F2I + I2S weights.
-Its config has the sections "i2s" (I2SConfig), "temporal" (TemporalConfig), "train" and "data";
-``train.val_frames`` counts validation windows there.
+The temporal stage trains the I2S merger with L_merge on teacher-forced replays of the training
+scenes, the F2I model of ``--init`` frozen (``samosaic3d_core.train.temporal``); it writes
+combined F2I + I2S weights. Its config has the sections "i2s" (I2SConfig), "temporal"
+(TemporalConfig), "train" and "data"; ``train.val_frames`` counts validation merge problems
+(frames) there.
 
 Settings come from a YAML (or JSON) file (``--config``) with the sections "model", "loss",
 "train" (as written to a run's config.json) and "data" (train, val, masks, frame_stride,
@@ -142,13 +143,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_temporal(args: argparse.Namespace, sections: dict) -> int:
-    """``--stage temporal``: train the I2S merger on sequences, the F2I model of ``--init`` frozen."""
+    """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.model.checkpoint import load_f2i
+    from samosaic3d_core.baseline import FrameModelConfig
     from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
     from samosaic3d_core.model.i2s import I2SConfig
+    from samosaic3d_core.pipeline import learned_frame_features
     from samosaic3d_core.train.loop import setup_distributed
-    from samosaic3d_core.train.temporal import SequenceDataset, TemporalConfig, train_temporal
+    from samosaic3d_core.train.temporal import MergeDataset, TemporalConfig, train_temporal
 
     if args.init is None:
         raise SystemExit("samosaic3d train --stage temporal: give --init F2I_WEIGHTS.safetensors (from --stage f2i)")
@@ -168,17 +171,21 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
         import torch
 
         torch.set_num_threads(train_config.threads)
-    i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, **sections.get("i2s", {})})
     temporal_config = TemporalConfig(**sections.get("temporal", {}))
+    color_dim = 3 * temporal_config.color_bins + 3 if temporal_config.color_bins else 0
+    i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, "color_dim": color_dim,
+                              **sections.get("i2s", {})})
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
-    frame_model = F2IFrameModel(f2i, F2IFrameConfig(device=str(device)))
+    frame_model = F2IFrameModel(f2i, F2IFrameConfig(device=str(device), readout=temporal_config.readout,
+                                                    group_threshold=temporal_config.group_threshold))
+    frame_features = learned_frame_features(frame_model, i2s_config, FrameModelConfig(max(temporal_config.color_bins, 1)))
     make_masks = _mask_factory(args.masks)
 
     def dataset(root: Path):
         scenes = list_scenes(root)
         if not scenes:
             raise SystemExit(f"samosaic3d train: no scenes found under {root}")
-        return SequenceDataset(scenes, make_masks, frame_model, lift_config, temporal_config, seed=train_config.seed)
+        return MergeDataset(scenes, make_masks, frame_features, lift_config, temporal_config, seed=train_config.seed)
 
     train_set = dataset(args.data)
     val_set = dataset(args.val_data) if args.val_data else None

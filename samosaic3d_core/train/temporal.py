@@ -1,22 +1,24 @@
-"""Temporal stage: train the I2S merger with L_merge on short sequences of a scene's frames.
+"""Temporal stage: train the I2S merger with L_merge on the memory the online pipeline builds.
 
-A window is ``window`` frames of one scene, ``frame_gap`` frames apart. Every frame goes through
-the online pipeline's own front end (mask source -> lifting -> F2I frame model), giving frame
-instances with their F2I query features, boxes and majority ground-truth id. For each frame j >= 1
-of a window, the instances of frames 0..j-1 play the short-term memory and
+Each training scene is replayed through the online pipeline's own parts (mask source -> lifting
+-> frame model -> ``SceneMemory``), every ``frame_gap``-th frame, with a teacher-forced
+association: a frame instance joins the map instance of its majority ground-truth id (the one a
+perfect associator would have built), instances of no object (id 0: floor, walls) join the
+no-object map instance owning most of their cells (at least ``join_background``) or start new
+ones. Before each frame is integrated, the stage-1 problem of that frame is recorded exactly as
+``LearnedAssociator`` will pose it at run time: the frame instances' features and boxes, the
+short-term memory's, and the cell overlap of every pair, with
 
-    L_merge = BCE(M_short(frame j, memory), G),   G_ik = 1 iff the same non-zero ground-truth id
+    L_merge = BCE(M_short(frame, short-term memory, overlap), G),   G_ij = 1 iff the same non-zero id
 
-Memory entries are teacher-forced: the earlier instances that share a ground-truth id are fused
-into one entry (union of boxes, point-weighted mean feature, as ``SceneMemory`` fuses a merge),
-so the memory looks like the one a perfect associator would have built; instances of no object
-(id 0) stay separate entries. At most ``short_term_size`` entries, the most recently seen, are kept.
+Pairs of two no-object instances are left out of the loss (which wall piece joins which does not
+change an instance map); a no-object instance and an object must not merge.
 
 The F2I model is frozen (eval mode, no gradients): only the merger learns. The paper trains the
 full framework end to end in this stage; freezing makes the stage affordable on a CPU, because
-each frame's instances are computed once and cached (fragments are cut with a per-frame seed, so
-a frame's instances are the same in every epoch). The run directory has the layout of the F2I
-stage (``samosaic3d_core.train.loop``); its weights files hold both models (``save_samosaic3d``).
+the replay runs once and its merge problems are cached (fragments are cut with a per-frame seed).
+The run directory has the layout of the F2I stage (``samosaic3d_core.train.loop``); its weights
+files hold both models (``save_samosaic3d``).
 """
 
 from __future__ import annotations
@@ -29,210 +31,227 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from samosaic3d_core.geometry import majority_vote
+from samosaic3d_core.i2s_association import boxes_of, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
-from samosaic3d_core.pipeline import FrameModel
 from samosaic3d_core.losses import merge_loss, merge_targets
+from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.model.checkpoint import I2S_PREFIX, save_samosaic3d
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
-from samosaic3d_core.model.frame_model import F2IFrameModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+from samosaic3d_core.pipeline import FrameModel
 from samosaic3d_core.train.dataset import MaskSource, open_scene
 from samosaic3d_core.train.loop import (
     RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, optimizer_step, resume_state,
     setup_distributed,
 )
-from samosaic3d_core.types import Frame, MaskResult
+from samosaic3d_core.types import Frame
 
 TERMS = ("merge", "mean_pos", "mean_neg", "precision", "recall")
 
 
 @dataclass
 class TemporalConfig:
-    """How sequences are cut from scenes and supervised."""
+    """How scenes are replayed and supervised."""
 
-    window: int = 6
-    """Frames per training sequence (the first is memory only)."""
-    frame_gap: int = 3
-    """Frames between consecutive frames of a sequence (sequence starts are multiples of it too)."""
+    frame_gap: int = 2
+    """Replay every this many frames of a scene (1 = every frame, as at run time)."""
+    max_frames: int = 0
+    """Replay at most this many frames per scene (0 = all)."""
     short_term_size: int = 50
-    """At most this many memory entries (the most recently seen), as N_short at inference."""
+    """N_short of the replayed memory, as at run time."""
+    join_background: float = 0.5
+    """Teacher forcing: a no-object instance joins the no-object map instance owning this fraction of its cells."""
     pos_weight: float = 2.0
-    """Weight of the positive (same object) pairs in the BCE; they are at most one per row."""
+    """Weight of the positive (same object) pairs in the BCE; they are rare."""
     merge_threshold: float = 0.5
-    """Hungarian pairs above this count as merges in the precision / recall metrics."""
+    """M above which a frame instance joins its best short-term instance, for the precision / recall metrics."""
+    readout: str = "affinity"
+    """Readout of the frozen F2I frame model (``F2IFrameConfig.readout``); run time must use the same."""
+    group_threshold: float = 0.5
+    """``F2IFrameConfig.group_threshold`` of the frozen frame model."""
+    color_bins: int = 8
+    """Bins per RGB channel of the colour descriptor in the instance features (0 = no colour cue)."""
 
 
 @dataclass
-class FrameRecord:
-    """A frame's instances as the merger sees them (CPU tensors).
+class MergeProblem:
+    """One frame's stage-1 merge problem (K frame instances, S short-term instances; CPU tensors).
 
-    feats: (K, C) F2I query features; boxes: (K, 6) min xyz, max xyz (metres);
-    gt_ids: (K,) int64 majority ground-truth id (0 = no object); num_points: (K,) float32
+    frame_feats: (K, W); frame_boxes: (K, 6) min xyz, max xyz (metres)
+    memory_feats: (S, W); memory_boxes: (S, 6); overlap: (K, S, 2) containment, owned fraction
+    target: (K, S) float G; counted: (K, S) bool, the pairs the loss counts
     """
 
-    feats: Tensor
-    boxes: Tensor
-    gt_ids: Tensor
-    num_points: Tensor
+    frame_feats: Tensor
+    frame_boxes: Tensor
+    memory_feats: Tensor
+    memory_boxes: Tensor
+    overlap: Tensor
+    target: Tensor
+    counted: Tensor
 
 
-def frame_record(frame: Frame, masks: MaskResult, frame_model: FrameModel, lift_config: LiftConfig) -> FrameRecord:
-    """Run the pipeline's front end on ``frame`` and label each instance with its majority ground-truth id."""
+def instance_gt_ids(frame: Frame, points, point_local: np.ndarray, num_instances: int) -> np.ndarray:
+    """(K,) int64 majority ground-truth id of each frame instance (0 = no object)."""
     if frame.instance_gt is None:
         raise ValueError(f"frame {frame.index}: no instance_gt; temporal training needs per-pixel instance ids")
-    points, fragments = lift_frame(frame, masks, lift_config)
-    instances, point_local = frame_model(frame, points, fragments)
-    point_local = np.asarray(point_local, np.int64)
-    gt = frame.instance_gt.reshape(-1)[points.pixel].astype(np.int64)
+    gt = np.maximum(frame.instance_gt.reshape(-1)[points.pixel].astype(np.int64), 0)
     member = point_local > 0
-    gt_ids = majority_vote(point_local[member] - 1, np.maximum(gt[member], 0), len(instances))
-    boxes = np.concatenate([instances.box_min, instances.box_max], axis=1)
-    return FrameRecord(torch.as_tensor(instances.feats, dtype=torch.float32), torch.as_tensor(boxes, dtype=torch.float32),
-                       torch.as_tensor(gt_ids, dtype=torch.int64), torch.as_tensor(instances.num_points, dtype=torch.float32))
+    return majority_vote(point_local[member] - 1, gt[member], num_instances)
 
 
-def memory_entries(records: Sequence[FrameRecord], capacity: int) -> FrameRecord:
-    """Teacher-forced short-term memory from earlier frames (oldest first); see the module docstring.
+class TeacherForcedReplay:
+    """Replays one scene through lifting, the frame model and a ``SceneMemory`` associated by ground truth."""
 
-    Entries are ordered by the frame they were last seen in (oldest first); the newest ``capacity`` are kept.
-    """
-    feats, boxes, ids, weights, last = [], [], [], [], []  # one item per entry
-    slot_of: dict[int, int] = {}  # ground-truth id -> entry
-    for t, rec in enumerate(records):
-        for i, gid in enumerate(rec.gt_ids.tolist()):
-            w = max(float(rec.num_points[i]), 1.0)
-            slot = slot_of.get(gid) if gid > 0 else None
-            if slot is None:
-                if gid > 0:
-                    slot_of[gid] = len(ids)
-                feats.append(rec.feats[i] * w)
-                boxes.append(rec.boxes[i].clone())
-                ids.append(gid)
-                weights.append(w)
-                last.append(t)
-            else:
-                feats[slot] = feats[slot] + rec.feats[i] * w
-                boxes[slot] = torch.cat([torch.minimum(boxes[slot][:3], rec.boxes[i][:3]),
-                                         torch.maximum(boxes[slot][3:], rec.boxes[i][3:])])
-                weights[slot] += w
-                last[slot] = t
-    if not ids:
-        dim = records[0].feats.shape[1] if records else 0
-        return FrameRecord(torch.zeros(0, dim), torch.zeros(0, 6), torch.zeros(0, dtype=torch.int64), torch.zeros(0))
-    order = np.argsort(np.asarray(last), kind="stable")[-capacity:]
-    w = torch.tensor(weights)[order]
-    return FrameRecord(torch.stack(feats)[order] / w[:, None], torch.stack(boxes)[order],
-                       torch.tensor(ids, dtype=torch.int64)[order], w)
+    def __init__(self, frame_model: FrameModel, lift_config: LiftConfig, memory_config: MemoryConfig,
+                 join_background: float = 0.5):
+        self.frame_model, self.lift_config, self.join_background = frame_model, lift_config, join_background
+        self.memory = SceneMemory(memory_config)
+        self.gt_of_map: dict[int, int] = {}  # map id -> ground-truth id (0 = no object)
+        self.map_of_gt: dict[int, int] = {}  # ground-truth id -> its map instance
+
+    def step(self, frame: Frame, masks) -> Optional[MergeProblem]:
+        """Integrate ``frame`` (teacher-forced); returns its merge problem (None without pairs)."""
+        points, fragments = lift_frame(frame, masks, self.lift_config)
+        instances, point_local = self.frame_model(frame, points, fragments)
+        point_local = np.asarray(point_local, np.int64)
+        gt_ids = instance_gt_ids(frame, points, point_local, len(instances))
+        obs = self.memory.observe(points, instances, point_local, frame.index, frame.timestamp)
+        problem = None
+        short = self.memory.instances(np.asarray(self.memory.short_term_ids(), np.int64))
+        if len(instances) and len(short):
+            memory_gt = torch.as_tensor([self.gt_of_map[int(i)] for i in short.ids], dtype=torch.int64)
+            frame_gt = torch.as_tensor(gt_ids)
+            as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
+            problem = MergeProblem(
+                as_tensor(instances.feats), as_tensor(boxes_of(instances)), as_tensor(short.feats),
+                as_tensor(boxes_of(short)), as_tensor(pair_overlap(obs, short.ids)),
+                merge_targets(frame_gt, memory_gt), (frame_gt[:, None] > 0) | (memory_gt[None, :] > 0),
+            )
+        matches = self._teacher_matches(obs, gt_ids)
+        _, created, _ = self.memory.integrate(obs, matches)
+        for i, map_id in zip(np.flatnonzero(matches == 0).tolist(), created):
+            gid = int(gt_ids[i])
+            self.gt_of_map[map_id] = gid
+            if gid > 0 and gid not in self.map_of_gt:
+                self.map_of_gt[gid] = map_id
+        return problem
+
+    def _teacher_matches(self, obs, gt_ids: np.ndarray) -> np.ndarray:
+        alive = set(self.memory.alive_ids().tolist())
+        for gid, map_id in list(self.map_of_gt.items()):
+            if map_id not in alive:
+                del self.map_of_gt[gid]
+        matches = np.array([self.map_of_gt.get(int(g), 0) if g > 0 else 0 for g in gt_ids], np.int64)
+        background = np.array(sorted(i for i in alive if self.gt_of_map[i] == 0), np.int64)
+        if len(background):
+            owned = obs.owned_fraction()[:, background]  # (K, B)
+            best = owned.argmax(axis=1)
+            join = (gt_ids == 0) & (owned[np.arange(len(gt_ids)), best] >= self.join_background)
+            matches[join] = background[best[join]]
+        return matches
 
 
-class SequenceDataset:
-    """Windows of ``window`` frames ``frame_gap`` apart from each scene; item i is a list of
-    ``FrameRecord``. Frame records are computed once with the frozen frame model and cached."""
+class MergeDataset:
+    """The merge problems of teacher-forced replays of ``scenes`` (computed once, see ``prepare``)."""
 
     def __init__(
         self,
         scenes: Sequence[str | Path | Sequence[Frame]],
         make_masks: Callable[[int], MaskSource],
-        frame_model: F2IFrameModel,
+        frame_model: FrameModel,
         lift_config: LiftConfig,
         config: TemporalConfig,
         seed: int = 0,
     ):
         """scenes: scene folders, or frame sequences (anything with len() and [i]);
-        make_masks(seed) -> a mask source; frame_model: the frozen frame model."""
+        make_masks(seed) -> a mask source; frame_model: the frozen frame model (with the instance
+        features the merger reads)."""
         if not scenes:
-            raise ValueError("SequenceDataset: no scenes given")
-        if config.window < 2 or config.frame_gap < 1:
-            raise ValueError(f"window must be >= 2 and frame_gap >= 1, got {config.window}, {config.frame_gap}")
+            raise ValueError("MergeDataset: no scenes given")
+        if config.frame_gap < 1:
+            raise ValueError(f"frame_gap must be >= 1, got {config.frame_gap}")
         self.readers = [open_scene(s) if isinstance(s, (str, Path)) else s for s in scenes]
-        span = (config.window - 1) * config.frame_gap
-        self.index = [(s, start) for s, r in enumerate(self.readers) for start in range(0, len(r) - span, config.frame_gap)]
-        if not self.index:
-            raise ValueError(f"SequenceDataset: scenes are shorter than one window ({span + 1} frames)")
         self.make_masks, self.frame_model, self.lift_config = make_masks, frame_model, lift_config
         self.config, self.seed = config, seed
-        self._cache: dict[tuple[int, int], FrameRecord] = {}
+        self._problems: Optional[list[MergeProblem]] = None
 
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def frames(self) -> list[tuple[int, int]]:
-        """Every (scene, frame) some window uses."""
-        gap, w = self.config.frame_gap, self.config.window
-        return sorted({(s, start + j * gap) for s, start in self.index for j in range(w)})
-
-    def record(self, scene: int, frame_index: int) -> FrameRecord:
-        key = (scene, frame_index)
-        if key not in self._cache:
-            frame = self.readers[scene][frame_index]
-            frame_seed = int(np.random.SeedSequence([self.seed, scene, frame_index]).generate_state(1)[0])
-            masks = self.make_masks(frame_seed)(frame)
-            self._cache[key] = frame_record(frame, masks, self.frame_model, self.lift_config)
-        return self._cache[key]
+    def frames(self, scene: int) -> list[int]:
+        """Frame indices replayed from ``scene``."""
+        picked = list(range(0, len(self.readers[scene]), self.config.frame_gap))
+        return picked[: self.config.max_frames] if self.config.max_frames > 0 else picked
 
     def prepare(self, progress: bool = False) -> None:
-        """Compute every frame record now (else they are computed on first use)."""
-        keys = self.frames()
+        """Replay every scene now (else on first use)."""
+        if self._problems is not None:
+            return
+        memory_config = MemoryConfig(short_term_size=self.config.short_term_size)
+        jobs = [(s, f) for s in range(len(self.readers)) for f in self.frames(s)]
         if progress:
             from tqdm import tqdm
 
-            keys = tqdm(keys, desc="F2I frames", dynamic_ncols=True)
-        for scene, frame_index in keys:
-            self.record(scene, frame_index)
+            jobs = tqdm(jobs, desc="replay frames", dynamic_ncols=True)
+        problems, replay, current = [], None, -1
+        for scene, frame_index in jobs:
+            if scene != current:
+                replay, current = TeacherForcedReplay(self.frame_model, self.lift_config, memory_config,
+                                                      self.config.join_background), scene
+            frame = self.readers[scene][frame_index]
+            frame_seed = int(np.random.SeedSequence([self.seed, scene, frame_index]).generate_state(1)[0])
+            problem = replay.step(frame, self.make_masks(frame_seed)(frame))
+            if problem is not None and bool(problem.counted.any()):
+                problems.append(problem)
+        if not problems:
+            raise ValueError("MergeDataset: the replays gave no merge problem (too few frames or instances)")
+        self._problems = problems
 
-    def __getitem__(self, i: int) -> list[FrameRecord]:
-        scene, start = self.index[i]
-        return [self.record(scene, start + j * self.config.frame_gap) for j in range(self.config.window)]
+    def __len__(self) -> int:
+        self.prepare()
+        return len(self._problems)
+
+    def __getitem__(self, i: int) -> MergeProblem:
+        self.prepare()
+        return self._problems[i]
 
 
-def sequence_terms(merger: I2SMerger, records: Sequence[FrameRecord], config: TemporalConfig, device) -> tuple[Tensor, Tensor]:
-    """L_merge of one window (mean over its frames 1..T-1 that have instances and memory) and the
-    detached logging terms (TERMS order)."""
-    losses, probs, targets, matched = [], [], [], []
-    for j in range(1, len(records)):
-        frame, memory = records[j], memory_entries(records[:j], config.short_term_size)
-        if len(frame.gt_ids) == 0 or len(memory.gt_ids) == 0:
-            continue
-        logits = merger(frame.feats.to(device), frame.boxes.to(device), memory.feats.to(device), memory.boxes.to(device))
-        target = merge_targets(frame.gt_ids, memory.gt_ids).to(device)
-        losses.append(merge_loss(logits, target, config.pos_weight))
-        prob = logits.detach().sigmoid().cpu()
-        rows, cols = linear_sum_assignment(prob.numpy(), maximize=True)
-        chosen = torch.zeros_like(prob, dtype=torch.bool)
-        chosen[rows, cols] = True
-        probs.append(prob.reshape(-1)), targets.append(target.cpu().reshape(-1))
-        matched.append((chosen & (prob > config.merge_threshold)).reshape(-1))
-    if not losses:
-        zero = sum(p.sum() for p in merger.parameters()) * 0.0
-        return zero, torch.full((len(TERMS),), float("nan"))
-    prob, target, merged = torch.cat(probs), torch.cat(targets) > 0, torch.cat(matched)
+def problem_terms(merger: I2SMerger, problem: MergeProblem, config: TemporalConfig, device) -> tuple[Tensor, Tensor]:
+    """L_merge of one frame's problem and the detached logging terms (TERMS order, NaN where undefined)."""
+    logits = merger(problem.frame_feats.to(device), problem.frame_boxes.to(device), problem.memory_feats.to(device),
+                    problem.memory_boxes.to(device), problem.overlap.to(device))
+    target, counted = problem.target.to(device), problem.counted.to(device)
+    loss = merge_loss(logits[counted], target[counted], config.pos_weight)
+    prob = logits.detach().sigmoid().cpu()
+    target, counted = problem.target > 0, problem.counted
+    best = prob.argmax(dim=1)
+    chosen = torch.zeros_like(target)
+    chosen[torch.arange(len(prob)), best] = True
+    merged = chosen & (prob > config.merge_threshold) & counted
     nan = torch.tensor(float("nan"))
     true_pos = (merged & target).sum()
+    has_pos = target.any(dim=1)
     terms = torch.stack([
-        torch.stack(losses).mean().detach().cpu(),
+        loss.detach().cpu(),
         prob[target].mean() if target.any() else nan,
-        prob[~target].mean() if (~target).any() else nan,
+        prob[~target & counted].mean() if (~target & counted).any() else nan,
         true_pos / merged.sum() if merged.any() else nan,
-        true_pos / target.sum() if target.any() else nan,
+        true_pos / has_pos.sum() if has_pos.any() else nan,
     ])
-    return torch.stack(losses).mean(), terms
+    return loss, terms
 
 
 def _nanmean(rows: list[Tensor]) -> list[float]:
-    stacked = torch.stack(rows)
-    return [float(v) for v in torch.nanmean(stacked, dim=0)]
+    return [float(v) for v in torch.nanmean(torch.stack(rows), dim=0)]
 
 
-def evaluate_sequences(merger: I2SMerger, dataset: SequenceDataset, max_windows: int, device) -> dict[str, float]:
-    """Mean TERMS over the first ``max_windows`` windows (evenly spread over the dataset)."""
-    picks = np.unique(np.linspace(0, len(dataset) - 1, min(max_windows, len(dataset))).astype(int))
+def evaluate_problems(merger: I2SMerger, dataset: MergeDataset, max_problems: int, device) -> dict[str, float]:
+    """Mean TERMS over at most ``max_problems`` problems (evenly spread over the dataset)."""
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(max_problems, len(dataset))).astype(int))
     merger.eval()
     with torch.no_grad():
-        rows = [sequence_terms(merger, dataset[int(i)], dataset.config, device)[1] for i in picks]
+        rows = [problem_terms(merger, dataset[int(i)], dataset.config, device)[1] for i in picks]
     merger.train()
     return dict(zip(TERMS, _nanmean(rows)))
 
@@ -249,14 +268,14 @@ def train_temporal(
     f2i: F2IModel,
     f2i_config: F2IConfig,
     i2s_config: I2SConfig,
-    dataset: SequenceDataset,
-    val_dataset: Optional[SequenceDataset] = None,
+    dataset: MergeDataset,
+    val_dataset: Optional[MergeDataset] = None,
     extra_config: Optional[dict[str, Any]] = None,
     progress: bool = True,
 ) -> Path:
-    """Train an I2S merger on ``dataset`` windows (the frozen ``f2i`` made their records); returns
+    """Train an I2S merger on ``dataset``'s merge problems (the frozen ``f2i`` made them); returns
     the path of the final combined weights (F2I + I2S). Single process (``config.batch_size``
-    windows per step); ``num_workers`` is not used, the frame records live in this process."""
+    problems per step); ``num_workers`` is not used, the problems live in this process."""
     _, _, device = setup_distributed(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -277,12 +296,12 @@ def train_temporal(
     optimizer = torch.optim.AdamW(merger.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     step = _resume(out_dir, merger, optimizer, scheduler, device) if config.resume and (out_dir / "latest.json").exists() else 0
-    steps_per_epoch = len(dataset) // config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"dataset has {len(dataset)} windows: too few for batch {config.batch_size}")
     if step < config.steps:
         for data in (dataset, val_dataset) if val_dataset is not None else (dataset,):
             data.prepare(progress)
+    steps_per_epoch = len(dataset) // config.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"dataset has {len(dataset)} merge problems: too few for batch {config.batch_size}")
     bar = None
     if progress:
         from tqdm import tqdm
@@ -294,7 +313,7 @@ def train_temporal(
         order = epoch_order(len(dataset), epoch, config.seed, 0, 1)[offset * config.batch_size:]
         for first in range(0, len(order) - config.batch_size + 1, config.batch_size):
             batch = [dataset[int(i)] for i in order[first:first + config.batch_size]]
-            results = [sequence_terms(merger, records, temporal_config, device) for records in batch]
+            results = [problem_terms(merger, problem, temporal_config, device) for problem in batch]
             loss = torch.stack([r[0] for r in results]).mean()
             optimizer_step(loss, merger.parameters(), optimizer, scheduler, config.grad_clip)
             step += 1
@@ -305,7 +324,7 @@ def train_temporal(
             if step % config.log_every == 0 or step == config.steps:
                 elapsed, t_last = time.perf_counter() - t_last, time.perf_counter()
                 row = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                       "windows_per_s": len(rows) / elapsed, **dict(zip(TERMS, _nanmean(rows)))}
+                       "problems_per_s": len(rows) / elapsed, **dict(zip(TERMS, _nanmean(rows)))}
                 files.append_csv("metrics.csv", row)
                 rows = []
             if step % config.checkpoint_every == 0 or step == config.steps:
@@ -315,7 +334,7 @@ def train_temporal(
                                                      extra={"step": str(step)})
                 files.save_checkpoint(step, write, state, config.keep_checkpoints)
                 if val_dataset is not None:
-                    val = evaluate_sequences(merger, val_dataset, config.val_frames, device)
+                    val = evaluate_problems(merger, val_dataset, config.val_frames, device)
                     files.append_csv("val_metrics.csv", {"step": step, **val})
             if step >= config.steps:
                 break

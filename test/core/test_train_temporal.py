@@ -1,4 +1,4 @@
-"""Temporal (I2S) stage: memory entries, frame records, combined checkpoints, a smoke run."""
+"""Temporal (I2S) stage: teacher-forced replay, combined checkpoints, a smoke run."""
 
 import csv
 import json
@@ -20,49 +20,68 @@ from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.train.dataset import Sample
 from samosaic3d_core.train.loop import TrainConfig, train
+from samosaic3d_core.memory import MemoryConfig
 from samosaic3d_core.train.temporal import (
-    FrameRecord, SequenceDataset, TemporalConfig, frame_record, memory_entries, sequence_terms, train_temporal,
+    MergeDataset, MergeProblem, TeacherForcedReplay, TemporalConfig, instance_gt_ids, problem_terms, train_temporal,
 )
 from samosaic3d_core.types import CameraIntrinsics, Frame, Instances, MaskResult
 from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
 from test.core.test_model_f2i import TINY
 
 
-def _record(ids, boxes, feats, points):
-    return FrameRecord(torch.tensor(feats, dtype=torch.float32), torch.tensor(boxes, dtype=torch.float32),
-                       torch.tensor(ids), torch.tensor(points, dtype=torch.float32))
+K8x6 = CameraIntrinsics(10.0, 10.0, 4.0, 3.0, 8, 6)
+LIFT_ALL = LiftConfig(voxel_size=0.0, point_budget=0, min_fragment_points=1)
 
 
-def test_memory_entries_fuse_earlier_instances_of_one_object():
-    first = _record([1, 0], [[0, 0, 0, 1, 1, 1], [5, 5, 0, 6, 6, 1]], [[1.0, 0], [0, 1.0]], [10, 5])
-    second = _record([1, 2, 0], [[0.5, 0, 0, 2, 1, 1], [3, 0, 0, 4, 1, 1], [8, 0, 0, 9, 1, 1]],
-                     [[0.0, 1], [1, 1], [0, 2]], [30, 7, 1])
-    mem = memory_entries([first, second], capacity=10)
-    # oldest last-seen first: the id-0 instance of frame 0, then object 1 (fused), object 2, id 0 of frame 1
-    assert mem.gt_ids.tolist() == [0, 1, 2, 0]
-    torch.testing.assert_close(mem.boxes[1], torch.tensor([0.0, 0, 0, 2, 1, 1]))
-    torch.testing.assert_close(mem.feats[1], torch.tensor([10 / 40, 30 / 40]))  # point-weighted mean
-    assert mem.num_points.tolist() == [5, 40, 7, 1]
-    assert memory_entries([first, second], capacity=2).gt_ids.tolist() == [2, 0]
-
-
-def test_frame_record_labels_instances_with_their_majority_ground_truth_id():
-    k = CameraIntrinsics(10.0, 10.0, 4.0, 3.0, 8, 6)
+def _columns_frame(index):
+    """An 8 x 6 frame 2 m away: columns 0-2 show object 7, 3-5 object 9, 6-7 no object."""
     inst = np.zeros((6, 8), np.int32)
-    inst[:, :3], inst[:, 3:6] = 7, 9  # columns 0-2: object 7, 3-5: object 9, 6-7: none
-    frame = Frame(np.zeros((6, 8, 3), np.uint8), np.full((6, 8), 2.0, np.float32), np.eye(4), k, instance_gt=inst)
-    masks = MaskResult(np.ones((1, 6, 8), bool), np.ones(1, np.float32), np.zeros((6, 8), np.int32))
+    inst[:, :3], inst[:, 3:6] = 7, 9
+    return Frame(np.zeros((6, 8, 3), np.uint8), np.full((6, 8), 2.0, np.float32), np.eye(4), K8x6, index=index,
+                 timestamp=float(index), instance_gt=inst)
 
-    def frame_model(frame, points, fragments):  # instance 1: columns 0-3, instance 2: columns 4-7
-        local = np.where(points.pixel % 8 < 4, 1, 2)
-        xyz = points.xyz
-        boxes = [xyz[local == i] for i in (1, 2)]
-        return Instances(np.array([1, 2]), np.ones(2, np.float32), np.stack([b.min(0) for b in boxes]),
-                         np.stack([b.max(0) for b in boxes]), np.bincount(local)[1:], np.eye(2, dtype=np.float32)), local
 
-    rec = frame_record(frame, masks, frame_model, LiftConfig(voxel_size=0.0, point_budget=0, min_fragment_points=1))
-    assert rec.gt_ids.tolist() == [7, 0]  # 3 of 4 columns are 7; 9 and none tie 2:2, the smaller label wins
-    assert rec.num_points.tolist() == [24, 24] and rec.feats.shape == (2, 2)
+ONE_MASK = MaskResult(np.ones((1, 6, 8), bool), np.ones(1, np.float32), np.zeros((6, 8), np.int32))
+
+
+def _column_model(edges):
+    """Frame model: instance k covers the columns edges[k - 1] <= column < edges[k]; feature e_k."""
+    def frame_model(frame, points, fragments):
+        local = np.searchsorted(np.asarray(edges[1:]), points.pixel % 8, side="right") + 1
+        xyz, k = points.xyz, len(edges) - 1
+        parts = [xyz[local == i] for i in range(1, k + 1)]
+        return Instances(np.arange(1, k + 1), np.ones(k, np.float32), np.stack([p.min(0) for p in parts]),
+                         np.stack([p.max(0) for p in parts]), np.bincount(local)[1:], np.eye(k, 4, dtype=np.float32)), local
+    return frame_model
+
+
+def test_instance_gt_ids_are_majority_ground_truth_ids():
+    frame = _columns_frame(0)
+    points = lift_points(frame)
+    local = np.where(points.pixel % 8 < 4, 1, 2)
+    assert instance_gt_ids(frame, points, local, 2).tolist() == [7, 0]  # 9 and none tie 2:2, the smaller wins
+
+
+def lift_points(frame):
+    from samosaic3d_core.lift import lift_frame
+
+    return lift_frame(frame, ONE_MASK, LIFT_ALL)[0]
+
+
+def test_teacher_forced_replay_poses_the_run_time_problem_and_follows_ground_truth():
+    replay = TeacherForcedReplay(_column_model([0, 3, 6, 8]), LIFT_ALL, MemoryConfig(short_term_size=5))
+    assert replay.step(_columns_frame(0), ONE_MASK) is None  # empty memory: nothing to merge
+    assert replay.gt_of_map == {1: 7, 2: 9, 3: 0} and replay.map_of_gt == {7: 1, 9: 2}
+    problem = replay.step(_columns_frame(1), ONE_MASK)
+    assert problem.target.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
+    assert problem.counted.tolist() == [[True, True, True], [True, True, True], [True, True, False]]
+    torch.testing.assert_close(problem.overlap[..., 0].diagonal(), torch.ones(3))  # each lies on its own instance
+    assert problem.frame_feats.shape == problem.memory_feats.shape == (3, 4)
+    assert replay.memory.num_ids == 3  # the objects joined theirs, the wall piece joined the wall instance
+    # a frame cut differently: object 7 in two pieces, both join map instance 1
+    replay.frame_model = _column_model([0, 1, 3, 6, 8])
+    problem = replay.step(_columns_frame(2), ONE_MASK)
+    assert problem.target[:, 0].tolist() == [1, 1, 0, 0] and replay.memory.num_ids == 3
 
 
 # ----------------------------------------------------------------- checkpoints
@@ -123,24 +142,32 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+def _learned_features(f2i):
+    """[query, colour] features of a frame model that keeps several instances per frame even
+    untrained (an untrained affinity readout groups everything into one)."""
+    from samosaic3d_core.baseline import ColorFeatures
+
+    return ColorFeatures(F2IFrameModel(f2i, F2IFrameConfig(readout="fragments", score_threshold=0.0)), append=True)
+
+
 def test_temporal_smoke_run_lowers_the_loss_and_resumes(tmp_path, tiny_f2i_weights):
     f2i, f2i_config = load_f2i(tiny_f2i_weights)
-    frames = list(generate_scene(SynthConfig(frames=7, width=160, height=120), seed=3))
-    frame_model = F2IFrameModel(f2i, F2IFrameConfig(score_threshold=0.0, min_points=5))
-    temporal = TemporalConfig(window=3, frame_gap=2)
-    data = SequenceDataset([frames], lambda seed: make_mask_source("sim", seed=seed), frame_model,
-                           LiftConfig(point_budget=1500), temporal)
-    assert len(data) == 2 and data.frames() == [(0, 0), (0, 2), (0, 4), (0, 6)]
-    windows = [data[i] for i in range(len(data))]
-    assert sum(len(r.gt_ids) for r in windows[0]) > 0 and any(bool((r.gt_ids > 0).any()) for r in windows[0])
-    i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels)
+    frames = list(generate_scene(SynthConfig(frames=9, width=160, height=120), seed=3))
+    i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=27)
+    temporal = TemporalConfig(frame_gap=2)
+    data = MergeDataset([frames], lambda seed: make_mask_source("sim", seed=seed), _learned_features(f2i),
+                        LiftConfig(point_budget=1500), temporal)
+    assert data.frames(0) == [0, 2, 4, 6, 8] and 1 <= len(data) <= 4
+    problems = [data[i] for i in range(len(data))]
+    assert all(p.frame_feats.shape[1] == p.memory_feats.shape[1] == 16 + 27 for p in problems)
+    assert sum(int(p.target.sum()) for p in problems) > 0
 
     def loss_of(merger):
         with torch.no_grad():
-            return float(np.mean([float(sequence_terms(merger, w, temporal, "cpu")[0]) for w in windows]))
+            return float(np.mean([float(problem_terms(merger, p, temporal, "cpu")[0]) for p in problems]))
 
     before = loss_of(I2SMerger(i2s_config))
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), steps=12, batch_size=2, lr=0.02, warmup_steps=1, log_every=6,
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), steps=12, batch_size=1, lr=0.02, warmup_steps=1, log_every=6,
                       checkpoint_every=6, keep_checkpoints=1, val_frames=2, device="cpu")
     final = train_temporal(cfg, temporal, f2i, f2i_config, i2s_config, data, val_dataset=data, progress=False)
     run = tmp_path / "run"
@@ -161,47 +188,53 @@ def test_temporal_smoke_run_lowers_the_loss_and_resumes(tmp_path, tiny_f2i_weigh
         train_temporal(cfg, temporal, f2i, f2i_config, I2SConfig(feat_dim=8), data, progress=False)
 
 
-class _RecordWindows:
-    """Windows of synthetic frame records: 5 objects seen in every frame, features = the object's
-    direction + noise, boxes jittered; what a frozen F2I model would hand the merger."""
+class _Problems:
+    """Merge problems of 5 objects seen again: features = the object's direction + noise, boxes
+    jittered, the cell overlap of a pair high for the same object and random otherwise (neighbours
+    touch); some instances cover no object. What a replay hands the merger."""
 
-    def __init__(self, config: TemporalConfig, num_windows: int = 8, seed: int = 0):
+    def __init__(self, config: TemporalConfig, num: int = 16, seed: int = 0):
         rng = np.random.default_rng(seed)
         objects = rng.normal(size=(5, 16))
-        lows = np.c_[np.arange(5) * 0.9, rng.uniform(0, 0.3, (5, 2))]  # neighbours 0.3 m apart
-        self.config, self.windows = config, []
-        for _ in range(num_windows):
-            window = []
-            for _ in range(config.window):
+        lows = np.c_[np.arange(5) * 0.9, rng.uniform(0, 0.3, (5, 2))]
+        self.config, self.problems = config, []
+        for _ in range(num):
+            boxes = []
+            for _ in range(2):
                 lo = lows + rng.normal(scale=0.05, size=lows.shape)
-                boxes = np.c_[lo, lo + 0.6]
-                feats = objects + rng.normal(scale=0.8, size=objects.shape)
-                ids = np.arange(1, 6)
-                ids[rng.random(5) < 0.2] = 0  # some instances cover no object
-                window.append(_record(ids.tolist(), boxes, feats, np.full(5, 50)))
-            self.windows.append(window)
+                boxes.append(torch.tensor(np.c_[lo, lo + 0.6], dtype=torch.float32))
+            feats = [torch.tensor(objects + rng.normal(scale=0.8, size=objects.shape), dtype=torch.float32)
+                     for _ in range(2)]
+            same = np.eye(5, dtype=bool)
+            overlap = np.where(same[..., None], rng.uniform(0.3, 0.9, (5, 5, 2)), rng.uniform(0.0, 0.5, (5, 5, 2)))
+            ids = np.arange(1, 6)
+            ids[rng.random(5) < 0.2] = 0
+            target = torch.tensor(same & (ids[:, None] > 0), dtype=torch.float32)
+            counted = torch.tensor((ids[:, None] > 0) | (ids[None, :] > 0))
+            self.problems.append(MergeProblem(feats[0], boxes[0], feats[1], boxes[1],
+                                              torch.tensor(overlap, dtype=torch.float32), target, counted))
 
     def __len__(self):
-        return len(self.windows)
+        return len(self.problems)
 
     def __getitem__(self, i):
-        return self.windows[i]
+        return self.problems[i]
 
     def prepare(self, progress=False):
         pass
 
 
 def test_temporal_training_learns_the_merge_matrix(tmp_path):
-    temporal = TemporalConfig(window=3, frame_gap=1)
-    data, i2s_config = _RecordWindows(temporal), I2SConfig(feat_dim=16)
+    temporal = TemporalConfig()
+    data, i2s_config = _Problems(temporal), I2SConfig(feat_dim=16)
 
     def terms_of(merger):
         with torch.no_grad():
-            return np.nanmean([sequence_terms(merger, data[i], temporal, "cpu")[1].numpy() for i in range(len(data))], 0)
+            return np.nanmean([problem_terms(merger, data[i], temporal, "cpu")[1].numpy() for i in range(len(data))], 0)
 
     before = terms_of(I2SMerger(i2s_config))
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), steps=60, batch_size=2, lr=0.01, warmup_steps=1, log_every=30,
-                      checkpoint_every=60, device="cpu")
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), steps=80, batch_size=2, lr=0.01, warmup_steps=1, log_every=40,
+                      checkpoint_every=80, device="cpu")
     final = train_temporal(cfg, temporal, _tiny_f2i(), TINY, i2s_config, data, progress=False)
     after = terms_of(load_samosaic3d(final)[2])
     merge, mean_pos, mean_neg = 0, 1, 2
@@ -216,7 +249,7 @@ def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
     scene = write_scene(generate_scene(SynthConfig(frames=5, width=160, height=120), seed=4), tmp_path / "data",
                         progress=False)
     config = tmp_path / "temporal.yaml"
-    config.write_text("data: {point_budget: 1500}\ntemporal: {window: 2, frame_gap: 2}\n"
+    config.write_text("data: {point_budget: 1500}\ntemporal: {frame_gap: 1, readout: fragments}\n"
                       "train: {steps: 2, batch_size: 1, checkpoint_every: 2, log_every: 1, threads: 1}\n")
     out = tmp_path / "run"
     assert main(["train", "--stage", "temporal", "--init", str(tiny_f2i_weights), "--config", str(config),
@@ -224,7 +257,7 @@ def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
     f2i, f2i_config, _, i2s_config = load_samosaic3d(out / "model.safetensors")
     assert i2s_config.feat_dim == f2i_config.backbone.out_channels == 16
     saved = json.loads((out / "config.json").read_text())
-    assert saved["init"] == str(tiny_f2i_weights) and saved["temporal"]["window"] == 2
+    assert saved["init"] == str(tiny_f2i_weights) and saved["temporal"]["readout"] == "fragments"
     with pytest.raises(SystemExit, match="give --init"):
         main(["train", "--stage", "temporal", "--config", str(config), "--data", str(scene), "--out", str(out)])
     with pytest.raises(SystemExit, match="section 'model' belongs to the f2i stage"):
