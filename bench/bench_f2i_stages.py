@@ -76,7 +76,7 @@ def bench(model: F2IModel, n: int, device: str, repeats: int) -> dict[str, float
         state["feats"] = b.forward_voxels(*state["vox"])
 
     def pooling():
-        state["geo"] = fragment_geometry(inp.xyz, inp.fragment, m)
+        state["geo"] = fragment_geometry(inp.xyz, inp.fragment, m, inp.rgb)
         state["frag"] = model.pooling(state["feats"], inp.fragment, m, state["geo"])
 
     def grouping():

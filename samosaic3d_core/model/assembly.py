@@ -5,6 +5,13 @@
     centers = MLP_center(g).view(N_max, C)                   only the first N̂ are active
     A_ik = softmax_k(-||f_i - c_k||^2 / tau)  over active k  (M, N_max), inactive columns exactly 0
     W = A A^T                                                (M, M)
+
+Two optional additions to the paper's grouping (both off by default, on in config/train_f2i.yaml):
+``spare_centers`` activates a few centres beyond the count, a home for fragments of no object
+(floor, walls) that would otherwise have to join an object's centre; ``refine_iters`` moves the
+active centres to the A-weighted mean of their fragments and recomputes A (soft k-means steps,
+differentiable), so the centres follow the frame's fragments instead of staying where a
+prediction from the pooled descriptor g put them.
 """
 
 from __future__ import annotations
@@ -36,10 +43,17 @@ class AssemblyConfig:
     """L2-normalise fragment features and centers before distances, so tau has a fixed scale (d^2 in [0, 4])."""
     grouping: str = "soft"
     """'soft': differentiable softmax assignment; 'hard': argmax one-hot, no gradient (the ablation)."""
+    spare_centers: int = 0
+    """Centres activated beyond the instance count (the count head's or the teacher-forced one)."""
+    refine_iters: int = 0
+    """Soft k-means updates of the active centres from their assigned fragments before the final A."""
 
     def __post_init__(self) -> None:
         if self.grouping not in ("soft", "hard"):
             raise ValueError(f"AssemblyConfig.grouping must be 'soft' or 'hard', got {self.grouping!r}")
+        if self.spare_centers < 0 or self.refine_iters < 0:
+            raise ValueError(f"AssemblyConfig: spare_centers and refine_iters must be >= 0, "
+                             f"got {self.spare_centers}, {self.refine_iters}")
         if self.max_instances < 1 or self.tau <= 0:
             raise ValueError(f"AssemblyConfig: need max_instances >= 1 and tau > 0, got {self.max_instances}, {self.tau}")
 
@@ -49,10 +63,10 @@ class Grouping:
     """The grouping of one frame's M fragments.
 
     count_logits: (N_max,) logits over 1..N_max instances
-    centers:      (N_max, C) the center bank (only the first ``num_active`` are used)
+    centers:      (N_max, C) the center bank (only the first ``num_active`` are used; after refinement)
     assign:       (M, N_max) A; rows sum to 1 over the active columns, inactive columns are exactly 0
     affinity:     (M, M) W = A A^T, symmetric, entries in [0, 1]
-    num_active:   N̂, number of active centers (0 only when M = 0)
+    num_active:   N̂, number of active centers, spare ones included (0 only when M = 0)
     """
 
     count_logits: Tensor
@@ -113,20 +127,30 @@ class Assembly(nn.Module):
         return self.log_tau.exp()
 
     def forward(self, frag_feats: Tensor, num_active: Optional[int] = None) -> Grouping:
-        """frag_feats: (M, C). ``num_active`` forces N̂ (teacher forcing with the true count);
-        None uses the count head's argmax. N̂ is clamped to [1, min(M, N_max)] (0 when M = 0)."""
-        m = len(frag_feats)
+        """frag_feats: (M, C). ``num_active`` forces the instance count (teacher forcing with the true
+        count); None uses the count head's argmax. ``spare_centers`` are added, and N̂ is clamped to
+        [1, min(M, N_max)] (0 when M = 0)."""
+        cfg, m = self.config, len(frag_feats)
         g = global_descriptor(frag_feats)  # (2C,)
         count_logits = self.count_head(g)  # (N_max,)
-        centers = self.center_head(g).view(self.config.max_instances, self.channels)  # (N_max, C)
+        centers = self.center_head(g).view(cfg.max_instances, self.channels)  # (N_max, C)
         if num_active is None:
             num_active = int(count_logits.argmax()) + 1
-        num_active = max(1, min(int(num_active), m, self.config.max_instances)) if m > 0 else 0
+        num_active = max(1, min(int(num_active) + cfg.spare_centers, m, cfg.max_instances)) if m > 0 else 0
         feats, cents = frag_feats, centers
-        if self.config.normalize:
+        if cfg.normalize:
             feats, cents = F.normalize(frag_feats, dim=1), F.normalize(centers, dim=1)
+        assign = self._assign(feats, cents, num_active)  # (M, N_max)
+        for _ in range(cfg.refine_iters if m > 0 else 0):
+            active = assign[:, :num_active]  # (M, N̂)
+            moved = active.T @ feats / active.sum(dim=0)[:, None].clamp(min=1e-6)  # (N̂, C)
+            if cfg.normalize:
+                moved = F.normalize(moved, dim=1)
+            cents = torch.cat([moved, cents[num_active:]])
+            assign = self._assign(feats, cents, num_active)
+        return Grouping(count_logits, cents, assign, assign @ assign.T, num_active)
+
+    def _assign(self, feats: Tensor, centers: Tensor, num_active: int) -> Tensor:
         if self.config.grouping == "hard":
-            assign = hard_assignment(feats, cents, num_active)
-        else:
-            assign = soft_assignment(feats, cents, num_active, self.tau)  # (M, N_max)
-        return Grouping(count_logits, centers, assign, assign @ assign.T, num_active)
+            return hard_assignment(feats, centers, num_active)
+        return soft_assignment(feats, centers, num_active, self.tau)

@@ -175,7 +175,7 @@ class F2IModel(nn.Module):
         """Everything after the backbone, for one frame; point_feats: (N, C)."""
         m = frame.num_fragments
         rel_xyz = frame.xyz - frame.xyz.mean(dim=0) if len(frame.xyz) else frame.xyz  # (N, 3)
-        geometry = fragment_geometry(frame.xyz, frame.fragment, m)  # (M, 8); [:, :3] centroid - frame mean
+        geometry = fragment_geometry(frame.xyz, frame.fragment, m, frame.rgb)  # (M, 11); [:, :3] centroid - frame mean
         frag_feats = self.pooling(point_feats, frame.fragment, m, geometry)  # (M, C)
         grouping = self.assembly(frag_feats, num_active)
         mask_feats = self.heads.point_mask_features(point_feats)  # (N, C)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-NUM_GEOMETRY_FEATURES = 8
+NUM_GEOMETRY_FEATURES = 11
 """Per fragment: centroid relative to the frame mean (3), box size (3), centroid height (1),
-log(1 + point count) / 10 (1). All in metres except the count."""
+log(1 + point count) / 10 (1), mean colour in [0, 1] (3). Lengths in metres."""
 
 
 @dataclass
@@ -32,10 +32,10 @@ def scatter_mean(values: Tensor, index: Tensor, num_groups: int) -> Tensor:
     return out.scatter_reduce(0, index[:, None].expand_as(values), values, "mean", include_self=False)
 
 
-def fragment_geometry(xyz: Tensor, fragment: Tensor, num_fragments: int) -> Tensor:
-    """(M, NUM_GEOMETRY_FEATURES) geometric code of each fragment (see NUM_GEOMETRY_FEATURES).
+def fragment_geometry(xyz: Tensor, fragment: Tensor, num_fragments: int, rgb: Tensor) -> Tensor:
+    """(M, NUM_GEOMETRY_FEATURES) geometric and colour code of each fragment (see NUM_GEOMETRY_FEATURES).
 
-    xyz: (N, 3) world metres of one frame; fragment: (N,) int64 in 0..M-1 or -1.
+    xyz: (N, 3) world metres of one frame; fragment: (N,) int64 in 0..M-1 or -1; rgb: (N, 3) in [0, 1].
     """
     member = fragment >= 0
     frag, pts = fragment[member], xyz[member]  # (N', ), (N', 3)
@@ -44,8 +44,9 @@ def fragment_geometry(xyz: Tensor, fragment: Tensor, num_fragments: int) -> Tens
     box_min = -scatter_max(-pts, frag, num_fragments)
     count = torch.bincount(frag, minlength=num_fragments).to(xyz.dtype)  # (M,)
     centre = xyz.mean(dim=0) if len(xyz) else xyz.new_zeros(3)
+    color = scatter_mean(rgb[member], frag, num_fragments)  # (M, 3)
     return torch.cat(
-        [centroid - centre, box_max - box_min, centroid[:, 2:3], torch.log1p(count)[:, None] / 10.0], dim=1
+        [centroid - centre, box_max - box_min, centroid[:, 2:3], torch.log1p(count)[:, None] / 10.0, color], dim=1
     )
 
 

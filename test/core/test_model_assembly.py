@@ -100,3 +100,35 @@ def test_soft_assignment_passes_gradient_to_features_and_centers():
 def test_config_validation():
     with pytest.raises(ValueError, match="grouping"):
         AssemblyConfig(grouping="kmeans")
+
+
+def test_spare_centers_are_activated_beyond_the_count():
+    torch.manual_seed(0)
+    assembly = Assembly(AssemblyConfig(max_instances=8, spare_centers=2), 16)
+    feats = torch.randn(6, 16)
+    assert assembly(feats, num_active=3).num_active == 5
+    assert assembly(feats, num_active=5).num_active == 6  # never more than the fragments
+    assert assembly(feats[:0]).num_active == 0
+
+
+def test_refined_centers_separate_two_clear_clusters():
+    """Soft k-means steps move the centres onto the frame's fragments: two tight clusters far
+    apart end up with two centres whatever the initial bank says, and A stays differentiable."""
+    torch.manual_seed(0)
+    a, b = torch.randn(16), torch.randn(16)
+    feats = torch.stack([a + 0.01 * torch.randn(16) for _ in range(4)] + [b + 0.01 * torch.randn(16) for _ in range(4)])
+    feats.requires_grad_(True)
+    config = AssemblyConfig(max_instances=4, tau=0.05, learn_tau=False)
+    plain = Assembly(config, 16)
+    refined = Assembly(AssemblyConfig(max_instances=4, tau=0.05, learn_tau=False, refine_iters=3), 16)
+    refined.load_state_dict(plain.state_dict())
+    with torch.no_grad():  # a bank whose two centres both lie near cluster a
+        bias = refined.center_head[-1].bias.view(4, 16)
+        bias.copy_((a + 0.3 * torch.randn(4, 16)) * 10)
+        refined.center_head[-1].weight.zero_()
+    grouping = refined(feats, num_active=2)
+    same = grouping.affinity[:4, :4].mean(), grouping.affinity[4:, 4:].mean()
+    across = grouping.affinity[:4, 4:].mean()
+    assert min(float(v) for v in same) > 0.9 and float(across) < 0.1, grouping.affinity
+    grouping.affinity.sum().backward()
+    assert feats.grad is not None and torch.isfinite(feats.grad).all()

@@ -20,7 +20,8 @@ def test_scatter_max_per_group_and_empty_group():
 def test_fragment_geometry_values():
     xyz = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 1.0], [4.0, 2.0, 2.0], [9.0, 9.0, 9.0]])
     fragment = torch.tensor([0, 0, 1, -1])
-    geo = fragment_geometry(xyz, fragment, 2)
+    rgb = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.2, 0.4, 0.6], [1.0, 1.0, 1.0]])
+    geo = fragment_geometry(xyz, fragment, 2, rgb)
     assert geo.shape == (2, NUM_GEOMETRY_FEATURES)
     centre = xyz.mean(dim=0)  # over all frame points, fragment or not
     np.testing.assert_allclose(geo[0, :3], (torch.tensor([1.0, 0.0, 0.5]) - centre).numpy(), rtol=1e-6)
@@ -28,6 +29,7 @@ def test_fragment_geometry_values():
     np.testing.assert_allclose(geo[1, 3:6], [0.0, 0.0, 0.0])
     np.testing.assert_allclose(geo[:, 6], [0.5, 2.0])
     np.testing.assert_allclose(geo[:, 7], np.log1p([2.0, 1.0]) / 10, rtol=1e-6)
+    np.testing.assert_allclose(geo[:, 8:], [[0.5, 0.0, 0.5], [0.2, 0.4, 0.6]], rtol=1e-6)  # mean colour
 
 
 def test_pooling_takes_max_inside_each_fragment_only():
@@ -43,8 +45,8 @@ def test_pooling_zero_and_one_fragment():
     torch.manual_seed(0)
     pool = FragmentPooling(PoolingConfig(), 4)
     feats, xyz = torch.randn(5, 4), torch.randn(5, 3)
-    none = pool(feats, torch.full((5,), -1), 0, fragment_geometry(xyz, torch.full((5,), -1), 0))
+    none = pool(feats, torch.full((5,), -1), 0, fragment_geometry(xyz, torch.full((5,), -1), 0, xyz.abs()))
     assert none.shape == (0, 4)
     one_frag = torch.tensor([0, 0, 0, -1, 0])
-    one = pool(feats, one_frag, 1, fragment_geometry(xyz, one_frag, 1))
+    one = pool(feats, one_frag, 1, fragment_geometry(xyz, one_frag, 1, xyz.abs()))
     assert one.shape == (1, 4) and torch.isfinite(one).all()
