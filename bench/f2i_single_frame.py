@@ -6,7 +6,8 @@ Each frame is cut into fragments by the ``sim`` mask source (fixed seed), lifted
 pipeline's LiftConfig), and turned into frame instances by
   fragments  every fragment is an instance (the baseline's frame model);
   hard       the F2I model with argmax assignment of fragments to centers (no gradient path);
-  soft       the F2I model as trained (softmax assignment, W-gated decoder).
+  soft       the F2I model as trained (softmax assignment, W-gated decoder);
+each learned model read out per point, by fragment cover, and by the affinity W (the default).
 Scores: ScanNet-protocol class-agnostic AP / AP50 / AP25 over the frames' points (every frame a
 "scene", matches pooled over frames), and count MAE: |instances output - visible GT instances|
 for all, and |N̂ (count head) - true count| for the learned rows. GT = the instance id of each
@@ -71,6 +72,8 @@ def main(argv=None) -> int:
         "soft F2I (learned), point readout": F2IFrameModel(soft_model, F2IFrameConfig(readout="points")),
         "hard F2I (argmax), fragment readout": F2IFrameModel(hard_model, F2IFrameConfig(readout="fragments")),
         "soft F2I (learned), fragment readout": F2IFrameModel(soft_model, F2IFrameConfig(readout="fragments")),
+        "hard F2I (argmax), affinity readout": F2IFrameModel(hard_model, F2IFrameConfig(readout="affinity")),
+        "soft F2I (learned), affinity readout": F2IFrameModel(soft_model, F2IFrameConfig(readout="affinity")),
     }
     scenes = {name: [] for name in variants}
     count_err = {name: [] for name in variants}
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
             if isinstance(model, F2IFrameModel) and len(fragments):
                 with torch.no_grad():
                     pred = model.model([F2IInput.from_points(points, len(fragments), "cpu")])[0]
-                head_err[name].append(abs(pred.num_active - head_truth))
+                head_err[name].append(abs(int(pred.count_logits.argmax()) + 1 - head_truth))
 
     lines = [f"Single-frame assembly, {frames} held-out frames of {len(list_scenes(args.data))} scenes "
              f"({args.data}, stride {args.stride}), sim masks seed {args.mask_seed}, min region {args.min_region} points, "

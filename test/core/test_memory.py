@@ -128,6 +128,18 @@ def test_short_term_fifo_demotes_and_promotes():
     assert memory.instances().tier.tolist() == [0, 1, 0]
 
 
+def test_short_term_size_stays_bounded_when_one_frame_creates_more():
+    memory = memory_with(short_term_size=3)
+    step(memory, [cells(10 * i, 10 * i + 2) for i in range(5)], index=0)  # ids 1..5 in one frame
+    assert memory.short_term_ids() == [3, 4, 5] and memory.long_term_ids() == [1, 2]
+    step(memory, [cells(0, 2), cells(10, 12)], matches=[1, 2], index=1)  # both long-term ids re-merged
+    assert memory.short_term_ids() == [5, 1, 2] and memory.long_term_ids() == [3, 4]
+    for index in range(2, 6):  # a new instance each frame: always 3 short-term ids, oldest demoted
+        step(memory, [cells(100 + 10 * index, 102 + 10 * index)], index=index)
+        assert len(memory.short_term_ids()) == 3
+    assert memory.short_term_ids() == [7, 8, 9] and len(memory.long_term_ids()) == 6
+
+
 def test_voxel_shared_by_two_instances_goes_to_the_majority():
     memory = memory_with()
     # cell 0 holds two points of instance 1 (offsets 0.25, 0.75) and one of instance 2

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Reproduce the shipped weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors) from
+# scratch: generate the training / validation scenes, train the F2I stage, then the temporal stage
+# (I2S, F2I frozen), and copy the result into the package. See docs/model_card.md.
+#
+#   scripts/train_model.sh              # all steps (about 35 minutes on 2 CPU cores)
+#   OUT=runs scripts/train_model.sh     # run directories under $OUT (default runs/)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+. scripts/env.sh
+OUT=${OUT:-runs}
+
+[ -d data/synth/train ] || samosaic3d make-data --out data/synth/train --scenes 12 --frames 150 --seed 100 --width 320 --height 240
+[ -d data/synth/val ] || samosaic3d make-data --out data/synth/val --scenes 2 --frames 60 --seed 200 --width 320 --height 240
+
+samosaic3d train --stage f2i --config config/train_f2i.yaml --out "$OUT/f2i"
+samosaic3d train --stage temporal --init "$OUT/f2i/model.safetensors" --config config/train_temporal.yaml \
+  --out "$OUT/temporal"
+
+mkdir -p samosaic3d_core/checkpoints
+cp "$OUT/temporal/model.safetensors" samosaic3d_core/checkpoints/samosaic3d_synth.safetensors
+cp "$OUT/temporal/model.json" samosaic3d_core/checkpoints/samosaic3d_synth.json
+echo "shipped weights: samosaic3d_core/checkpoints/samosaic3d_synth.safetensors"
