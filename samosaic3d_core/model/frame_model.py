@@ -43,6 +43,12 @@ class F2IFrameConfig:
     point is labelled."""
     group_threshold: float = 0.5
     """With ``readout="affinity"``: the mean affinity above which two groups of fragments join."""
+    fill_unassigned: bool = True
+    """With ``readout="affinity"``: a point in no fragment (eroded mask boundaries, thin parts no
+    mask caught) joins the group whose instance mask gives it the highest probability, if that
+    exceeds ``mask_threshold`` and the point lies within ``fill_margin`` of the group's fragment points' box."""
+    fill_margin: float = 0.1
+    """Metres around a group's box within which ``fill_unassigned`` may add points."""
     singleton_score: float = 0.5
     """With ``readout="fragments"``: score factor of a fragment left as its own instance."""
 
@@ -143,13 +149,15 @@ def group_by_affinity(affinity: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def label_affinity(
-    pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig
+    pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig, xyz: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Affinity readout (``readout="affinity"``): fragments grouped by W, one instance per group.
 
-    fragment: (N,) fragment index per point (-1 = none). Each group's instance query is the one its
+    fragment: (N,) fragment index per point (-1 = none); xyz: (N, 3) metres (needed to fill points
+    outside fragments; None = no filling). Each group's instance query is the one its
     fragments are assigned to most (sum over the group of A_ik); its score is that query's
-    objectness x the mean mask probability of the query over the group's points.
+    objectness x the mean mask probability of the query over the group's fragment points. Points in
+    no fragment are filled from the groups' masks (``fill_unassigned``).
     Returns (labels (N,) int32 local id 1..K by descending score, 0 = none; source (K,) int64
     instance query index; scores (K,) float32).
     """
@@ -172,6 +180,18 @@ def label_affinity(
     local_of_group[order] = np.arange(1, num_groups + 1)
     labels = np.zeros(len(fragment), np.int32)
     labels[member] = local_of_group[point_group]
+    outside = np.flatnonzero(fragment < 0)
+    if config.fill_unassigned and xyz is not None and num_groups and len(outside):
+        group_probs = probs[source][:, outside]  # (G, N'') each group's mask on the points outside fragments
+        best = group_probs.argmax(axis=0)
+        lo = np.full((num_groups, 3), np.inf)
+        hi = np.full((num_groups, 3), -np.inf)
+        np.minimum.at(lo, point_group, xyz[member])
+        np.maximum.at(hi, point_group, xyz[member])
+        near = np.all((xyz[outside] >= lo[best] - config.fill_margin) & (xyz[outside] <= hi[best] + config.fill_margin),
+                      axis=1)
+        filled = (group_probs[best, np.arange(len(outside))] > config.mask_threshold) & near
+        labels[outside[filled]] = local_of_group[best[filled]]
     return labels, source[order].astype(np.int64), scores[order]
 
 
@@ -192,7 +212,7 @@ class F2IFrameModel:
         pred = self.model([F2IInput.from_points(points, len(fragments), self.config.device)])[0]
         queries = pred.queries.cpu().numpy()
         if self.config.readout == "affinity":
-            labels, source, scores = label_affinity(pred, points.fragment, self.config)
+            labels, source, scores = label_affinity(pred, points.fragment, self.config, points.xyz)
             return self._instances(points, labels, scores, queries[source]), labels
         if self.config.readout == "fragments":
             labels, source, scores, _ = label_fragments(pred, points.fragment, fragments.score, self.config)

@@ -38,12 +38,28 @@ def test_affinity_readout_groups_fragments_and_scores_them_by_their_query():
     assign = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]  # W01 = 0.9, W02 = 0, W12 = 0.1
     masks = [[5, 5, 5, 5, -5, -5, 0], [-5, -5, -5, -5, 0, 0, 0]]
     pred = prediction(masks, [5.0, 2.0], assign)
-    labels, source, scores = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=0.5))
+    labels, source, scores = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=0.5, fill_unassigned=False))
     assert labels.tolist() == [1, 1, 1, 1, 2, 2, 0] and source.tolist() == [0, 1]
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     np.testing.assert_allclose(scores, [sig(5.0) * sig(5.0), sig(2.0) * 0.5], rtol=1e-5)
     labels, source, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=0.95))
     assert sorted(source.tolist()) == [0, 0, 1] and len(set(labels[:6].tolist())) == 3
+
+
+def test_affinity_readout_fills_points_outside_fragments_from_the_group_masks():
+    fragment = np.array([0, 0, 1, 1, -1, -1, -1])
+    assign = [[1.0, 0.0], [0.0, 1.0]]
+    masks = [[5, 5, -5, -5, 3, -5, 0], [-5, -5, 5, 5, -5, 4, 0]]  # point 6: p = 0.5 for both, not above 0.5
+    pred = prediction(masks, [1.0, 1.0], assign)
+    xyz = np.array([[0, 0, 0], [0.2, 0, 0], [1, 0, 0], [1.2, 0, 0], [0.25, 0, 0], [1.25, 0, 0], [0.5, 0, 0]], float)
+    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(), xyz)
+    assert labels[:4].tolist() in ([1, 1, 2, 2], [2, 2, 1, 1])
+    assert labels[4] == labels[0] and labels[5] == labels[2] and labels[6] == 0
+    far = xyz.copy()
+    far[4] = [0.5, 0, 0]  # 0.3 m beyond its group's box: not filled however sure the mask is
+    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(fill_margin=0.1), far)
+    assert labels[4] == 0 and labels[5] == labels[2]
+    assert label_affinity(pred, fragment, F2IFrameConfig())[0][4:].tolist() == [0, 0, 0]  # no xyz: no filling
 
 
 def test_fragments_covered_by_an_instance_join_it_the_rest_stay_alone():
