@@ -73,7 +73,7 @@ class SegmenterConfig:
     average linkage cut at ``group_threshold``), "fragments" (whole fragments join the instance
     mask covering them; uncovered fragments stay their own instances) or "points" (per-point
     instance masks)."""
-    group_threshold: float = 0.5
+    group_threshold: float = 0.7
     """With readout "affinity": two groups of fragments join while their mean affinity exceeds this."""
     device: str = "auto"
     """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""

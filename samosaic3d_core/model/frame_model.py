@@ -41,7 +41,7 @@ class F2IFrameConfig:
     ``mask_threshold``); fragments no instance covers stay instances of their own. With
     "affinity" and "fragments", instance boundaries are fragment boundaries and every fragment
     point is labelled."""
-    group_threshold: float = 0.5
+    group_threshold: float = 0.7
     """With ``readout="affinity"``: the mean affinity above which two groups of fragments join."""
     fill_unassigned: bool = True
     """With ``readout="affinity"``: a point in no fragment (eroded mask boundaries, thin parts no
