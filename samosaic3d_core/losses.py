@@ -14,7 +14,10 @@ over 1..N_max).
 L_aff supervises the affinity W = A A^T itself (an addition to the paper's losses, which reach A
 only through the instance queries): a balanced BCE of W_ij against "fragments i and j have the same
 ground-truth instance" over fragment pairs i != j; pairs of two fragments of no instance (floor,
-walls) are left out, a fragment of no instance and one of an instance must not group.
+walls) are left out, a fragment of no instance and one of an instance must not group. Negative
+pairs of fragments that nearly touch (the hard cases: a box on a box, a monitor on its desk, a
+chair under its table) are averaged as a group of their own, so the many easy far-apart pairs do
+not drown them.
 
 Temporal association (I2S): L_merge = BCE(M_short, G) with G_ij = 1 iff frame instance i and
 memory instance j carry the same non-zero ground-truth id (``merge_targets``, ``merge_loss``).
@@ -54,6 +57,9 @@ class LossConfig:
     """lambda_count: weight of the instance-count cross-entropy."""
     affinity: float = 1.0
     """lambda_aff: weight of the affinity BCE on W (0 = off, the paper's losses only)."""
+    affinity_near_gap: float = 0.0
+    """Negative fragment pairs whose 3D boxes are at most this far apart (metres) form their own group
+    in the affinity BCE (hard negatives); 0 = one group for all negatives."""
     assignment_weighting: bool = True
     """Weight each query's loss by w_j = max_i A_ij (False: every query weighs 1, plain set loss)."""
     detach_weights: bool = True
@@ -81,6 +87,7 @@ class F2ITarget:
     boxes: (G, 6) float32 [centre, size] in frame-box units (see ``model.heads.frame_box``)
     fragment_ids: (M,) int64 target id each fragment belongs to (its majority id if that is a
                   target, else 0 = none); None leaves the affinity loss out
+    fragment_near: (M, M) bool, fragment boxes within ``LossConfig.affinity_near_gap``; None = none
     """
 
     ids: Tensor
@@ -88,15 +95,16 @@ class F2ITarget:
     valid: Tensor
     boxes: Tensor
     fragment_ids: Optional[Tensor] = None
+    fragment_near: Optional[Tensor] = None
 
     @property
     def count(self) -> int:
         return int(len(self.ids))
 
     def to(self, device: torch.device | str) -> "F2ITarget":
-        fragment_ids = None if self.fragment_ids is None else self.fragment_ids.to(device)
+        moved = [None if t is None else t.to(device) for t in (self.fragment_ids, self.fragment_near)]
         return F2ITarget(self.ids.to(device), self.masks.to(device), self.valid.to(device), self.boxes.to(device),
-                         fragment_ids)
+                         *moved)
 
 
 @dataclass
@@ -142,8 +150,28 @@ def make_target(
     box_min = torch.stack([xyz_t[m.bool()].min(dim=0).values for m in masks]) if len(ids) else xyz_t.new_zeros(0, 3)
     box_max = torch.stack([xyz_t[m.bool()].max(dim=0).values for m in masks]) if len(ids) else xyz_t.new_zeros(0, 3)
     fragment_ids = np.where(np.isin(majority, ids), majority, 0).astype(np.int64)  # (M,)
+    near = None
+    if config.affinity_near_gap > 0:
+        near = torch.as_tensor(fragment_box_gaps(np.asarray(xyz)[member], fragment[member], num_fragments)
+                               <= config.affinity_near_gap)
     return F2ITarget(torch.as_tensor(ids), masks, valid, normalize_boxes(box_min, box_max, origin, extent),
-                     torch.as_tensor(fragment_ids))
+                     torch.as_tensor(fragment_ids), near)
+
+
+def fragment_box_gaps(xyz: np.ndarray, fragment: np.ndarray, num_fragments: int) -> np.ndarray:
+    """(M, M) Euclidean gap (metres, 0 when overlapping) between the boxes of the fragments' points.
+
+    xyz: (N, 3); fragment: (N,) in 0..M-1 (every fragment owning at least one point); a fragment
+    without points is infinitely far from everything.
+    """
+    lo = np.full((num_fragments, 3), np.inf)
+    hi = np.full((num_fragments, 3), -np.inf)
+    np.minimum.at(lo, fragment, xyz)
+    np.maximum.at(hi, fragment, xyz)
+    gap = np.maximum(lo[None] - hi[:, None], lo[:, None] - hi[None]).clip(min=0)  # (M, M, 3)
+    with np.errstate(invalid="ignore"):
+        dist = np.sqrt((gap ** 2).sum(axis=-1))
+    return np.where(np.isfinite(dist), dist, np.inf)
 
 
 def pairwise_mask_bce(logits: Tensor, targets: Tensor) -> Tensor:
@@ -219,21 +247,26 @@ def query_weights(assign: Tensor, config: LossConfig) -> Tensor:
     return weights.detach() if config.detach_weights else weights
 
 
-def affinity_loss(affinity: Tensor, fragment_ids: Tensor) -> Tensor:
+def affinity_loss(affinity: Tensor, fragment_ids: Tensor, near: Optional[Tensor] = None) -> Tensor:
     """Balanced BCE of W (M, M) against same-instance pairs of ``fragment_ids`` (M,) (0 = none).
 
     Pairs i != j count; a pair of two fragments of no instance is left out. Positives and negatives
-    are averaged separately and the two means averaged, so the term does not depend on how many
-    fragments an object is cut into. 0 (graph kept) without pairs.
+    are averaged separately and the means averaged, so the term does not depend on how many
+    fragments an object is cut into; with ``near`` (M, M) bool, near negatives and far negatives
+    are two separate groups. 0 (graph kept) without pairs.
     """
     ids = fragment_ids.to(affinity.device)
     same = (ids[:, None] == ids[None, :]) & (ids[:, None] > 0)
     counted = ~torch.eye(len(ids), dtype=torch.bool, device=affinity.device) & ((ids[:, None] > 0) | (ids[None, :] > 0))
     prob = affinity.clamp(1e-6, 1 - 1e-6)
-    terms = []
-    for chosen, log_p in ((same & counted, prob.log()), (~same & counted, (1 - prob).log())):
-        if chosen.any():
-            terms.append(-log_p[chosen].mean())
+    negative = ~same & counted
+    groups = [(same & counted, prob.log())]
+    if near is None:
+        groups.append((negative, (1 - prob).log()))
+    else:
+        near = near.to(affinity.device)
+        groups += [(negative & near, (1 - prob).log()), (negative & ~near, (1 - prob).log())]
+    terms = [-log_p[chosen].mean() for chosen, log_p in groups if chosen.any()]
     return torch.stack(terms).mean() if terms else affinity.sum() * 0.0
 
 
@@ -258,7 +291,7 @@ def frame_losses(pred: F2IPrediction, target: F2ITarget, config: LossConfig) -> 
             terms["instance"] = terms["instance"] + weighted
     affinity = zero
     if config.affinity > 0 and target.fragment_ids is not None and pred.affinity.shape[0] > 1:
-        affinity = affinity_loss(pred.affinity, target.fragment_ids)
+        affinity = affinity_loss(pred.affinity, target.fragment_ids, target.fragment_near)
     total = config.count * count + terms["instance"] + config.affinity * affinity
     return {"total": total, "count": count, **terms, "affinity": affinity}
 

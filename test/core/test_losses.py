@@ -174,11 +174,43 @@ def test_affinity_loss_exact_and_leaves_background_pairs_out():
     assert float(affinity_loss(torch.zeros(2, 2), torch.tensor([0, 0]))) == 0.0
 
 
+def test_affinity_loss_gives_near_negatives_their_own_group():
+    from samosaic3d_core.losses import affinity_loss
+
+    ids = torch.tensor([1, 1, 2, 3])
+    w = torch.full((4, 4), 0.5)
+    w[0, 1] = w[1, 0] = 0.8
+    w[0, 2] = w[2, 0] = 0.9  # the one near negative pair (a box on a box), grouped by mistake
+    near = torch.zeros(4, 4, dtype=torch.bool)
+    near[0, 2] = near[2, 0] = True
+    far_terms = -np.log(0.5)  # every far negative is at 0.5
+    expected = (-np.log(0.8) - np.log(0.1) + far_terms) / 3
+    assert float(affinity_loss(w, ids, near)) == pytest.approx(expected, rel=1e-5)
+    # without the split, the near pair is one of 10 negative entries (both ways)
+    pooled = (-np.log(0.8) + (2 * -np.log(0.1) + 8 * far_terms) / 10) / 2
+    assert float(affinity_loss(w, ids)) == pytest.approx(pooled, rel=1e-5)
+
+
+def test_fragment_box_gaps_exact():
+    from samosaic3d_core.losses import fragment_box_gaps
+
+    xyz = np.array([[0, 0, 0], [1, 1, 1], [1.5, 0, 0], [2, 1, 1], [4, 5, 1], [4, 5, 1]], float)
+    gaps = fragment_box_gaps(xyz, np.array([0, 0, 1, 1, 2, 2]), 4)
+    np.testing.assert_allclose(gaps[:3, :3], [[0, 0.5, np.hypot(3, 4)], [0.5, 0, np.hypot(2, 4)],
+                                              [np.hypot(3, 4), np.hypot(2, 4), 0]])
+    assert np.isinf(gaps[3]).all()  # a fragment without points
+
+
 def test_make_target_gives_fragment_ids():
     point_ids = np.array([4, 4, 4, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9])
     fragment = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, -1])
     target = make_target(point_ids, fragment, 3, np.random.default_rng(0).random((16, 3)), LossConfig(min_gt_points=5))
     assert target.ids.tolist() == [9] and target.fragment_ids.tolist() == [0, 0, 9]  # 4 is too small a target
+    assert target.fragment_near is None
+    xyz = np.zeros((16, 3))
+    xyz[5:15, 0] = 0.15  # fragment 2 lies 0.15 m from fragments 0 and 1
+    near = make_target(point_ids, fragment, 3, xyz, LossConfig(min_gt_points=5, affinity_near_gap=0.1)).fragment_near
+    assert near.tolist() == [[True, True, False], [True, True, False], [False, False, True]]
 
 
 def test_loss_config_validation():
