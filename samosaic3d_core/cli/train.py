@@ -33,7 +33,8 @@ from samosaic3d_core.train.dataset import AugmentConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", choices=["f2i", "temporal"], default="f2i",
                         help="what to train (f2i: single-frame assembly; temporal: I2S merging, needs --init)")
-    parser.add_argument("--init", type=Path, help="temporal stage: F2I weights (.safetensors) to start from, frozen")
+    parser.add_argument("--init", type=Path, help="F2I weights (.safetensors) to start from: frozen in the temporal "
+                        "stage, fine-tuned in the f2i stage (its model config must match)")
     parser.add_argument("--data", type=Path, help="folder of training scenes (or data.train in --config)")
     parser.add_argument("--val-data", type=Path, help="folder of validation scenes (validated at each checkpoint)")
     parser.add_argument("--out", type=Path, help="run directory (default runs/f2i or runs/temporal)")
@@ -113,12 +114,24 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.train.dataset import SceneFrameDataset
     from samosaic3d_core.train.loop import train
 
-    args.out = args.out or Path("runs/f2i")
+    args.out = args.out or Path(sections.get("train", {}).get("out_dir", "runs/f2i"))
     data = sections.get("data", {})
     _data_arguments(args, data)
     if not data.get("augment", True):
         args.no_augment = True
     model_config = F2IConfig.from_dict(sections.get("model", {}))
+    init = None
+    if args.init is not None:
+        from samosaic3d_core.model.checkpoint import load_f2i
+
+        try:
+            init, init_config = load_f2i(args.init)
+        except (FileNotFoundError, ValueError) as exc:
+            raise SystemExit(f"samosaic3d train: {exc}") from exc
+        if "model" in sections and init_config != model_config:
+            raise SystemExit(f"samosaic3d train: the config's model section differs from the model of --init "
+                             f"{args.init}; drop the section or make it match")
+        model_config = init_config
     loss_config = LossConfig(**sections.get("loss", {}))
     train_config = _train_config(args, sections)
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
@@ -136,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
     val_set = dataset(args.val_data, None) if args.val_data else None
     extra = {"data": {"train": str(args.data), "val": str(args.val_data) if args.val_data else None,
                       "masks": args.masks, "frame_stride": args.frame_stride,
-                      "lift": dataclasses.asdict(lift_config), "augment": dataclasses.asdict(augment)}}
-    final = train(train_config, model_config, loss_config, train_set, val_set, extra_config=extra)
+                      "lift": dataclasses.asdict(lift_config), "augment": dataclasses.asdict(augment)},
+             "init": str(args.init) if args.init else None}
+    final = train(train_config, model_config, loss_config, train_set, val_set, extra_config=extra, init=init)
     print(f"F2I weights: {final}")
     return 0
 
@@ -159,7 +173,7 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
         if name in sections:
             raise SystemExit(f"samosaic3d train --stage temporal: section '{name}' belongs to the f2i stage; "
                              "the F2I model comes from --init, the merger from section 'i2s'")
-    args.out = args.out or Path("runs/temporal")
+    args.out = args.out or Path(sections.get("train", {}).get("out_dir", "runs/temporal"))
     _data_arguments(args, sections.get("data", {}))
     train_config = _train_config(args, sections)
     try:

@@ -244,8 +244,12 @@ def train(
     val_dataset: Optional[torch.utils.data.Dataset] = None,
     extra_config: Optional[dict[str, Any]] = None,
     progress: bool = True,
+    init: Optional[F2IModel] = None,
 ) -> Path:
-    """Train an F2I model on ``dataset`` (items are ``Sample``); returns the final weights' path."""
+    """Train an F2I model on ``dataset`` (items are ``Sample``); returns the final weights' path.
+
+    init: a model of ``model_config`` whose weights the run starts from (fine-tuning; fresh
+    optimizer and schedule); ignored when the run resumes from its own checkpoint."""
     rank, world, device = setup_distributed(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -257,6 +261,8 @@ def train(
 
     torch.manual_seed(config.seed)
     model = F2IModel.from_config(model_config).to(device)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
     objective: nn.Module = F2IObjective(model, loss_config, config.teacher_forcing)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))

@@ -264,3 +264,26 @@ def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
         config.write_text("model: {}\n")
         main(["train", "--stage", "temporal", "--init", str(tiny_f2i_weights), "--config", str(config),
               "--data", str(scene)])
+
+
+def test_cli_f2i_stage_fine_tunes_from_init_into_the_config_out_dir(tmp_path, tiny_f2i_weights, monkeypatch):
+    from samosaic3d_core.cli.main import main
+    from samosaic3d_core.data.synth.writer import write_scene
+
+    scene = write_scene(generate_scene(SynthConfig(frames=3, width=160, height=120), seed=4), tmp_path / "data",
+                        progress=False)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "finetune.yaml"
+    config.write_text("data: {point_budget: 1500}\nloss: {affinity: 3.0, affinity_near_gap: 0.1}\n"
+                      "train: {out_dir: ft, steps: 2, warmup_steps: 1, checkpoint_every: 2, val_frames: 1, threads: 1}\n")
+    assert main(["train", "--stage", "f2i", "--init", str(tiny_f2i_weights), "--config", str(config),
+                 "--data", str(scene), "--device", "cpu"]) == 0
+    saved = json.loads((tmp_path / "ft" / "config.json").read_text())  # train.out_dir, not the runs/f2i default
+    assert saved["init"] == str(tiny_f2i_weights) and saved["loss"]["affinity_near_gap"] == 0.1
+    tuned, tuned_config = load_f2i(tmp_path / "ft" / "model.safetensors")
+    start, start_config = load_f2i(tiny_f2i_weights)
+    assert tuned_config == start_config
+    assert any(not torch.equal(v, start.state_dict()[k]) for k, v in tuned.state_dict().items())
+    config.write_text("model: {backbone: {out_channels: 8}}\n")
+    with pytest.raises(SystemExit, match="model section differs from the model of --init"):
+        main(["train", "--stage", "f2i", "--init", str(tiny_f2i_weights), "--config", str(config), "--data", str(scene)])
