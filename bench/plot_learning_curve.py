@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path, help="run directory with metrics.csv (and val_metrics.csv)")
     parser.add_argument("--out", type=Path, default=Path("docs/images/f2i_learning_curve.png"))
-    parser.add_argument("--terms", nargs="+", default=["total", "mask_bce", "mask_dice", "box", "objectness", "count"])
+    parser.add_argument("--terms", nargs="+", default=["total", "mask_bce", "mask_dice", "box", "objectness", "count", "affinity"])
     args = parser.parse_args(argv)
     train = read_csv(args.run / "metrics.csv")
     val_path = args.run / "val_metrics.csv"
