@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Reproduce the shipped weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors) from
-# scratch: generate the training / validation scenes, train the F2I stage, then the temporal stage
-# (I2S, F2I frozen), and copy the result into the package. See docs/model_card.md.
+# Train the package's weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors, which
+# --pipeline auto then uses) from scratch: generate the training / validation scenes, train the F2I
+# stage, then the temporal stage (I2S, F2I frozen), and copy the result into the package.
+# Score it against the baseline first (bench/ablation.py, docs/ablation.md).
 #
-#   scripts/train_model.sh              # all steps (about 35 minutes on 2 CPU cores)
+#   scripts/train_model.sh              # all steps (about 40 minutes on 2 CPU cores)
 #   OUT=runs scripts/train_model.sh     # run directories under $OUT (default runs/)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
