@@ -129,6 +129,6 @@ def test_refined_centers_separate_two_clear_clusters():
     grouping = refined(feats, num_active=2)
     same = grouping.affinity[:4, :4].mean(), grouping.affinity[4:, 4:].mean()
     across = grouping.affinity[:4, 4:].mean()
-    assert min(float(v) for v in same) > 0.9 and float(across) < 0.1, grouping.affinity
+    assert min(float(v.detach()) for v in same) > 0.9 and float(across.detach()) < 0.1, grouping.affinity
     grouping.affinity.sum().backward()
     assert feats.grad is not None and torch.isfinite(feats.grad).all()
