@@ -39,8 +39,8 @@ class F2IFrameConfig:
     "points": each point takes its most likely instance mask. "fragments": whole fragments join
     the instance whose mask covers them best (mean probability over the fragment's points >
     ``mask_threshold``); fragments no instance covers stay instances of their own. With
-    "affinity" and "fragments", instance boundaries are fragment boundaries and every fragment
-    point is labelled."""
+    "fragments" (and "affinity", but for the points it fills), instance boundaries are fragment
+    boundaries; both label every fragment point."""
     group_threshold: float = 0.7
     """With ``readout="affinity"``: the mean affinity above which two groups of fragments join."""
     fill_unassigned: bool = True
