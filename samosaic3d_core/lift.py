@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samosaic3d_core.geometry import backproject, sample_indices, voxel_downsample
+from samosaic3d_core.geometry import backproject, group_boxes, sample_indices, voxel_downsample
 from samosaic3d_core.types import Fragments, Frame, FramePoints, MaskResult
 
 
@@ -70,10 +70,7 @@ def fragments_from_points(points: FramePoints, mask_index: np.ndarray, score: np
     for axis in range(3):
         centroid[:, axis] = np.bincount(frag, weights=xyz[:, axis], minlength=m)
     centroid /= np.maximum(num_points, 1)[:, None]
-    box_min = np.full((m, 3), np.inf)
-    box_max = np.full((m, 3), -np.inf)
-    np.minimum.at(box_min, frag, xyz)
-    np.maximum.at(box_max, frag, xyz)
+    box_min, box_max = group_boxes(xyz, frag, m)
     return Fragments(
         mask_index=np.asarray(mask_index, np.int64),
         centroid=centroid.astype(np.float32),

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from samosaic3d_core.geometry import majority_vote
+from samosaic3d_core.geometry import box_distance, group_boxes, majority_vote
 from samosaic3d_core.model.f2i import F2IPrediction
 from samosaic3d_core.model.heads import LayerPrediction, frame_box, normalize_boxes
 
@@ -161,17 +161,10 @@ def make_target(
 def fragment_box_gaps(xyz: np.ndarray, fragment: np.ndarray, num_fragments: int) -> np.ndarray:
     """(M, M) Euclidean gap (metres, 0 when overlapping) between the boxes of the fragments' points.
 
-    xyz: (N, 3); fragment: (N,) in 0..M-1 (every fragment owning at least one point); a fragment
-    without points is infinitely far from everything.
+    xyz: (N, 3); fragment: (N,) in 0..M-1; a fragment without points is infinitely far from everything.
     """
-    lo = np.full((num_fragments, 3), np.inf)
-    hi = np.full((num_fragments, 3), -np.inf)
-    np.minimum.at(lo, fragment, xyz)
-    np.maximum.at(hi, fragment, xyz)
-    gap = np.maximum(lo[None] - hi[:, None], lo[:, None] - hi[None]).clip(min=0)  # (M, M, 3)
-    with np.errstate(invalid="ignore"):
-        dist = np.sqrt((gap ** 2).sum(axis=-1))
-    return np.where(np.isfinite(dist), dist, np.inf)
+    box_min, box_max = group_boxes(xyz, fragment, num_fragments)
+    return box_distance(box_min, box_max, box_min, box_max)
 
 
 def pairwise_mask_bce(logits: Tensor, targets: Tensor) -> Tensor:

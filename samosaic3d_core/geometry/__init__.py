@@ -1,10 +1,10 @@
 """Geometry helpers: back-projection, voxel grids, axis-aligned boxes."""
 
-from samosaic3d_core.geometry.boxes import aabb, box_distance, box_volume, iou_3d
+from samosaic3d_core.geometry.boxes import aabb, box_distance, box_volume, group_boxes, iou_3d
 from samosaic3d_core.geometry.projection import backproject, project
 from samosaic3d_core.geometry.voxel import majority_vote, sample_indices, voxel_downsample, voxel_keys, voxelize
 
 __all__ = [
-    "aabb", "backproject", "box_distance", "box_volume", "iou_3d", "majority_vote", "project",
+    "aabb", "backproject", "box_distance", "box_volume", "group_boxes", "iou_3d", "majority_vote", "project",
     "sample_indices", "voxel_downsample", "voxel_keys", "voxelize",
 ]

@@ -34,6 +34,19 @@ def iou_3d(min_a: np.ndarray, max_a: np.ndarray, min_b: np.ndarray, max_b: np.nd
     return iou
 
 
+def group_boxes(xyz: np.ndarray, group: np.ndarray, num_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(G, 3) float64 min and max corner of the points of each group; a group without points gets
+    +inf / -inf (infinitely far from everything in ``box_distance``).
+
+    xyz: (N, 3) metres; group: (N,) int in 0..num_groups-1.
+    """
+    box_min = np.full((num_groups, 3), np.inf)
+    box_max = np.full((num_groups, 3), -np.inf)
+    np.minimum.at(box_min, group, xyz)
+    np.maximum.at(box_max, group, xyz)
+    return box_min, box_max
+
+
 def box_distance(min_a: np.ndarray, max_a: np.ndarray, min_b: np.ndarray, max_b: np.ndarray) -> np.ndarray:
     """Pairwise Euclidean gap between boxes (0 when they touch or overlap), (A, B) metres."""
     min_a, max_a = np.asarray(min_a, np.float64), np.asarray(max_a, np.float64)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from samosaic3d_core.geometry import group_boxes
 from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
@@ -184,10 +185,7 @@ def label_affinity(
     if config.fill_unassigned and xyz is not None and num_groups and len(outside):
         group_probs = probs[source][:, outside]  # (G, N'') each group's mask on the points outside fragments
         best = group_probs.argmax(axis=0)
-        lo = np.full((num_groups, 3), np.inf)
-        hi = np.full((num_groups, 3), -np.inf)
-        np.minimum.at(lo, point_group, xyz[member])
-        np.maximum.at(hi, point_group, xyz[member])
+        lo, hi = group_boxes(xyz[member], point_group, num_groups)
         near = np.all((xyz[outside] >= lo[best] - config.fill_margin) & (xyz[outside] <= hi[best] + config.fill_margin),
                       axis=1)
         filled = (group_probs[best, np.arange(len(outside))] > config.mask_threshold) & near

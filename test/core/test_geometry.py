@@ -94,3 +94,13 @@ def test_voxelize_matches_row_unique_also_beyond_the_packed_range():
         ref_coords, ref_keep, ref_inverse = np.unique(voxel_keys(xyz, 0.05), axis=0, return_index=True, return_inverse=True)
         assert np.array_equal(coords, ref_coords) and np.array_equal(keep, ref_keep)
         assert np.array_equal(inverse, ref_inverse.reshape(-1))
+
+
+def test_group_boxes_exact_and_empty_groups_far_from_everything():
+    from samosaic3d_core.geometry import box_distance, group_boxes
+
+    xyz = np.array([[0, 0, 0], [1, 2, 3], [5, 5, 5]], float)
+    lo, hi = group_boxes(xyz, np.array([0, 0, 2]), 3)
+    np.testing.assert_array_equal(lo[[0, 2]], [[0, 0, 0], [5, 5, 5]])
+    np.testing.assert_array_equal(hi[[0, 2]], [[1, 2, 3], [5, 5, 5]])
+    assert np.isinf(lo[1]).all() and np.isinf(box_distance(lo, hi, lo, hi)[1]).all()
