@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.i2s_association import boxes_of, pair_overlap
+from samosaic3d_core.i2s_association import best_above, boxes_of, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
@@ -224,18 +224,18 @@ def problem_terms(merger: I2SMerger, problem: MergeProblem, config: TemporalConf
     target, counted = problem.target.to(device), problem.counted.to(device)
     loss = merge_loss(logits[counted], target[counted], config.pos_weight)
     prob = logits.detach().sigmoid().cpu()
-    target, counted = problem.target > 0, problem.counted
-    best = prob.argmax(dim=1)
-    chosen = torch.zeros_like(target)
-    chosen[torch.arange(len(prob)), best] = True
-    merged = chosen & (prob > config.merge_threshold) & counted
+    positive, negative = problem.target > 0, (problem.target == 0) & problem.counted
+    rows, cols = best_above(prob.numpy(), config.merge_threshold)  # the associator's stage-1 rule
+    merged = torch.zeros_like(positive)
+    merged[torch.as_tensor(rows), torch.as_tensor(cols)] = True
+    merged &= problem.counted
     nan = torch.tensor(float("nan"))
-    true_pos = (merged & target).sum()
-    has_pos = target.any(dim=1)
+    true_pos = (merged & positive).sum()
+    has_pos = positive.any(dim=1)
     terms = torch.stack([
         loss.detach().cpu(),
-        prob[target].mean() if target.any() else nan,
-        prob[~target & counted].mean() if (~target & counted).any() else nan,
+        prob[positive].mean() if positive.any() else nan,
+        prob[negative].mean() if negative.any() else nan,
         true_pos / merged.sum() if merged.any() else nan,
         true_pos / has_pos.sum() if has_pos.any() else nan,
     ])
