@@ -73,8 +73,9 @@ class SegmenterConfig:
     average linkage cut at ``group_threshold``), "fragments" (whole fragments join the instance
     mask covering them; uncovered fragments stay their own instances) or "points" (per-point
     instance masks)."""
-    group_threshold: float = 0.7
-    """With readout "affinity": two groups of fragments join while their mean affinity exceeds this."""
+    group_threshold: float | None = None
+    """With readout "affinity": two groups of fragments join while their mean affinity exceeds this
+    (None: the checkpoint's own, see ``F2IFrameConfig.group_threshold``)."""
     device: str = "auto"
     """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""
 

@@ -4,6 +4,7 @@
     F_frag --Assembly--> count logits, centers, A (M, N̂), W (M, M)
     F_frag, points, A, W --Decoder--> instance queries per layer (N̂, C)
     instance queries, point feats --InstanceHeads--> masks (N̂, N), boxes (N̂, 6), objectness (N̂,)
+    W, pair cues --PairHead (optional)--> refined affinity for the readout (see pair_head.py)
 
 The model is assembled from its parts by keyword (``F2IModel(backbone=..., ...)``) or from one
 ``F2IConfig`` with ``F2IModel.from_config``.
@@ -23,6 +24,7 @@ from samosaic3d_core.model.assembly import Assembly, AssemblyConfig
 from samosaic3d_core.model.backbone import BackboneConfig, SpUNet
 from samosaic3d_core.model.decoder import Decoder, DecoderConfig
 from samosaic3d_core.model.heads import HeadsConfig, InstanceHeads, LayerPrediction, frame_box
+from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
 from samosaic3d_core.model.pooling import FragmentPooling, PoolingConfig, fragment_geometry
 from samosaic3d_core.types import FramePoints
 
@@ -36,6 +38,8 @@ class F2IConfig:
     assembly: AssemblyConfig = field(default_factory=AssemblyConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
+    pair: PairHeadConfig = field(default_factory=PairHeadConfig)
+    """Off in files written before the pair head existed (their configs have no "pair" key)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,9 +141,11 @@ class F2IModel(nn.Module):
         assembly: Assembly,
         decoder: Decoder,
         heads: InstanceHeads,
+        pair: Optional[PairHead] = None,
     ):
         super().__init__()
         self.backbone, self.pooling, self.assembly, self.decoder, self.heads = backbone, pooling, assembly, decoder, heads
+        self.pair = pair
 
     @classmethod
     def from_config(cls, config: F2IConfig) -> "F2IModel":
@@ -150,6 +156,7 @@ class F2IModel(nn.Module):
             assembly=Assembly(config.assembly, c),
             decoder=Decoder(config.decoder, c),
             heads=InstanceHeads(config.heads, c),
+            pair=PairHead(config.pair) if config.pair.enabled else None,
         )
 
     def forward(self, frames: Sequence[F2IInput], num_active: Optional[Sequence[int]] = None) -> list[F2IPrediction]:

@@ -7,6 +7,7 @@ implementation is the baseline that takes every fragment as an instance.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,9 +15,12 @@ import torch
 
 from samosaic3d_core.geometry import group_boxes
 from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
+from samosaic3d_core.model.pair_cues import frame_pair_cues
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
 READOUTS = ("affinity", "fragments", "points")
+W_GROUP_THRESHOLD = 0.7
+"""Default cut of the affinity readout on W itself (a model without pair head), chosen on validation scenes."""
 
 
 @dataclass
@@ -42,8 +46,10 @@ class F2IFrameConfig:
     ``mask_threshold``); fragments no instance covers stay instances of their own. With
     "fragments" (and "affinity", but for the points it fills), instance boundaries are fragment
     boundaries; both label every fragment point."""
-    group_threshold: float = 0.7
-    """With ``readout="affinity"``: the mean affinity above which two groups of fragments join."""
+    group_threshold: float | None = None
+    """With ``readout="affinity"``: the mean affinity above which two groups of fragments join.
+    None: the model's own, ``PairHeadConfig.group_threshold`` for a model with a pair head (its
+    refined affinity replaces W), else ``W_GROUP_THRESHOLD``."""
     fill_unassigned: bool = True
     """With ``readout="affinity"``: a point in no fragment (eroded mask boundaries, thin parts no
     mask caught) joins the group whose instance mask gives it the highest probability, if that
@@ -56,7 +62,7 @@ class F2IFrameConfig:
     def __post_init__(self):
         if self.readout not in READOUTS:
             raise ValueError(f"F2IFrameConfig.readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
-        if not 0.0 <= self.group_threshold <= 1.0:
+        if self.group_threshold is not None and not 0.0 <= self.group_threshold <= 1.0:
             raise ValueError(f"F2IFrameConfig.group_threshold must be in [0, 1], got {self.group_threshold}")
 
 
@@ -150,9 +156,12 @@ def group_by_affinity(affinity: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def label_affinity(
-    pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig, xyz: np.ndarray | None = None
+    pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig, xyz: np.ndarray | None = None,
+    affinity: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Affinity readout (``readout="affinity"``): fragments grouped by W, one instance per group.
+    """Affinity readout (``readout="affinity"``): fragments grouped by W (or by ``affinity``, the
+    pair head's refinement of it), one instance per group, cut at ``config.group_threshold``
+    (None: ``W_GROUP_THRESHOLD``).
 
     fragment: (N,) fragment index per point (-1 = none); xyz: (N, 3) metres (needed to fill points
     outside fragments; None = no filling). Each group's instance query is the one its
@@ -163,7 +172,9 @@ def label_affinity(
     instance query index; scores (K,) float32).
     """
     m = pred.assign.shape[0]
-    group = group_by_affinity(pred.affinity.cpu().numpy(), config.group_threshold)  # (M,)
+    threshold = W_GROUP_THRESHOLD if config.group_threshold is None else config.group_threshold
+    affinity = pred.affinity if affinity is None else affinity
+    group = group_by_affinity(affinity.cpu().numpy(), threshold)  # (M,)
     num_groups = int(group.max()) + 1 if m else 0
     assign = pred.active_assign.cpu().numpy()  # (M, N̂)
     votes = np.zeros((num_groups, assign.shape[1]))
@@ -210,7 +221,13 @@ class F2IFrameModel:
         pred = self.model([F2IInput.from_points(points, len(fragments), self.config.device)])[0]
         queries = pred.queries.cpu().numpy()
         if self.config.readout == "affinity":
-            labels, source, scores = label_affinity(pred, points.fragment, self.config, points.xyz)
+            affinity, config = pred.affinity, self.config
+            if self.model.pair is not None:
+                cues = frame_pair_cues(points, frame.depth.shape[1], pred.affinity, self.model.pair.config.cues)
+                affinity = self.model.pair.affinity(cues)
+                if config.group_threshold is None:
+                    config = dataclasses.replace(config, group_threshold=self.model.pair.config.group_threshold)
+            labels, source, scores = label_affinity(pred, points.fragment, config, points.xyz, affinity)
             return self._instances(points, labels, scores, queries[source]), labels
         if self.config.readout == "fragments":
             labels, source, scores, _ = label_fragments(pred, points.fragment, fragments.score, self.config)

@@ -70,8 +70,8 @@ class TemporalConfig:
     """M above which a frame instance joins its best short-term instance, for the precision / recall metrics."""
     readout: str = "affinity"
     """Readout of the frozen F2I frame model (``F2IFrameConfig.readout``); run time must use the same."""
-    group_threshold: float = 0.7
-    """``F2IFrameConfig.group_threshold`` of the frozen frame model."""
+    group_threshold: float | None = None
+    """``F2IFrameConfig.group_threshold`` of the frozen frame model (None: the model's own)."""
     color_bins: int = 8
     """Bins per RGB channel of the colour descriptor in the instance features (0 = no colour cue)."""
 
