@@ -1,10 +1,15 @@
-"""``samosaic3d train``: the two training stages on RGB-D scenes.
+"""``samosaic3d train``: the training stages on RGB-D scenes.
 
     samosaic3d train --stage f2i --data data/synthetic/train --val-data data/synthetic/val --out runs/f2i
     torchrun --nproc_per_node 2 -m samosaic3d_core.cli.main train --stage f2i ...   (DDP)
     samosaic3d train --stage f2i --config config/train_f2i.yaml
 
-    samosaic3d train --stage temporal --init runs/f2i/model.safetensors --config config/train_temporal.yaml
+    samosaic3d train --stage pair --init runs/f2i/model.safetensors --config config/train_pair.yaml
+    samosaic3d train --stage temporal --init runs/pair/model.safetensors --config config/train_temporal.yaml
+
+The pair stage fits the pair head of the frozen F2I model of ``--init`` on same-object fragment
+pairs (``samosaic3d_core.train.pair``) and writes that F2I model with its head; sections "pair"
+(PairTrainConfig) and "pair_head" (PairHeadConfig), and "data".
 
 The temporal stage trains the I2S merger with L_merge on teacher-forced replays of the training
 scenes, the F2I model of ``--init`` frozen (``samosaic3d_core.train.temporal``); it writes
@@ -31,13 +36,14 @@ from samosaic3d_core.train.dataset import AugmentConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stage", choices=["f2i", "temporal"], default="f2i",
-                        help="what to train (f2i: single-frame assembly; temporal: I2S merging, needs --init)")
-    parser.add_argument("--init", type=Path, help="F2I weights (.safetensors) to start from: frozen in the temporal "
-                        "stage, fine-tuned in the f2i stage (its model config must match)")
+    parser.add_argument("--stage", choices=["f2i", "pair", "temporal"], default="f2i",
+                        help="what to train (f2i: single-frame assembly; pair: the pair head of the F2I model of "
+                        "--init; temporal: I2S merging, needs --init)")
+    parser.add_argument("--init", type=Path, help="F2I weights (.safetensors) to start from: frozen in the pair and "
+                        "temporal stages, fine-tuned in the f2i stage (its model config must match)")
     parser.add_argument("--data", type=Path, help="folder of training scenes (or data.train in --config)")
     parser.add_argument("--val-data", type=Path, help="folder of validation scenes (validated at each checkpoint)")
-    parser.add_argument("--out", type=Path, help="run directory (default runs/f2i or runs/temporal)")
+    parser.add_argument("--out", type=Path, help="run directory (default runs/f2i, runs/pair or runs/temporal)")
     parser.add_argument("--config", type=Path, help="YAML/JSON with 'model', 'loss', 'train', 'data' sections")
     parser.add_argument("--steps", type=int, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, help="frames per step per process")
@@ -73,7 +79,7 @@ def read_config(path: Path) -> dict:
         sections = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise SystemExit(f"samosaic3d train: cannot read config {path}: {exc}") from exc
-    known = {"model", "loss", "train", "data", "i2s", "temporal"}
+    known = {"model", "loss", "train", "data", "i2s", "temporal", "pair", "pair_head"}
     unknown = set(sections) - known if isinstance(sections, dict) else {"<not a mapping>"}
     if unknown:
         raise SystemExit(f"samosaic3d train: {path}: unknown section(s) {sorted(unknown)}; "
@@ -110,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     sections = read_config(args.config) if args.config else {}
     if args.stage == "temporal":
         return run_temporal(args, sections)
+    if args.stage == "pair":
+        return run_pair(args, sections)
     from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.train.dataset import SceneFrameDataset
     from samosaic3d_core.train.loop import train
@@ -209,4 +217,54 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     final = train_temporal(train_config, temporal_config, frame_model.model, f2i_config, i2s_config,
                            train_set, val_set, extra_config=extra)
     print(f"SAMosaic3D weights (F2I + I2S): {final}")
+    return 0
+
+
+def run_pair(args: argparse.Namespace, sections: dict) -> int:
+    """``--stage pair``: fit the pair head on fragment pairs, the F2I model of ``--init`` frozen."""
+    from samosaic3d_core.data.scannet import list_scenes
+    from samosaic3d_core.model.checkpoint import load_f2i
+    from samosaic3d_core.model.f2i import _dataclass_from_dict
+    from samosaic3d_core.model.pair_head import PairHeadConfig
+    from samosaic3d_core.train.loop import setup_distributed
+    from samosaic3d_core.train.pair import PairTrainConfig, train_pair_head
+
+    stage = "samosaic3d train --stage pair"
+    if args.init is None:
+        raise SystemExit(f"{stage}: give --init F2I_WEIGHTS.safetensors (from --stage f2i)")
+    misplaced = sorted(set(sections) - {"pair", "pair_head", "data"})
+    if misplaced:
+        raise SystemExit(f"{stage}: section(s) {misplaced} belong to other stages; this one reads "
+                         "'pair', 'pair_head' and 'data'")
+    try:
+        values = {**sections.get("pair", {}), **{k: v for k, v in {
+            "out_dir": str(args.out) if args.out else None, "steps": args.steps, "lr": args.lr, "seed": args.seed,
+            "device": args.device, "threads": args.threads, "frame_stride": args.frame_stride}.items() if v is not None}}
+        config = PairTrainConfig(**values)
+        head_config = _dataclass_from_dict(PairHeadConfig, sections.get("pair_head", {}), "pair_head")
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"{stage}: {exc}") from exc
+    if args.no_resume:
+        config.resume = False
+    data = sections.get("data", {})
+    _data_arguments(args, data)
+    try:
+        f2i, f2i_config = load_f2i(args.init)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"{stage}: {exc}") from exc
+    _, _, device = setup_distributed(config.device)
+    if config.threads > 0:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
+    train_scenes = list_scenes(args.data)
+    val_scenes = list_scenes(args.val_data) if args.val_data else []
+    if not train_scenes:
+        raise SystemExit(f"{stage}: no scenes found under {args.data}")
+    extra = {"init": str(args.init), "data": {"train": str(args.data), "masks": args.masks,
+                                              "val": str(args.val_data) if args.val_data else None}}
+    final = train_pair_head(config, head_config, f2i, f2i_config, train_scenes, val_scenes, _mask_factory(args.masks),
+                            lift_config, device, extra_config=extra)
+    print(f"F2I weights with pair head: {final}")
     return 0

@@ -1,0 +1,188 @@
+"""Pair cues, the pair head, its checkpoint, its use in the affinity readout, and the pair stage."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from samosaic3d_core.model.checkpoint import load_f2i, save_f2i
+from samosaic3d_core.model.f2i import F2IConfig, F2IModel
+from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
+from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PAIR_CUES, _spread_sample, pair_cues, pixel_uv
+from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
+from samosaic3d_core.train.pair import (
+    PairSet, PairTrainConfig, average_precision, fit_pair_head, grouping_precision_recall, pair_metrics,
+)
+from samosaic3d_core.types import Fragments, Frame, CameraIntrinsics
+from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
+from test.core.test_model_f2i import TINY
+
+CUE = {name: k for k, name in enumerate(PAIR_CUES)}
+
+
+def _three_fragments():
+    """Fragments 0 and 1 touch (2 cm apart, red and green), fragment 2 (red) lies 2 m away."""
+    xyz = torch.tensor([[0, 0, 0], [0.01, 0, 0], [0.03, 0, 0], [0.05, 0, 0], [2, 0, 0], [2.01, 0, 0]])
+    rgb = torch.tensor([[1.0, 0, 0]] * 2 + [[0, 1.0, 0]] * 2 + [[1.0, 0, 0]] * 2)
+    uv = torch.tensor([[0.0, 0], [1, 0], [3, 0], [5, 0], [100, 0], [101, 0]])
+    return xyz, rgb, uv, torch.tensor([0, 0, 1, 1, 2, 2])
+
+
+def test_pair_cues_of_touching_and_distant_fragments():
+    xyz, rgb, uv, frag = _three_fragments()
+    affinity = torch.tensor([[1.0, 0.8, 0.1], [0.8, 1.0, 0.2], [0.1, 0.2, 1.0]])
+    cues = pair_cues(xyz, rgb, uv, frag, 3, affinity)
+    assert cues.shape == (3, 3, NUM_PAIR_CUES)
+    torch.testing.assert_close(cues, cues.transpose(0, 1))
+    near, far = cues[0, 1], cues[0, 2]
+    assert near[CUE["affinity"]] == pytest.approx(0.8) and far[CUE["affinity"]] == pytest.approx(0.1)
+    assert near[CUE["distance"]] == pytest.approx(0.02) and near[CUE["box_gap"]] == pytest.approx(0.02)
+    assert far[CUE["distance"]] == pytest.approx(0.5) and far[CUE["box_gap"]] == pytest.approx(0.5)  # clipped
+    assert near[CUE["pixel_distance"]] == pytest.approx(0.2) and far[CUE["pixel_distance"]] == pytest.approx(5.0)
+    assert near[CUE["contact"]] == 1.0 and far[CUE["contact"]] == 0.0
+    assert near[CUE["color_distance"]] == pytest.approx(2 ** 0.5) and far[CUE["color_distance"]] == 0.0
+    assert near[CUE["contact_color"]] == pytest.approx(2.0)  # red against green where they touch
+    assert near[CUE["log_size_small"]] == near[CUE["log_size_large"]] == pytest.approx(np.log(2))
+    assert far[CUE["ground_distance"]] == pytest.approx(2.0, abs=0.01) and far[CUE["height_gap"]] == 0.0
+
+
+def test_pair_cues_read_the_smaller_fragments_contact():
+    # fragment 0: 1 point touching fragment 1 (10 points, 9 of them far from fragment 0)
+    xyz = torch.tensor([[0.0, 0, 0]] + [[0.02 + 0.1 * k, 0, 0] for k in range(10)])
+    frag = torch.tensor([0] + [1] * 10)
+    cues = pair_cues(xyz, torch.zeros(11, 3), torch.zeros(11, 2), frag, 2, torch.eye(2))
+    assert cues[0, 1, CUE["contact"]] == cues[1, 0, CUE["contact"]] == 1.0
+
+
+def test_spread_sample_bounds_each_fragment_and_keeps_every_fragment():
+    fragment = torch.tensor([0] * 100 + [-1] * 5 + [1] * 3 + [2] * 47)
+    picked = _spread_sample(fragment, 3, 10)
+    counts = torch.bincount(fragment[picked], minlength=3).tolist()
+    assert counts == [10, 3, 10] and (fragment[picked] >= 0).all()
+
+
+def test_pixel_uv_inverts_flat_indices():
+    np.testing.assert_array_equal(pixel_uv(np.array([0, 7, 8, 23]), 8), [[0, 0], [7, 0], [0, 1], [7, 2]])
+
+
+def test_pair_head_affinity_is_a_symmetric_probability_with_unit_diagonal():
+    torch.manual_seed(0)
+    head = PairHead(PairHeadConfig(enabled=True))
+    cues = torch.rand(5, 5, NUM_PAIR_CUES)
+    affinity = head.affinity(cues)
+    torch.testing.assert_close(affinity, affinity.T)
+    assert torch.all(affinity.diagonal() == 1) and torch.all((affinity >= 0) & (affinity <= 1))
+
+
+def test_pair_head_config_rejects_a_threshold_outside_0_1():
+    with pytest.raises(ValueError, match="group_threshold"):
+        PairHeadConfig(group_threshold=1.5)
+
+
+def test_checkpoint_with_pair_head_round_trips_and_old_configs_have_none(tmp_path):
+    config = F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True, "hidden": 8, "group_threshold": 0.4}})
+    torch.manual_seed(0)
+    model = F2IModel.from_config(config)
+    model.pair.set_cue_statistics(torch.rand(20, NUM_PAIR_CUES))
+    loaded, loaded_config = load_f2i(save_f2i(tmp_path / "m.safetensors", model, config))
+    assert loaded_config.pair.enabled and loaded_config.pair.group_threshold == 0.4
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    assert any(k.startswith("pair.") for k in model.state_dict())
+    old = TINY.to_dict()
+    old.pop("pair")
+    assert F2IModel.from_config(F2IConfig.from_dict(old)).pair is None
+
+
+def _frame_for(points):
+    width = int(points.pixel.max()) + 1
+    return Frame(np.zeros((1, width, 3), np.uint8), np.ones((1, width), np.float32), np.eye(4),
+                 CameraIntrinsics(1.0, 1.0, 0.0, 0.0, width, 1))
+
+
+def _fragments(m):
+    zeros = np.zeros((m, 3), np.float32)
+    return Fragments(np.arange(m), zeros, zeros, zeros, np.ones(m, np.int64), np.ones(m, np.float32))
+
+
+@pytest.mark.parametrize("bias, groups", [(20.0, 1), (-20.0, 7)])
+def test_affinity_readout_groups_by_the_pair_head(bias, groups):
+    points, m, _ = synthetic_frame()
+    torch.manual_seed(0)
+    model = F2IModel.from_config(F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True}}))
+    last = model.pair.mlp[-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.constant_(last.bias, bias)  # join every pair / no pair
+    frame_model = F2IFrameModel(model, F2IFrameConfig(score_threshold=0.0, min_points=1, fill_unassigned=False))
+    instances, labels = frame_model(_frame_for(points), points, _fragments(m))
+    assert len(instances) == groups
+    assert len(np.unique(labels[points.fragment >= 0])) == groups
+
+
+def _pairs(n_frames=150, m=6, seed=0):
+    """Pair sets in which 'same object' is 'closer than 10 cm', and W is noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for f in range(n_frames):
+        pos = rng.uniform(0, 1, m)
+        i, j = np.triu_indices(m, 1)
+        cues = rng.uniform(0, 1, (len(i), NUM_PAIR_CUES)).astype(np.float32)
+        cues[:, CUE["distance"]] = np.abs(pos[i] - pos[j])
+        rows.append((cues, np.abs(pos[i] - pos[j]) < 0.1, np.full(len(i), f), i, j))
+    return PairSet(*(np.concatenate(c) for c in zip(*rows)))
+
+
+def test_fitting_the_pair_head_learns_what_w_misses():
+    train, val = _pairs(seed=0), _pairs(seed=1)
+    head = PairHead(PairHeadConfig(enabled=True, hidden=16))
+    fit_pair_head(head, train, PairTrainConfig(steps=800, lr=0.01, log_every=400), "cpu")
+    metrics = pair_metrics(head, val, "cpu")
+    assert metrics["pair_ap"] > 0.9 > 0.5 > metrics["pair_ap_w"]
+    assert metrics["group_precision"] > 0.8 and metrics["group_recall"] > 0.8
+
+
+def test_average_precision_and_grouping_precision_recall_exact():
+    assert average_precision(np.array([0.9, 0.8, 0.7]), np.array([True, False, True])) == pytest.approx((1 + 2 / 3) / 2)
+    assert np.isnan(average_precision(np.array([0.5]), np.array([False])))
+    # one frame of 3 fragments: 0-1 join (0.9), 2 stays alone; truth: 0-1 and 1-2 are the same object
+    pairs = PairSet(np.zeros((3, NUM_PAIR_CUES), np.float32), np.array([True, False, True]), np.zeros(3, np.int64),
+                    np.array([0, 0, 1]), np.array([1, 2, 2]))
+    precision, recall = grouping_precision_recall(pairs, np.array([0.9, 0.1, 0.2]), 0.5)
+    assert (precision, recall) == (1.0, 0.5)
+
+
+def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_path, capsys):
+    from samosaic3d_core.cli.main import main
+    from samosaic3d_core.data.synth import SynthConfig, generate_scene
+    from samosaic3d_core.data.synth.writer import write_scene
+    from samosaic3d_core.train.loop import TrainConfig, train
+    from samosaic3d_core.losses import LossConfig, make_target
+    from samosaic3d_core.model.f2i import F2IInput
+    from samosaic3d_core.train.dataset import Sample
+
+    points, m, ids = synthetic_frame(points_per_object=80, floor_points=80)
+    sample = Sample(F2IInput.from_points(points, m), make_target(ids, points.fragment, m, points.xyz, LossConfig()))
+    init = train(TrainConfig(out_dir=str(tmp_path / "f2i"), steps=1, warmup_steps=1, checkpoint_every=1, device="cpu"),
+                 TINY, LossConfig(), [sample], progress=False)
+    scene = write_scene(generate_scene(SynthConfig(frames=4, width=160, height=120), seed=4), tmp_path / "data",
+                        progress=False)
+    config = tmp_path / "pair.yaml"
+    config.write_text("data: {point_budget: 1500}\npair: {frame_stride: 1, val_frame_stride: 1, steps: 20, threads: 1}\n"
+                      "pair_head: {hidden: 8, group_threshold: 0.6}\n")
+    out = tmp_path / "run"
+    args = ["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene),
+            "--val-data", str(scene), "--out", str(out), "--device", "cpu"]
+    assert main(args) == 0
+    model, model_config = load_f2i(out / "model.safetensors")
+    assert model.pair is not None and model_config.pair.hidden == 8 and model_config.pair.group_threshold == 0.6
+    metrics = json.loads((out / "val_metrics.json").read_text())
+    assert metrics["val_pairs"] > 0 and 0.0 <= metrics["val_group_precision"] <= 1.0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "reusing" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="give --init"):
+        main(["train", "--stage", "pair", "--config", str(config), "--data", str(scene)])
+    config.write_text("temporal: {}\n")
+    with pytest.raises(SystemExit, match="belong to other stages"):
+        main(["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene)])
