@@ -1,12 +1,14 @@
 """The ablation table of the online system, its robustness, in one run each.
 
-    python bench/ablation.py --f2i runs/f2i/model.safetensors --full runs/temporal_frag/model.safetensors
+    python bench/ablation.py --f2i runs/pair/model.safetensors --full runs/temporal/model.safetensors \
+        --f2i-w runs/f2i/model.safetensors
     python bench/ablation.py ... --robustness   # pose noise 0/1/2/5 cm+deg, stronger over-segmentation
 
 Held-out scenes: ``make-data --seed 300`` (10 scenes x 60 frames, 320x240; training used seeds
 100 and 200), ``sim`` masks with a fixed seed. Rows:
   baseline (ESAM-style)         fragments as instances + heuristic merging (box IoU, cell overlap, colour)
-  F2I only                      learned Fragment-to-Instance + the same heuristic merging
+  F2I only, W without pair head learned F2I grouped by its affinity W alone + heuristic merging (--f2i-w)
+  F2I only                      learned Fragment-to-Instance (with its pair head) + the same heuristic merging
   F2I + I2S without L_merge     learned F2I + cascaded memory merging with the untrained merger
   full model                    learned F2I + I2S trained with L_merge
   oracle masks (upper bound)    ground-truth instances as masks + heuristic merging
@@ -26,11 +28,14 @@ from samosaic3d_core.pipeline import SegmenterConfig
 MASK_SEED = 12345
 
 
-def variants(f2i: str, full: str, sim: dict | None = None) -> dict[str, SegmenterConfig]:
+def variants(f2i: str, full: str, sim: dict | None = None, f2i_w: str | None = None) -> dict[str, SegmenterConfig]:
     sim_options = {"seed": MASK_SEED, **(sim or {})}
     learned = dict(pipeline="learned", masks="sim", mask_options=sim_options)
+    without_pair_head = {} if f2i_w is None else {
+        "F2I only, W without pair head": SegmenterConfig(**learned, checkpoint=f2i_w, merging="heuristic")}
     return {
         "baseline (ESAM-style)": SegmenterConfig(pipeline="baseline", masks="sim", mask_options=sim_options),
+        **without_pair_head,
         "F2I only": SegmenterConfig(**learned, checkpoint=f2i, merging="heuristic"),
         "F2I + I2S without L_merge": SegmenterConfig(**learned, checkpoint=full, merging="untrained"),
         "full model": SegmenterConfig(**learned, checkpoint=full, merging="learned"),
@@ -46,6 +51,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--f2i", required=True, help="F2I-only weights")
     parser.add_argument("--full", required=True, help="F2I + I2S weights")
+    parser.add_argument("--f2i-w", help="F2I weights without pair head (adds the row of W alone)")
     parser.add_argument("--data", type=Path, default=Path("data/synth/test"))
     parser.add_argument("--scenes", type=int, default=10)
     parser.add_argument("--frames", type=int, default=60)
@@ -59,7 +65,8 @@ def main(argv=None) -> int:
     tables = []
     if not args.robustness:
         data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240)
-        rows = [run_variant(name, config, data, args.out / "main") for name, config in variants(args.f2i, args.full).items()]
+        rows = [run_variant(name, config, data, args.out / "main")
+                for name, config in variants(args.f2i, args.full, f2i_w=args.f2i_w).items()]
         tables.append(table(f"Ablation, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed "
                             f"{args.seed}, 320x240), sim masks seed {MASK_SEED}, {cores}", rows))
     else:

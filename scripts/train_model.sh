@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Train the package's weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors, which
 # --pipeline auto then uses) from scratch: generate the training / validation scenes, train the F2I
-# stage, then the temporal stage (I2S, F2I frozen), and copy the result into the package.
-# Score it against the baseline first (bench/ablation.py, docs/ablation.md).
+# stage, its pair head (F2I frozen), then the temporal stage (I2S, F2I frozen), and copy the result
+# into the package. Score it against the baseline first (bench/ablation.py, docs/ablation.md).
 #
 #   scripts/train_model.sh              # all steps (about 40 minutes on 2 CPU cores)
 #   OUT=runs scripts/train_model.sh     # run directories under $OUT (default runs/)
@@ -16,7 +16,8 @@ OUT=${OUT:-runs}
 [ -d data/synth/val ] || samosaic3d make-data --out data/synth/val --scenes 2 --frames 60 --seed 200 --width 320 --height 240
 
 samosaic3d train --stage f2i --config config/train_f2i.yaml --out "$OUT/f2i"
-samosaic3d train --stage temporal --init "$OUT/f2i/model.safetensors" --config config/train_temporal.yaml \
+samosaic3d train --stage pair --init "$OUT/f2i/model.safetensors" --config config/train_pair.yaml --out "$OUT/pair"
+samosaic3d train --stage temporal --init "$OUT/pair/model.safetensors" --config config/train_temporal.yaml \
   --out "$OUT/temporal"
 
 mkdir -p samosaic3d_core/checkpoints
