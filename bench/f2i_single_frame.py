@@ -7,7 +7,8 @@ pipeline's LiftConfig), and turned into frame instances by
   fragments  every fragment is an instance (the baseline's frame model);
   hard       the F2I model with argmax assignment of fragments to centers (no gradient path);
   soft       the F2I model as trained (softmax assignment, W-gated decoder);
-each learned model read out per point, by fragment cover, and by the affinity W (the default).
+each learned model read out per point, by fragment cover, and by the affinity (the default): the pair
+head's refined affinity for a model that has one (then also a row of W alone, pair head off).
 Scores: ScanNet-protocol class-agnostic AP / AP50 / AP25 over the frames' points (every frame a
 "scene", matches pooled over frames), and count MAE: |instances output - visible GT instances|
 for all, and |N̂ (count head) - true count| for the learned rows. GT = the instance id of each
@@ -75,6 +76,11 @@ def main(argv=None) -> int:
         "hard F2I (argmax), affinity readout": F2IFrameModel(hard_model, F2IFrameConfig(readout="affinity")),
         "soft F2I (learned), affinity readout": F2IFrameModel(soft_model, F2IFrameConfig(readout="affinity")),
     }
+    if soft_model.pair is not None:
+        without_head = copy.deepcopy(soft_model)
+        without_head.pair = None
+        variants["soft F2I (learned), affinity readout on W (pair head off)"] = F2IFrameModel(
+            without_head, F2IFrameConfig(readout="affinity"))
     scenes = {name: [] for name in variants}
     count_err = {name: [] for name in variants}
     head_err = {name: [] for name in variants}
