@@ -164,15 +164,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
+    """(F2I model, its config, torch device) of the frozen ``--init`` weights; SystemExit naming
+    ``stage`` if they do not load. Sets the torch CPU threads (``threads`` > 0)."""
+    from samosaic3d_core.model.checkpoint import load_f2i
+    from samosaic3d_core.train.loop import setup_distributed
+
+    try:
+        f2i, f2i_config = load_f2i(init)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"{stage}: {exc}") from exc
+    _, _, device = setup_distributed(device_name)
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    return f2i, f2i_config, device
+
+
 def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.model.checkpoint import load_f2i
     from samosaic3d_core.baseline import FrameModelConfig
     from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
     from samosaic3d_core.model.i2s import I2SConfig
     from samosaic3d_core.pipeline import learned_frame_features
-    from samosaic3d_core.train.loop import setup_distributed
     from samosaic3d_core.train.temporal import MergeDataset, TemporalConfig, train_temporal
 
     if args.init is None:
@@ -184,15 +200,8 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     args.out = args.out or Path(sections.get("train", {}).get("out_dir", "runs/temporal"))
     _data_arguments(args, sections.get("data", {}))
     train_config = _train_config(args, sections)
-    try:
-        f2i, f2i_config = load_f2i(args.init)
-    except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"samosaic3d train --stage temporal: {exc}") from exc
-    _, _, device = setup_distributed(train_config.device)
-    if train_config.threads > 0:
-        import torch
-
-        torch.set_num_threads(train_config.threads)
+    f2i, f2i_config, device = _frozen_init(args.init, "samosaic3d train --stage temporal", train_config.device,
+                                           train_config.threads)
     temporal_config = TemporalConfig(**sections.get("temporal", {}))
     color_dim = 3 * temporal_config.color_bins + 3 if temporal_config.color_bins else 0
     i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, "color_dim": color_dim,
@@ -223,10 +232,8 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
 def run_pair(args: argparse.Namespace, sections: dict) -> int:
     """``--stage pair``: fit the pair head on fragment pairs, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.model.checkpoint import load_f2i
     from samosaic3d_core.model.f2i import _dataclass_from_dict
     from samosaic3d_core.model.pair_head import PairHeadConfig
-    from samosaic3d_core.train.loop import setup_distributed
     from samosaic3d_core.train.pair import PairTrainConfig, train_pair_head
 
     stage = "samosaic3d train --stage pair"
@@ -248,15 +255,7 @@ def run_pair(args: argparse.Namespace, sections: dict) -> int:
         config.resume = False
     data = sections.get("data", {})
     _data_arguments(args, data)
-    try:
-        f2i, f2i_config = load_f2i(args.init)
-    except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"{stage}: {exc}") from exc
-    _, _, device = setup_distributed(config.device)
-    if config.threads > 0:
-        import torch
-
-        torch.set_num_threads(config.threads)
+    f2i, f2i_config, device = _frozen_init(args.init, stage, config.device, config.threads)
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
     train_scenes = list_scenes(args.data)
     val_scenes = list_scenes(args.val_data) if args.val_data else []
