@@ -186,3 +186,22 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
     config.write_text("temporal: {}\n")
     with pytest.raises(SystemExit, match="belong to other stages"):
         main(["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene)])
+
+
+def test_pair_cues_stay_finite_for_a_fragment_without_points():
+    xyz, rgb, uv, frag = _three_fragments()
+    cues = pair_cues(xyz, rgb, uv, frag, 4, torch.eye(4))  # fragment 3 has no point
+    assert torch.isfinite(cues).all()
+    assert cues[0, 3, CUE["distance"]] == 0.5 and cues[0, 3, CUE["contact"]] == 0.0
+
+
+def test_a_checkpoint_whose_pair_head_tensors_are_missing_fails_naming_the_file(tmp_path):
+    from safetensors.torch import load_file, safe_open, save_file
+
+    config = F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True}})
+    path = save_f2i(tmp_path / "m.safetensors", F2IModel.from_config(config), config)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    save_file({k: v for k, v in load_file(str(path)).items() if not k.startswith("pair.")}, str(path), metadata)
+    with pytest.raises(ValueError, match="m.safetensors.*do not fit"):
+        load_f2i(path)
