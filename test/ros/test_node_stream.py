@@ -91,8 +91,10 @@ def test_stream_publishes_labelled_outputs(ros, tmp_path):
     # the map cloud is latched: a subscriber arriving now still gets it
     latched = ros.collect(tester, PointCloud2, "instances/cloud", QoSProfile(
         depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    ros.wait_until(lambda: latched, what="the latched map cloud")
-    assert latched[-1].width == len(TIMES) * scene.W * scene.H and latched[-1].header.frame_id == "map"
+    # (the cloud of the last frame may still be on its way when the subscriber joins: wait for it)
+    full_width = len(TIMES) * scene.W * scene.H
+    ros.wait_until(lambda: latched and latched[-1].width == full_width, what="the latched cloud of the whole map")
+    assert latched[-1].header.frame_id == "map"
 
     def pipeline_status():
         for array in diagnostics:
