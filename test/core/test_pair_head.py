@@ -152,19 +152,12 @@ def test_average_precision_and_grouping_precision_recall_exact():
     assert (precision, recall) == (1.0, 0.5)
 
 
-def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_path, capsys):
+def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_path, capsys, tiny_f2i_weights):
     from samosaic3d_core.cli.main import main
     from samosaic3d_core.data.synth import SynthConfig, generate_scene
     from samosaic3d_core.data.synth.writer import write_scene
-    from samosaic3d_core.train.loop import TrainConfig, train
-    from samosaic3d_core.losses import LossConfig, make_target
-    from samosaic3d_core.model.f2i import F2IInput
-    from samosaic3d_core.train.dataset import Sample
 
-    points, m, ids = synthetic_frame(points_per_object=80, floor_points=80)
-    sample = Sample(F2IInput.from_points(points, m), make_target(ids, points.fragment, m, points.xyz, LossConfig()))
-    init = train(TrainConfig(out_dir=str(tmp_path / "f2i"), steps=1, warmup_steps=1, checkpoint_every=1, device="cpu"),
-                 TINY, LossConfig(), [sample], progress=False)
+    init = tiny_f2i_weights
     scene = write_scene(generate_scene(SynthConfig(frames=4, width=160, height=120), seed=4), tmp_path / "data",
                         progress=False)
     config = tmp_path / "pair.yaml"

@@ -10,22 +10,20 @@ from safetensors.torch import load_file, save_file
 
 from samosaic3d_core.data.synth import SynthConfig, generate_scene
 from samosaic3d_core.lift import LiftConfig
-from samosaic3d_core.losses import LossConfig, make_target
 from samosaic3d_core.masks import make_mask_source
 from samosaic3d_core.model.checkpoint import (
     is_samosaic3d_checkpoint, load_f2i, load_samosaic3d, save_f2i, save_samosaic3d,
 )
-from samosaic3d_core.model.f2i import F2IInput, F2IModel
+from samosaic3d_core.model.f2i import F2IModel
 from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
-from samosaic3d_core.train.dataset import Sample
-from samosaic3d_core.train.loop import TrainConfig, train
+from samosaic3d_core.train.loop import TrainConfig
 from samosaic3d_core.memory import MemoryConfig
 from samosaic3d_core.train.temporal import (
     MergeDataset, MergeProblem, TeacherForcedReplay, TemporalConfig, instance_gt_ids, problem_terms, train_temporal,
 )
 from samosaic3d_core.types import CameraIntrinsics, Frame, Instances, MaskResult
-from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 from test.core.test_model_f2i import TINY
 
 
@@ -125,18 +123,6 @@ def test_combined_checkpoint_round_trip_and_clear_errors(tmp_path):
 
 
 # ----------------------------------------------------------------- smoke run
-@pytest.fixture(scope="module")
-def tiny_f2i_weights(tmp_path_factory):
-    """A tiny F2I model after a few training steps (the temporal stage starts from one)."""
-    samples = []
-    for seed in range(2):
-        points, m, ids = synthetic_frame(points_per_object=80, floor_points=80, seed=seed)
-        samples.append(Sample(F2IInput.from_points(points, m), make_target(ids, points.fragment, m, points.xyz, LossConfig())))
-    out = tmp_path_factory.mktemp("f2i")
-    return train(TrainConfig(out_dir=str(out), steps=2, warmup_steps=1, checkpoint_every=2, device="cpu"),
-                 TINY, LossConfig(), samples, progress=False)
-
-
 def _rows(path):
     with open(path) as f:
         return list(csv.DictReader(f))
