@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from samosaic3d_core.model.pooling import scatter_mean
+
 PAIR_CUES = (
     "affinity",          # W_ij of the assembly
     "distance",          # closest 3D distance between the two fragments' points (m, clipped)
@@ -109,8 +111,8 @@ def pair_cues(
     member = fragment >= 0
     frag_all = fragment[member]
     count = torch.bincount(frag_all, minlength=m).float()  # (M,)
-    mean_rgb = torch.zeros(m, 3, device=device).index_add_(0, frag_all, rgb[member]) / count.clamp(min=1)[:, None]
-    centroid = torch.zeros(m, 3, device=device).index_add_(0, frag_all, xyz[member]) / count.clamp(min=1)[:, None]
+    mean_rgb = scatter_mean(rgb[member], frag_all, m)
+    centroid = scatter_mean(xyz[member], frag_all, m)
     pts = xyz[member]
     box_max = torch.full((m, 3), -float("inf"), device=device).scatter_reduce(
         0, frag_all[:, None].expand_as(pts), pts, "amax")
