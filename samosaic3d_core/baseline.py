@@ -20,15 +20,25 @@ from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
 
 @dataclass
-class FrameModelConfig:
-    """The baseline frame model."""
+class DescriptorConfig:
+    """The colour descriptor of frame and map instances (``color_descriptor``)."""
 
     color_bins: int = 8
-    """Bins per RGB channel of the fragment colour histogram."""
+    """Bins per RGB channel of the colour histogram."""
 
     def __post_init__(self):
         if not 1 <= self.color_bins <= 256:
             raise ValueError(f"color_bins must be in 1..256, got {self.color_bins}")
+
+    @property
+    def dim(self) -> int:
+        """Width of one descriptor: ``descriptor_dim(color_bins)``."""
+        return descriptor_dim(self.color_bins)
+
+
+def descriptor_dim(color_bins: int) -> int:
+    """Width of a colour descriptor with ``color_bins`` bins per channel: three histograms and the mean colour."""
+    return 3 * color_bins + 3
 
 
 @dataclass
@@ -90,12 +100,12 @@ class FragmentsAsInstances:
     and ``color_descriptor`` of its points as its feature.
     """
 
-    def __init__(self, config: FrameModelConfig | None = None):
-        self.config = config or FrameModelConfig()
+    def __init__(self, config: DescriptorConfig | None = None):
+        self.config = config or DescriptorConfig()
 
     @property
     def feat_dim(self) -> int:
-        return 3 * self.config.color_bins + 3
+        return self.config.dim
 
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         """Returns the K = len(fragments) frame instances and (N,) int64 local id per point (0 = none)."""
@@ -124,14 +134,14 @@ class ColorFeatures:
     appended to the model's own features instead ([query, colour], what the learned merger reads).
     """
 
-    def __init__(self, frame_model, config: FrameModelConfig | None = None, append: bool = False):
+    def __init__(self, frame_model, config: DescriptorConfig | None = None, append: bool = False):
         self.frame_model = frame_model
-        self.config = config or FrameModelConfig()
+        self.config = config or DescriptorConfig()
         self.append = append
 
     @property
     def color_dim(self) -> int:
-        return 3 * self.config.color_bins + 3
+        return self.config.dim
 
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         instances, point_local = self.frame_model(frame, points, fragments)

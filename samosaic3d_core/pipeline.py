@@ -48,7 +48,7 @@ class Associator(Protocol):
 class SegmenterConfig:
     """Everything that changes what ``OnlineSegmenter`` does. Flat, so ROS parameters map 1:1.
 
-    Fields with the same name as a field of ``LiftConfig``, ``MemoryConfig``, ``FrameModelConfig``,
+    Fields with the same name as a field of ``LiftConfig``, ``MemoryConfig``, ``DescriptorConfig``,
     ``AssociationConfig`` or ``LearnedAssociationConfig`` are handed to that part (``sub_config``).
     """
 
@@ -180,11 +180,11 @@ class OnlineSegmenter:
         if config.merging not in MERGING:
             raise ValueError(f"unknown merging {config.merging!r}; expected one of {', '.join(MERGING)}")
         from samosaic3d_core.baseline import (
-            AssociationConfig, ColorFeatures, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator,
+            AssociationConfig, ColorFeatures, FragmentsAsInstances, DescriptorConfig, HeuristicAssociator,
         )
         from samosaic3d_core.masks import make_mask_source
 
-        frame_config = config.sub_config(FrameModelConfig)
+        frame_config = config.sub_config(DescriptorConfig)
         mask_source = make_mask_source(config.masks, **config.mask_options)
         heuristic = HeuristicAssociator(config.sub_config(AssociationConfig))
         if config.pipeline == "baseline":

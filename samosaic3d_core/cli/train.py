@@ -185,7 +185,7 @@ def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
 def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.baseline import FrameModelConfig
+    from samosaic3d_core.baseline import DescriptorConfig
     from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
     from samosaic3d_core.model.i2s import I2SConfig
     from samosaic3d_core.pipeline import learned_frame_features
@@ -209,7 +209,7 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
     frame_model = F2IFrameModel(f2i, F2IFrameConfig(device=str(device), readout=temporal_config.readout,
                                                     group_threshold=temporal_config.group_threshold))
-    frame_features = learned_frame_features(frame_model, i2s_config, FrameModelConfig(max(temporal_config.color_bins, 1)))
+    frame_features = learned_frame_features(frame_model, i2s_config, DescriptorConfig(max(temporal_config.color_bins, 1)))
     make_masks = _mask_factory(args.masks)
 
     def dataset(root: Path):

@@ -5,7 +5,7 @@ import numpy as np
 from samosaic3d_core.baseline import (
     AssociationConfig,
     FragmentsAsInstances,
-    FrameModelConfig,
+    DescriptorConfig,
     HeuristicAssociator,
     color_descriptor,
 )
@@ -35,7 +35,7 @@ def test_fragments_as_instances():
         mask_index=np.array([3, 5]), centroid=np.zeros((2, 3), np.float32), box_min=np.zeros((2, 3), np.float32),
         box_max=np.ones((2, 3), np.float32), num_points=np.array([1, 2]), score=np.array([0.3, 0.8], np.float32),
     )
-    model = FragmentsAsInstances(FrameModelConfig(color_bins=4))
+    model = FragmentsAsInstances(DescriptorConfig(color_bins=4))
     inst, local = model(None, points, frags)
     assert local.tolist() == [2, 0, 1, 2]
     assert inst.ids.tolist() == [1, 2]

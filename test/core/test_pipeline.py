@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from samosaic3d_core.baseline import AssociationConfig, FragmentsAsInstances, FrameModelConfig, HeuristicAssociator
+from samosaic3d_core.baseline import AssociationConfig, FragmentsAsInstances, DescriptorConfig, HeuristicAssociator
 from samosaic3d_core.lift import LiftConfig
 from samosaic3d_core.memory import MemoryConfig
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
@@ -52,7 +52,7 @@ def segmenter(**overrides) -> OnlineSegmenter:
     config = SegmenterConfig(**overrides)
     return OnlineSegmenter(
         oracle_masks,
-        FragmentsAsInstances(config.sub_config(FrameModelConfig)),
+        FragmentsAsInstances(config.sub_config(DescriptorConfig)),
         HeuristicAssociator(config.sub_config(AssociationConfig)),
         config,
     )
@@ -132,7 +132,7 @@ def test_reset_restarts_ids():
 def test_config_defaults_match_the_parts():
     # the flat SegmenterConfig must not drift from the configs of the parts it feeds
     config = SegmenterConfig()
-    for cls in (LiftConfig, MemoryConfig, FrameModelConfig, AssociationConfig):
+    for cls in (LiftConfig, MemoryConfig, DescriptorConfig, AssociationConfig):
         assert config.sub_config(cls) == cls(), cls.__name__
     from samosaic3d_core.i2s_association import LearnedAssociationConfig
 
