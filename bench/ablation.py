@@ -29,17 +29,19 @@ MASK_SEED = 12345
 
 
 def variants(f2i: str, full: str, sim: dict | None = None, f2i_w: str | None = None) -> dict[str, SegmenterConfig]:
-    sim_options = {"seed": MASK_SEED, **(sim or {})}
-    learned = dict(pipeline="learned", masks="sim", mask_options=sim_options)
-    without_pair_head = {} if f2i_w is None else {
-        "F2I only, W without pair head": SegmenterConfig(**learned, checkpoint=f2i_w, merging="heuristic")}
+    sim_masks = {"masks": {"source": "sim", "sim": {"seed": MASK_SEED, **(sim or {})}}}
+
+    def learned(checkpoint: str, merging: str) -> SegmenterConfig:
+        return SegmenterConfig.from_dict({"pipeline": "learned", "checkpoint": checkpoint, "merging": merging, **sim_masks})
+
+    without_pair_head = {} if f2i_w is None else {"F2I only, W without pair head": learned(f2i_w, "heuristic")}
     return {
-        "baseline (ESAM-style)": SegmenterConfig(pipeline="baseline", masks="sim", mask_options=sim_options),
+        "baseline (ESAM-style)": SegmenterConfig.from_dict({"pipeline": "baseline", **sim_masks}),
         **without_pair_head,
-        "F2I only": SegmenterConfig(**learned, checkpoint=f2i, merging="heuristic"),
-        "F2I + I2S without L_merge": SegmenterConfig(**learned, checkpoint=full, merging="untrained"),
-        "full model": SegmenterConfig(**learned, checkpoint=full, merging="learned"),
-        "oracle masks (upper bound)": SegmenterConfig(pipeline="baseline", masks="oracle"),
+        "F2I only": learned(f2i, "heuristic"),
+        "F2I + I2S without L_merge": learned(full, "untrained"),
+        "full model": learned(full, "learned"),
+        "oracle masks (upper bound)": SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": "oracle"}),
     }
 
 

@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/bench/baseline_masks"))
     args = parser.parse_args(argv)
     data = ensure_scenes(args.out / "data", args.scenes, args.frames, args.seed, 640, 480)
-    rows = [run_variant(f"baseline + {masks}", SegmenterConfig(pipeline="baseline", masks=masks), data, args.out)
+    rows = [run_variant(f"baseline + {masks}", SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": masks}), data, args.out)
             for masks in ("oracle", "sim", "oversegment")]
     lines = [f"Baseline pipeline, {args.scenes} scenes x {args.frames} frames, make-data --seed {args.seed}, 640x480, "
              f"{os.cpu_count()} CPU cores", "", HEADER, *(row.markdown() for row in rows)]

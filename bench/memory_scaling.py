@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=300)
     args = parser.parse_args(argv)
     frames = list(generate_scene(SynthConfig(frames=args.frames + 1, width=320, height=240), seed=args.seed))
-    config = SegmenterConfig(pipeline=args.pipeline, masks=args.masks, checkpoint=args.checkpoint)
+    config = SegmenterConfig.from_flat({"pipeline": args.pipeline, "masks.source": args.masks,
+                                        "checkpoint": args.checkpoint or ""})
     segmenters = {}
     for size in args.sizes:
         segmenters[size] = segmenter = OnlineSegmenter.from_config(config)

@@ -37,6 +37,8 @@ class ConfigField:
     """The default value in the root config (None allowed when ``optional``)."""
     doc: str
     """The field's docstring (one paragraph, whitespace collapsed)."""
+    choices: tuple = ()
+    """The allowed values of a ``Literal[...]`` field (empty: any value of ``type``)."""
 
 
 def is_config(obj_or_cls) -> bool:
@@ -102,8 +104,17 @@ def _leaves(obj, prefix: str):
             yield from _leaves(value, name + ".")
             continue
         annotation, optional = _unwrap_optional(hints[f.name])
-        base = typing.get_origin(annotation) or annotation
-        yield ConfigField(name=name, type=base, optional=optional, default=value, doc=docs.get(f.name, ""))
+        base, choices = _base_type(annotation)
+        yield ConfigField(name=name, type=base, optional=optional, default=value, doc=docs.get(f.name, ""),
+                          choices=choices)
+
+
+def _base_type(annotation) -> tuple[Any, tuple]:
+    """(plain type, choices) of an annotation: ``Literal["a", "b"]`` -> (str, ("a", "b"))."""
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = typing.get_args(annotation)
+        return type(choices[0]), choices
+    return typing.get_origin(annotation) or annotation, ()
 
 
 def to_dict(config) -> dict:
@@ -168,7 +179,11 @@ def coerce(value, annotation, what: str):
         if optional:
             return None
         raise ValueError(f"{what} must not be empty")
-    base = typing.get_origin(annotation) or annotation
+    base, choices = _base_type(annotation)
+    if choices:
+        if value in choices:
+            return value
+        raise ValueError(f"{what} is {value!r}; expected one of {', '.join(map(repr, choices))}")
     if base is typing.Any:
         return value
     if base is bool:

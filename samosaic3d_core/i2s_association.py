@@ -39,8 +39,6 @@ class LearnedAssociationConfig:
     long_term_containment: bool = False
     """Stage 2 scores pairs by max(IoU, cell containment of ``FrameObservation``) instead of IoU
     alone: a partial view lying inside a long-term instance has a low box IoU but a high containment."""
-    device: str = "cpu"
-    """Torch device the merger runs on."""
 
 
 def boxes_of(instances: Instances) -> np.ndarray:
@@ -65,14 +63,15 @@ def pair_overlap(obs: FrameObservation, ids: np.ndarray) -> np.ndarray:
 class LearnedAssociator:
     """Associator of the learned pipeline (``OnlineSegmenter``'s ``Associator`` protocol)."""
 
-    def __init__(self, merger: I2SMerger, config: LearnedAssociationConfig | None = None):
+    def __init__(self, merger: I2SMerger, config: LearnedAssociationConfig | None = None, device: str = "cpu"):
         self.config = config or LearnedAssociationConfig()
-        self.merger = merger.to(self.config.device).eval()
+        self.device = device
+        self.merger = merger.to(device).eval()
 
     @torch.no_grad()
     def merge_matrix(self, frame: Instances, memory_instances: Instances, overlap: np.ndarray | None = None) -> np.ndarray:
         """(K, S) float32 M_short of frame instances with memory instances; overlap: (K, S, 2) or None."""
-        dev = self.config.device
+        dev = self.device
         as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=dev)  # noqa: E731
         merge = self.merger.merge_matrix(as_tensor(frame.feats), as_tensor(boxes_of(frame)),
                                          as_tensor(memory_instances.feats), as_tensor(boxes_of(memory_instances)),

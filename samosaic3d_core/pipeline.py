@@ -19,14 +19,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Literal, Protocol
 
 import numpy as np
 
+from samosaic3d_core import config as config_io
+from samosaic3d_core.baseline import AssociationConfig, DescriptorConfig
+from samosaic3d_core.i2s_association import LearnedAssociationConfig
 from samosaic3d_core.io.atomic import atomic_path
 from samosaic3d_core.io.npz import load_npz
 from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.masks.config import MaskConfig
 from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
+from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
@@ -46,106 +51,47 @@ class Associator(Protocol):
 
 @dataclass
 class SegmenterConfig:
-    """Everything that changes what ``OnlineSegmenter`` does. Flat, so ROS parameters map 1:1.
+    """Everything that changes what ``OnlineSegmenter`` does: which parts run, and each part's own config.
 
-    Fields with the same name as a field of ``LiftConfig``, ``MemoryConfig``, ``DescriptorConfig``,
-    ``AssociationConfig`` or ``LearnedAssociationConfig`` are handed to that part (``sub_config``).
+    Read from YAML/JSON with ``from_dict`` (nested) or ``from_flat`` (dotted names such as
+    ``lift.voxel_size``, as the node's parameters); unknown keys are rejected.
     """
 
-    pipeline: str = "auto"
+    pipeline: Literal["auto", "baseline", "learned"] = "auto"
     """"baseline" (fragments as instances + heuristic merging), "learned" (``checkpoint``, or the
     shipped weights) or "auto" ("learned" when a checkpoint is given or the package ships weights,
     else "baseline")."""
-    masks: str = "oversegment"
-    """Mask source name for ``samosaic3d_core.masks.make_mask_source`` (sim, oversegment, fastsam, oracle)."""
-    mask_options: dict = field(default_factory=dict)
-    """Keyword options of the mask source (e.g. ``{"weights": "FastSAM-s.pt"}``)."""
-    checkpoint: str | None = None
-    """Learned model checkpoint (.safetensors): F2I only, or F2I + I2S; required by the learned pipeline."""
-    merging: str = "auto"
+    checkpoint: str = ""
+    """Learned model checkpoint (.safetensors): F2I only, or F2I + I2S (empty: the shipped weights)."""
+    merging: Literal["auto", "heuristic", "learned", "untrained"] = "auto"
     """How the learned pipeline merges frame instances into the map: "heuristic" (colour features +
     ``HeuristicAssociator``), "learned" (F2I query features + trained I2S merger; needs an F2I + I2S
     checkpoint), "untrained" (the same with the merger's deterministic initial weights, i.e. no
     L_merge) or "auto" ("learned" for an F2I + I2S checkpoint, else "heuristic"). The baseline
     pipeline merges heuristically."""
-    readout: str = "affinity"
-    """Learned frame model's output: "affinity" (fragments grouped by the affinity W = A Aᵀ,
-    average linkage cut at ``group_threshold``), "fragments" (whole fragments join the instance
-    mask covering them; uncovered fragments stay their own instances) or "points" (per-point
-    instance masks)."""
-    group_threshold: float | None = None
-    """With readout "affinity": two groups of fragments join while their mean affinity exceeds this
-    (None: the checkpoint's own, see ``F2IFrameConfig.group_threshold``)."""
     device: str = "auto"
     """Torch device of learned parts: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ..."""
-
-    # lifting
-    voxel_size: float = 0.02
-    """Frame points are downsampled to one per voxel of this size (metres)."""
-    point_budget: int = 10000
-    """At most this many points per frame after downsampling (0 = no limit)."""
-    min_depth: float = 0.1
-    """Depth below this (metres) is invalid."""
-    max_depth: float = 6.0
-    """Depth beyond this (metres) is invalid."""
-    min_fragment_points: int = 20
-    """Fragments with fewer 3D points are dropped."""
-    seed: int = 0
-    """Seed of the point-budget sampling (combined with the frame index)."""
-
-    # memory
-    map_voxel_size: float = 0.02
-    """Map instances keep their points on a voxel grid of this size (metres)."""
-    association_voxel_size: float = 0.06
-    """Cell size (metres) of the coarse ownership grid behind the overlap cues of association."""
-    short_term_size: int = 50
-    """Capacity of the short-term memory FIFO (N_short)."""
-    vote_cap: int = 5
-    """Contrary frames it takes to relabel a map voxel that frames agreed on."""
-    feature_update: str = "mean"
-    """Instance feature update on merge: "mean" (point-weighted running mean) or "replace"."""
-    keep_unassigned: bool = True
-    """Keep points that belong to no instance in the map (instance id 0)."""
-
-    # baseline frame model and association
-    color_bins: int = 8
-    """Bins per RGB channel of the baseline's fragment colour histogram."""
-    iou_weight: float = 0.3
-    """Weight of 3D box IoU in the baseline merge score."""
-    overlap_weight: float = 0.5
-    """Weight of the cell containment (shared cells / cells of the smaller) in the baseline merge score."""
-    feature_weight: float = 0.2
-    """Weight of colour similarity in the baseline merge score."""
-    merge_threshold: float = 0.3
-    """Minimum baseline merge score of a Hungarian match."""
-    max_box_gap: float = 0.1
-    """Frame and map instances whose boxes are farther apart (metres) are never merged."""
-    overlap_join_threshold: float = 0.5
-    """An unmatched frame instance joins the map instance owning this fraction of its cells (>1: never)."""
-
-    # learned association (I2S)
-    i2s_merge_threshold: float = 0.5
-    """Stage 1: a frame/short-term pair is merged when its M_short exceeds this."""
-    long_term_iou: float = 0.25
-    """Stage 2: a frame/long-term pair is merged when its 3D box IoU exceeds this."""
-    long_term_containment: bool = False
-    """Stage 2 scores by max(box IoU, cell containment) instead of box IoU alone."""
-
-    def sub_config(self, cls):
-        """An instance of the dataclass ``cls`` built from the same-named fields of this config."""
-        names = {f.name for f in dataclasses.fields(self)}
-        return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name in names})
+    masks: MaskConfig = field(default_factory=MaskConfig)
+    lift: LiftConfig = field(default_factory=LiftConfig)
+    frame_model: F2IFrameConfig = field(default_factory=F2IFrameConfig)
+    descriptor: DescriptorConfig = field(default_factory=DescriptorConfig)
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return config_io.to_dict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "SegmenterConfig":
-        """From ``to_dict`` output; ValueError naming ``source`` for unknown fields."""
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{source}: unknown segmenter config field(s) {sorted(unknown)}")
-        return cls(**values)
+    def from_dict(cls, values: dict, source: str = "config", base: "SegmenterConfig | None" = None) -> "SegmenterConfig":
+        """From nested ``to_dict`` output (keys left out keep ``base``'s values or the defaults);
+        ValueError naming ``source`` and the key for an unknown key or a wrong value."""
+        return config_io.from_dict(cls, values, source, base)
+
+    @classmethod
+    def from_flat(cls, values: dict, source: str = "config", base: "SegmenterConfig | None" = None) -> "SegmenterConfig":
+        """From dotted names: ``{"masks.source": "sim", "lift.voxel_size": 0.03}``."""
+        return config_io.from_flat(cls, values, source, base)
 
 
 class OnlineSegmenter:
@@ -169,61 +115,24 @@ class OnlineSegmenter:
         self.mask_source = mask_source
         self.frame_model = frame_model
         self.associator = associator
-        self.lift_config = self.config.sub_config(LiftConfig)
-        self.memory = SceneMemory(self.config.sub_config(MemoryConfig))
+        self.lift_config = self.config.lift
+        self.memory = SceneMemory(self.config.memory)
         self._num_frames = 0
 
     @classmethod
     def from_config(cls, config: SegmenterConfig) -> "OnlineSegmenter":
         """Build the mask source, frame model and associator named by ``config``."""
         config = resolve_pipeline(config)
-        if config.merging not in MERGING:
-            raise ValueError(f"unknown merging {config.merging!r}; expected one of {', '.join(MERGING)}")
-        from samosaic3d_core.baseline import (
-            AssociationConfig, ColorFeatures, FragmentsAsInstances, DescriptorConfig, HeuristicAssociator,
-        )
-        from samosaic3d_core.masks import make_mask_source
+        from samosaic3d_core.baseline import FragmentsAsInstances, HeuristicAssociator
+        from samosaic3d_core.masks import build_mask_source
 
-        frame_config = config.sub_config(DescriptorConfig)
-        mask_source = make_mask_source(config.masks, **config.mask_options)
-        heuristic = HeuristicAssociator(config.sub_config(AssociationConfig))
+        mask_source = build_mask_source(config.masks)
         if config.pipeline == "baseline":
             if config.merging not in ("auto", "heuristic"):
                 raise ValueError(f"merging={config.merging!r} needs pipeline='learned' (the baseline merges heuristically)")
-            return cls(mask_source, FragmentsAsInstances(frame_config), heuristic, config)
-        if not config.checkpoint:
-            raise ValueError(
-                "learned pipeline needs a checkpoint: set SegmenterConfig.checkpoint "
-                "(--checkpoint PATH), or use pipeline='baseline'"
-            )
-        from samosaic3d_core.i2s_association import LearnedAssociationConfig, LearnedAssociator
-        from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_f2i, load_samosaic3d
-        from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
-        from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
-
-        device = resolve_device(config.device)
-        combined = is_samosaic3d_checkpoint(config.checkpoint)
-        merging = ("learned" if combined else "heuristic") if config.merging == "auto" else config.merging
-        if merging == "learned" and not combined:
-            raise ValueError(
-                f"{config.checkpoint}: holds F2I weights only; merging='learned' needs F2I + I2S weights "
-                "(samosaic3d train --stage temporal), or use merging='heuristic' or 'untrained'"
-            )
-        if combined:
-            model, _, merger, i2s_config = load_samosaic3d(config.checkpoint, device)
-        else:
-            model, f2i_config = load_f2i(config.checkpoint, device)
-            merger = None
-            i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=3 * config.color_bins + 3)
-        if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
-            merger = I2SMerger(i2s_config)
-        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device, readout=config.readout,
-                                                          group_threshold=config.group_threshold))
-        if merging == "heuristic":  # F2I only: the baseline's association over colour features
-            return cls(mask_source, ColorFeatures(frame_model, frame_config), heuristic, config)
-        frame_model = learned_frame_features(frame_model, i2s_config, frame_config)
-        association = dataclasses.replace(config.sub_config(LearnedAssociationConfig), device=device)
-        return cls(mask_source, frame_model, LearnedAssociator(merger, association), config)
+            frame_model = FragmentsAsInstances(config.descriptor)
+            return cls(mask_source, frame_model, HeuristicAssociator(config.association), config)
+        return cls(mask_source, *_learned_parts(config), config)
 
     @property
     def num_frames(self) -> int:
@@ -299,11 +208,13 @@ class OnlineSegmenter:
         arrays = load_npz(path, "segmenter state")
         meta = _read_meta(arrays, path)
         saved = meta.get("config", {})
-        for name in ("map_voxel_size", "pipeline"):
-            if saved.get(name) != getattr(self.config, name):
+        ours = config_io.flatten(self.config.to_dict())
+        theirs = config_io.flatten(_current_layout(saved))
+        for name in ("memory.map_voxel_size", "pipeline"):
+            if theirs.get(name) != ours[name]:
                 raise ValueError(
-                    f"{path}: saved with {name}={saved.get(name)!r}, this segmenter uses "
-                    f"{getattr(self.config, name)!r}; load it into a segmenter with the same {name}"
+                    f"{path}: saved with {name}={theirs.get(name)!r}, this segmenter uses "
+                    f"{ours[name]!r}; load it into a segmenter with the same {name}"
                 )
         try:
             memory = SceneMemory.from_state(arrays, self.memory.config, str(path))
@@ -311,6 +222,38 @@ class OnlineSegmenter:
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"{path}: malformed segmenter state ({exc!r})") from exc
         self.memory, self._num_frames = memory, num_frames
+
+
+def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
+    """Frame model and associator of the learned pipeline: F2I from ``config.checkpoint``, merged
+    heuristically, by the trained I2S merger, or by the merger's initial weights (``config.merging``)."""
+    from samosaic3d_core.baseline import ColorFeatures, HeuristicAssociator
+    from samosaic3d_core.i2s_association import LearnedAssociator
+    from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_f2i, load_samosaic3d
+    from samosaic3d_core.model.frame_model import F2IFrameModel
+    from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+
+    device = resolve_device(config.device)
+    combined = is_samosaic3d_checkpoint(config.checkpoint)
+    merging = ("learned" if combined else "heuristic") if config.merging == "auto" else config.merging
+    if merging == "learned" and not combined:
+        raise ValueError(
+            f"{config.checkpoint}: holds F2I weights only; merging='learned' needs F2I + I2S weights "
+            "(samosaic3d train --stage temporal), or use merging='heuristic' or 'untrained'"
+        )
+    if combined:
+        model, _, merger, i2s_config = load_samosaic3d(config.checkpoint, device)
+    else:
+        model, f2i_config = load_f2i(config.checkpoint, device)
+        merger = None
+        i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=config.descriptor.dim)
+    if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
+        merger = I2SMerger(i2s_config)
+    frame_model = F2IFrameModel(model, dataclasses.replace(config.frame_model, device=device))
+    if merging == "heuristic":  # F2I only: the baseline's association over colour features
+        return ColorFeatures(frame_model, config.descriptor), HeuristicAssociator(config.association)
+    frame_model = learned_frame_features(frame_model, i2s_config, config.descriptor)
+    return frame_model, LearnedAssociator(merger, config.learned_association, device=device)
 
 
 def learned_frame_features(frame_model, i2s_config, frame_config):
@@ -329,16 +272,20 @@ def learned_frame_features(frame_model, i2s_config, frame_config):
 
 def resolve_pipeline(config: SegmenterConfig) -> SegmenterConfig:
     """``config`` with "auto" decided and the shipped weights filled in where no checkpoint is given."""
-    if config.pipeline not in ("auto", "baseline", "learned"):
-        raise ValueError(f"unknown pipeline {config.pipeline!r}; expected 'auto', 'baseline' or 'learned'")
+    for name, allowed in (("pipeline", ("auto", "baseline", "learned")), ("merging", MERGING)):
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"unknown {name} {getattr(config, name)!r}; expected one of {', '.join(allowed)}")
     if config.pipeline == "baseline" or config.checkpoint:
         return config if config.pipeline != "auto" else dataclasses.replace(config, pipeline="learned")
     from samosaic3d_core.model.checkpoint import shipped_checkpoint
 
     shipped = shipped_checkpoint()
-    if shipped is None:
-        return dataclasses.replace(config, pipeline="baseline") if config.pipeline == "auto" else config
-    return dataclasses.replace(config, pipeline="learned", checkpoint=str(shipped))
+    if shipped is not None:
+        return dataclasses.replace(config, pipeline="learned", checkpoint=str(shipped))
+    if config.pipeline == "learned":
+        raise ValueError("learned pipeline needs a checkpoint: set SegmenterConfig.checkpoint "
+                         "(--checkpoint PATH), or use pipeline='baseline'")
+    return dataclasses.replace(config, pipeline="baseline")
 
 
 def resolve_device(device: str) -> str:
@@ -348,6 +295,13 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _current_layout(saved: dict) -> dict:
+    """A saved config in the nested layout: files of state version 1 hold the flat one of that time."""
+    if "memory" in saved:
+        return saved
+    return {"pipeline": saved.get("pipeline"), "memory": {"map_voxel_size": saved.get("map_voxel_size")}}
 
 
 def _read_meta(arrays: dict[str, np.ndarray], path: Path) -> dict:

@@ -50,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.report.scene_report import ReportInputs, write_report
     from samosaic3d_ros.bag.reader import without_ground_truth
     from samosaic3d_ros.bag.replay import default_params_file
-    from samosaic3d_core.masks import make_mask_source
-    from samosaic3d_core.pipeline import SegmenterConfig, resolve_pipeline
-    from samosaic3d_ros.params import build_segmenter, params_from_yaml, segmenter_config_kwargs
+    from samosaic3d_core.masks import build_mask_source
+    from samosaic3d_core.pipeline import resolve_pipeline
+    from samosaic3d_ros.params import build_segmenter, params_from_yaml
 
     out = args.out
-    overrides = {k: v for k, v in (("pipeline", args.pipeline), ("mask_source", args.masks)) if v}
+    overrides = {k: v for k, v in (("pipeline", args.pipeline), ("masks.source", args.masks)) if v}
     if args.masks in ("sim", "oracle") and not args.offline:
         raise SystemExit(f"--masks {args.masks} reads ground truth the node never receives; add --offline")
     offline = args.offline
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if offline:
         segmenter = build_segmenter(params)
         for frame in _progress(frames, "segment"):
-            segmenter.step(frame if params.mask_source in ("sim", "oracle") else without_ground_truth(frame))
+            segmenter.step(frame if params.segmenter.masks.source in ("sim", "oracle") else without_ground_truth(frame))
         scene_map, processed, mode = segmenter.map(), len(frames), "offline (core pipeline)"
     else:
         from samosaic3d_ros.bag.replay import ReplayConfig, replay
@@ -99,12 +99,10 @@ def run(args: argparse.Namespace) -> int:
     ap = evaluate_scenes([SceneEvalInput(points.gt_instance, masks, scores, name=scene.name)], config.min_region_size)
 
     shown = max(frames, key=_visible_instances)
-    seg_kwargs = segmenter_config_kwargs(params)  # the masks the segmenter saw, for the report's frame
-    shown_masks = make_mask_source(seg_kwargs["masks"], **seg_kwargs["mask_options"])(shown)
+    shown_masks = build_mask_source(params.segmenter.masks)(shown)  # the masks the segmenter saw
     metrics = {
         "scene": scene.name, "seed": args.seed, "frames": len(frames), "frames_processed": processed,
-        "mode": mode, "pipeline": resolve_pipeline(SegmenterConfig(pipeline=params.pipeline,
-                                                         checkpoint=params.checkpoint or None)).pipeline, "masks": params.mask_source,
+        "mode": mode, "pipeline": resolve_pipeline(params.segmenter).pipeline, "masks": params.segmenter.masks.source,
         "AP": round(ap.ap, 4), "AP50": round(ap.ap50, 4), "AP25": round(ap.ap25, 4),
         "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
         "map_instances": int(len(set(scene_map.instance_ids.tolist()) - {0})),

@@ -82,12 +82,12 @@ def build_frame(
         intrinsics = CameraIntrinsics(
             intrinsics.fx / n, intrinsics.fy / n, intrinsics.cx / n, intrinsics.cy / n, w, h
         )
-    valid = (depth >= params.min_depth) & (depth <= params.max_depth)
+    valid = (depth >= params.segmenter.lift.min_depth) & (depth <= params.segmenter.lift.max_depth)
     fraction = float(valid.mean())
     if fraction < params.min_valid_depth_fraction or not valid.any():
         raise SkipFrame(
             "depth",
-            f"only {fraction:.1%} of depth pixels are valid (finite, {params.min_depth}..{params.max_depth} m); "
+            f"only {fraction:.1%} of depth pixels are valid (finite, {params.segmenter.lift.min_depth}..{params.segmenter.lift.max_depth} m); "
             f"need {params.min_valid_depth_fraction:.1%}",
         )
     pose = camera_pose(depth_msg.header)

@@ -1,7 +1,14 @@
-"""The node's parameters: one dataclass, each field a ROS parameter with default and description.
+"""The node's parameters, generated from config dataclasses.
 
-``config/samosaic3d.yaml`` holds the same defaults (a test keeps them equal). Parameters are
-read once at start-up (declared read-only); change them in the YAML or with ``-p name:=value``.
+Two groups, each declared with its type, default and the field's docstring as description:
+  * node-only settings (topics, QoS, frames, rates): ``NodeParams``' own fields, by plain name
+    (``color_topic``, ``map_frame``, ...);
+  * the core pipeline's ``SegmenterConfig``, by dotted name (``pipeline``, ``masks.source``,
+    ``lift.voxel_size``, ``memory.short_term_size``, ...).
+
+``config/samosaic3d.yaml`` holds the same defaults (written by ``python -m samosaic3d_ros.params_file``; a test
+keeps them equal). Parameters are read once at start-up (declared read-only); change them in the
+YAML or with ``-p name:=value``.
 """
 
 from __future__ import annotations
@@ -10,103 +17,103 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
+from samosaic3d_core import config as config_io
+from samosaic3d_core.pipeline import SegmenterConfig
 
-def _param(default, description: str, choices: tuple[str, ...] = ()):
-    return field(default=default, metadata={"description": description, "choices": choices})
+NODE_NAME = "samosaic3d_node"
 
 
 @dataclass(frozen=True)
 class NodeParams:
-    """Every parameter of ``samosaic3d_node``."""
+    """Every parameter of ``samosaic3d_node``: node-only settings, and ``segmenter`` (the core's)."""
 
     # inputs
-    color_topic: str = _param(
-        "color/image_raw", "colour image topic (rgb8/bgr8/rgba8/bgra8/mono8), registered to depth"
-    )
-    depth_topic: str = _param("depth/image_raw", "depth image topic (16UC1 in depth_scale units or 32FC1 metres)")
-    camera_info_topic: str = _param("depth/camera_info", "CameraInfo of the depth image (K, width, height)")
-    input_qos: str = _param(
-        "sensor_data", "QoS of the inputs: sensor_data (best effort) or reliable (e.g. bag replay)",
-        ("sensor_data", "reliable"),
-    )
-    input_queue_depth: int = _param(5, "history depth of the input subscriptions")
-    sync_slop: float = _param(0.02, "max stamp difference (s) between colour and depth of one frame")
-    sync_queue_size: int = _param(10, "messages per input kept while looking for a colour/depth pair")
-    depth_scale: float = _param(0.001, "metres per unit of 16UC1 depth (0.001 = millimetres)")
-    min_depth: float = _param(0.1, "depth below this (m) is invalid")
-    max_depth: float = _param(6.0, "depth beyond this (m) is invalid")
-    downsample: int = _param(1, "use every n-th pixel of colour and depth (1 = full resolution); intrinsics follow")
-    min_valid_depth_fraction: float = _param(
-        0.01, "frames with a smaller fraction of valid depth pixels are skipped"
-    )
+    color_topic: str = "color/image_raw"
+    """colour image topic (rgb8/bgr8/rgba8/bgra8/mono8), registered to depth"""
+    depth_topic: str = "depth/image_raw"
+    """depth image topic (16UC1 in depth_scale units or 32FC1 metres)"""
+    camera_info_topic: str = "depth/camera_info"
+    """CameraInfo of the depth image (K, width, height)"""
+    input_qos: Literal["sensor_data", "reliable"] = "sensor_data"
+    """QoS of the inputs: sensor_data (best effort) or reliable (e.g. bag replay)"""
+    input_queue_depth: int = 5
+    """history depth of the input subscriptions"""
+    sync_slop: float = 0.02
+    """max stamp difference (s) between colour and depth of one frame"""
+    sync_queue_size: int = 10
+    """messages per input kept while looking for a colour/depth pair"""
+    depth_scale: float = 0.001
+    """metres per unit of 16UC1 depth (0.001 = millimetres)"""
+    downsample: int = 1
+    """use every n-th pixel of colour and depth (1 = full resolution); intrinsics follow"""
+    min_valid_depth_fraction: float = 0.01
+    """frames with a smaller fraction of valid depth pixels (within lift.min_depth..lift.max_depth) are skipped"""
     # frames and pose
-    map_frame: str = _param("map", "fixed frame of the map and of every output")
-    camera_frame: str = _param("", "optical frame of the depth camera (empty: the depth image's frame_id)")
-    pose_source: str = _param(
-        "tf", "where the camera pose comes from: tf (/tf, /tf_static), pose_topic (PoseStamped) "
-        "or odom_topic (Odometry); topic poses are inserted into the TF buffer", ("tf", "pose_topic", "odom_topic"),
-    )
-    pose_topic: str = _param(
-        "camera_pose", "PoseStamped/Odometry topic for pose_source pose_topic/odom_topic; the pose is that of "
-        "pose_child_frame (PoseStamped) or child_frame_id (Odometry) in header.frame_id"
-    )
-    pose_child_frame: str = _param("", "frame a PoseStamped pose refers to (empty: camera_frame)")
-    tf_timeout: float = _param(0.1, "how long (s) the worker waits for the camera pose of a frame")
-    tf_cache_time: float = _param(10.0, "seconds of transform history kept for lookups")
-    on_time_jump: str = _param(
-        "reset", "when a frame is older than the last one (bag loop): reset the map, or skip the frame",
-        ("reset", "skip"),
-    )
-    # pipeline
-    pipeline: str = _param("auto", "segmentation pipeline: auto (learned with shipped or given weights, else baseline) | baseline | learned")
-    mask_source: str = _param("oversegment", "2D mask source: oversegment, fastsam, sim, ...")
-    mask_weights: str = _param("", "weights file of the mask source (e.g. FastSAM-s.pt or a TensorRT .engine)")
-    mask_image_size: int = _param(
-        0, "inference image size of a network mask source (e.g. FastSAM imgsz); 0 = its default"
-    )
-    half_precision: bool = _param(False, "run network mask sources in FP16 (CUDA / TensorRT)")
-    checkpoint: str = _param("", "model checkpoint (.safetensors); empty: the pipeline's default")
-    merging: str = _param("auto", "learned pipeline's merging: auto | heuristic | learned | untrained")
-    device: str = _param("auto", "compute device", ("auto", "cpu", "cuda"))
-    voxel_size: float = _param(0.02, "frame points are downsampled to one per voxel of this size (m)")
-    point_budget: int = _param(10000, "at most this many points per frame")
-    short_memory_size: int = _param(50, "short-term memory length (instances) of the scene memory")
-    map_dir: str = _param("~/.ros/samosaic3d/maps", "save_map / load_map only touch files inside this folder")
+    map_frame: str = "map"
+    """fixed frame of the map and of every output"""
+    camera_frame: str = ""
+    """optical frame of the depth camera (empty: the depth image's frame_id)"""
+    pose_source: Literal["tf", "pose_topic", "odom_topic"] = "tf"
+    """where the camera pose comes from: tf (/tf, /tf_static), pose_topic (PoseStamped) or odom_topic
+    (Odometry); topic poses are inserted into the TF buffer"""
+    pose_topic: str = "camera_pose"
+    """PoseStamped/Odometry topic for pose_source pose_topic/odom_topic; the pose is that of
+    pose_child_frame (PoseStamped) or child_frame_id (Odometry) in header.frame_id"""
+    pose_child_frame: str = ""
+    """frame a PoseStamped pose refers to (empty: camera_frame)"""
+    tf_timeout: float = 0.1
+    """how long (s) the worker waits for the camera pose of a frame"""
+    tf_cache_time: float = 10.0
+    """seconds of transform history kept for lookups"""
+    on_time_jump: Literal["reset", "skip"] = "reset"
+    """when a frame is older than the last one (bag loop): reset the map, or skip the frame"""
+    map_dir: str = "~/.ros/samosaic3d/maps"
+    """save_map / load_map only touch files inside this folder"""
     # outputs
-    map_cloud_rate: float = _param(1.0, "max rate (Hz) of /instances/cloud; 0 = after every frame")
-    instances_rate: float = _param(5.0, "max rate (Hz) of /instances and /instances/markers; 0 = every frame")
-    cloud_transient_local: bool = _param(True, "latch the last map cloud for late subscribers (transient local)")
-    cloud_color: str = _param(
-        "instance", "rgb of cloud points: instance colour (camera colour where unlabeled) or camera colour",
-        ("instance", "camera"),
-    )
-    publish_frame_cloud: bool = _param(True, "publish the current frame's labelled points on /instances/frame_cloud")
-    publish_overlay: bool = _param(False, "publish masks over the colour image on /instances/overlay")
-    marker_namespace: str = _param("samosaic3d", "namespace prefix of the markers")
-    diagnostics_period: float = _param(1.0, "seconds between /diagnostics messages")
-    warn_throttle: float = _param(5.0, "min seconds between two warnings of the same kind")
+    map_cloud_rate: float = 1.0
+    """max rate (Hz) of /instances/cloud; 0 = after every frame"""
+    instances_rate: float = 5.0
+    """max rate (Hz) of /instances and /instances/markers; 0 = every frame"""
+    cloud_transient_local: bool = True
+    """latch the last map cloud for late subscribers (transient local)"""
+    cloud_color: Literal["instance", "camera"] = "instance"
+    """rgb of cloud points: instance colour (camera colour where unlabeled) or camera colour"""
+    publish_frame_cloud: bool = True
+    """publish the current frame's labelled points on /instances/frame_cloud"""
+    publish_overlay: bool = False
+    """publish masks over the colour image on /instances/overlay"""
+    marker_namespace: str = "samosaic3d"
+    """namespace prefix of the markers"""
+    diagnostics_period: float = 1.0
+    """seconds between /diagnostics messages"""
+    warn_throttle: float = 5.0
+    """min seconds between two warnings of the same kind"""
+    # the core pipeline, declared under its own dotted names
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
 
     def validate(self) -> "NodeParams":
         """Raise ValueError naming the parameter if a value is out of range or not a known choice."""
-        for f in dataclasses.fields(self):
-            choices = f.metadata["choices"]
-            if choices and getattr(self, f.name) not in choices:
-                raise ValueError(f"parameter {f.name}='{getattr(self, f.name)}'; expected one of {', '.join(choices)}")
-        positive = ("sync_slop", "depth_scale", "max_depth", "tf_cache_time", "diagnostics_period", "voxel_size")
-        non_negative = ("min_depth", "tf_timeout", "map_cloud_rate", "instances_rate", "warn_throttle",
-                        "min_valid_depth_fraction", "point_budget", "mask_image_size")
+        for spec in node_fields():
+            value = getattr(self, spec.name)
+            if spec.choices and value not in spec.choices:
+                raise ValueError(f"parameter {spec.name}='{value}'; expected one of {', '.join(spec.choices)}")
+        positive = ("sync_slop", "depth_scale", "tf_cache_time", "diagnostics_period")
+        non_negative = ("tf_timeout", "map_cloud_rate", "instances_rate", "warn_throttle", "min_valid_depth_fraction")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"parameter {name}={getattr(self, name)} must be > 0")
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 raise ValueError(f"parameter {name}={getattr(self, name)} must be >= 0")
-        for name in ("input_queue_depth", "sync_queue_size", "short_memory_size", "downsample"):
+        for name in ("input_queue_depth", "sync_queue_size", "downsample"):
             if getattr(self, name) < 1:
                 raise ValueError(f"parameter {name}={getattr(self, name)} must be >= 1")
-        if self.min_depth >= self.max_depth:
-            raise ValueError(f"parameter min_depth={self.min_depth} must be below max_depth={self.max_depth}")
+        lift = self.segmenter.lift
+        if not 0 <= lift.min_depth < lift.max_depth:
+            raise ValueError(f"parameter lift.min_depth={lift.min_depth} must be >= 0 and below "
+                             f"lift.max_depth={lift.max_depth}")
         if not self.map_frame:
             raise ValueError("parameter map_frame must not be empty")
         return self
@@ -117,60 +124,79 @@ class NodeParams:
         return Path(os.path.expandvars(os.path.expanduser(self.map_dir))).absolute()
 
 
+def node_fields() -> list[config_io.ConfigField]:
+    """The node-only parameters (``NodeParams``' own fields but ``segmenter``)."""
+    return [f for f in config_io.leaf_fields(NodeParams) if not f.name.startswith("segmenter.")]
+
+
+def parameter_fields() -> list[config_io.ConfigField]:
+    """Every node parameter under its ROS name: node-only settings, then the pipeline's dotted names."""
+    segmenter = [dataclasses.replace(f, name=f.name.removeprefix("segmenter."))
+                 for f in config_io.leaf_fields(NodeParams) if f.name.startswith("segmenter.")]
+    return node_fields() + segmenter
+
+
+def parameter_description(spec: config_io.ConfigField) -> str:
+    """The parameter's description: the field docstring, its choices, and what an unset value means."""
+    text = spec.doc
+    if spec.choices:
+        text += f" [{' | '.join(map(str, spec.choices))}]"
+    if spec.optional and spec.default is None:
+        text += " (unset by default)"
+    return text
+
+
+def params_from_flat(values: dict[str, Any], source: str = "parameters") -> NodeParams:
+    """``NodeParams`` from ROS names (``color_topic``, ``lift.voxel_size``, ...), validated.
+
+    Raises ValueError naming ``source`` and the parameter for unknown names or wrong values.
+    """
+    node_names = {f.name for f in node_fields()}
+    tree: dict = {"segmenter": {}}
+    for name, value in config_io.unflatten(values).items():
+        if name in node_names:
+            tree[name] = value
+        else:
+            tree["segmenter"][name] = value
+    try:
+        params = config_io.from_dict(NodeParams, tree, source)
+    except ValueError as exc:  # unknown pipeline keys are reported under their ROS names
+        raise ValueError(str(exc).replace("'segmenter.", "'")) from exc
+    return params.validate()
+
+
 def declare_params(node) -> NodeParams:
-    """Declare every parameter on ``node`` (read-only, with description) and return their values."""
+    """Declare every parameter on ``node`` (read-only, typed, described) and return their values."""
     from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.parameter import Parameter
 
     values = {}
-    for f in dataclasses.fields(NodeParams):
-        description = f.metadata["description"]
-        if f.metadata["choices"]:
-            description += f" [{' | '.join(f.metadata['choices'])}]"
-        descriptor = ParameterDescriptor(description=description, read_only=True)
-        values[f.name] = node.declare_parameter(f.name, f.default, descriptor).value
-    return NodeParams(**values).validate()
-
-
-def segmenter_config_kwargs(params: NodeParams) -> dict:
-    """Keyword arguments of ``samosaic3d_core.pipeline.SegmenterConfig`` taken from the node parameters."""
-    mask_options: dict = {}
-    if params.mask_weights:
-        mask_options["weights"] = params.mask_weights
-    if params.mask_image_size:
-        mask_options["imgsz"] = params.mask_image_size
-    if params.half_precision:
-        mask_options["half"] = True
-    return dict(
-        pipeline=params.pipeline,
-        masks=params.mask_source,
-        mask_options=mask_options,
-        checkpoint=params.checkpoint or None,
-        merging=params.merging,
-        device=params.device,
-        voxel_size=params.voxel_size,
-        point_budget=params.point_budget,
-        min_depth=params.min_depth,
-        max_depth=params.max_depth,
-        short_term_size=params.short_memory_size,
-    )
+    for spec in parameter_fields():
+        descriptor = ParameterDescriptor(description=parameter_description(spec), read_only=True)
+        default = spec.default
+        if default is None:  # typed, without a value unless the user sets one
+            default = Parameter.Type.DOUBLE if spec.type is float else Parameter.Type.STRING
+        elif isinstance(default, tuple):
+            default = list(default)
+        value = node.declare_parameter(spec.name, default, descriptor).value
+        if value is not None:
+            values[spec.name] = value
+    return params_from_flat(values, f"node '{node.get_name()}' parameters")
 
 
 def build_segmenter(params: NodeParams, logger=None):
-    """``OnlineSegmenter`` configured from the node parameters (parameters the core config lacks are reported)."""
-    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+    """``OnlineSegmenter`` configured from the node parameters."""
+    from samosaic3d_core.pipeline import OnlineSegmenter
 
-    kwargs = segmenter_config_kwargs(params)
-    known = {f.name for f in dataclasses.fields(SegmenterConfig)}
-    unused = sorted(set(kwargs) - known)
-    if unused and logger is not None:
-        logger.warning(f"SegmenterConfig has no field(s) {', '.join(unused)}; those parameters have no effect")
-    return OnlineSegmenter.from_config(SegmenterConfig(**{k: v for k, v in kwargs.items() if k in known}))
+    return OnlineSegmenter.from_config(params.segmenter)
 
 
-def params_from_yaml(path: str | os.PathLike, node_name: str = "samosaic3d_node", **overrides) -> NodeParams:
+def params_from_yaml(path: str | os.PathLike, node_name: str = NODE_NAME, **overrides) -> NodeParams:
     """Node parameters from a ROS parameter file (``<node>: ros__parameters: {...}``) plus overrides.
 
-    The same file the node is started with, read without ROS (for ``eval-bag --offline``).
+    The same file the node is started with, read without ROS (for ``eval-bag --offline``). Keys may
+    be dotted (``lift.voxel_size: 0.03``) or nested (``lift: {voxel_size: 0.03}``), as ROS reads them;
+    overrides use ROS names.
     """
     import yaml
 
@@ -180,10 +206,7 @@ def params_from_yaml(path: str | os.PathLike, node_name: str = "samosaic3d_node"
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"cannot read parameter file '{path}': {exc}") from exc
     section = document.get(node_name, document.get("/**", {}))
-    values = dict(section.get("ros__parameters", {})) if isinstance(section, dict) else {}
-    known = {f.name for f in dataclasses.fields(NodeParams)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"parameter file '{path}': unknown parameter(s) {', '.join(unknown)}")
+    values = dict(section.get("ros__parameters", {}) or {}) if isinstance(section, dict) else {}
+    values = config_io.flatten(values)
     values.update(overrides)
-    return NodeParams(**values).validate()
+    return params_from_flat(values, f"parameter file '{path}'")

@@ -15,7 +15,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import yaml
+
 from samosaic3d_core.colors import instance_colors
+from samosaic3d_core.config import parse_overrides
 from samosaic3d_core.io.scene_map import write_ply, write_scene_map
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 from samosaic3d_core.types import Frame
@@ -26,18 +29,39 @@ STAGES = ("masks", "lift", "frame_model", "associate", "memory")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="dataset root holding one folder per scene")
     parser.add_argument("--out", required=True, type=Path, help="output folder for <scene>.npz and <scene>.ply")
-    parser.add_argument("--masks", default="oversegment", help="mask source: sim, oversegment, fastsam or oracle")
-    parser.add_argument("--pipeline", default="auto", choices=("auto", "baseline", "learned"),
+    parser.add_argument("--masks", choices=("sim", "oversegment", "fastsam", "oracle"),
+                        help="mask source (default oversegment)")
+    parser.add_argument("--pipeline", choices=("auto", "baseline", "learned"),
                         help="segmentation pipeline (auto: learned with the shipped weights if present, else baseline)")
     parser.add_argument("--weights", type=Path, help="weights of the mask model (e.g. FastSAM .pt)")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint of the learned pipeline (.safetensors)")
-    parser.add_argument("--merging", default="auto", choices=("auto", "heuristic", "learned", "untrained"),
+    parser.add_argument("--merging", choices=("auto", "heuristic", "learned", "untrained"),
                         help="learned pipeline's merging: heuristic, learned (F2I + I2S checkpoint), untrained "
                              "(I2S with its initial weights), auto (learned when the checkpoint has an I2S part)")
-    parser.add_argument("--device", default="auto", help="torch device of learned parts: auto, cpu, cuda, ...")
+    parser.add_argument("--device", help="torch device of learned parts: auto (default), cpu, cuda, ...")
+    parser.add_argument("--config", type=Path, help="segmenter configuration (YAML, nested as `samosaic3d_core."
+                                                    "pipeline.SegmenterConfig`); the flags above override it")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                        help="one setting by dotted name, e.g. --set lift.voxel_size=0.03 (repeatable; last wins)")
     parser.add_argument("--scenes", type=int, help="process only the first N scenes")
     parser.add_argument("--frames-per-scene", type=int, help="process at most N frames of each scene (after --stride)")
     parser.add_argument("--stride", type=int, default=1, help="use every K-th frame")
+
+
+def segmenter_config(args: argparse.Namespace) -> SegmenterConfig:
+    """The ``--config`` file (or the defaults), then the flags, then each ``--set``."""
+    config = SegmenterConfig()
+    if args.config:
+        try:
+            values = yaml.safe_load(args.config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"--config {args.config}: cannot read it ({exc})") from exc
+        config = SegmenterConfig.from_dict(values, f"--config {args.config}")
+    flags = {"pipeline": args.pipeline, "masks.source": args.masks, "checkpoint": args.checkpoint,
+             "merging": args.merging, "device": args.device, "masks.fastsam.weights": args.weights}
+    flags = {name: str(value) if isinstance(value, Path) else value for name, value in flags.items() if value}
+    config = SegmenterConfig.from_flat(flags, "flags", base=config)
+    return SegmenterConfig.from_flat(parse_overrides(args.set), "--set", base=config)
 
 
 @dataclass
@@ -115,14 +139,7 @@ def run(args: argparse.Namespace) -> int:
         if not scenes:
             raise ValueError(f"{args.data}: no scenes found (expected one folder per scene)")
         scenes = scenes[: args.scenes] if args.scenes else scenes
-        config = SegmenterConfig(
-            pipeline=args.pipeline,
-            masks=args.masks,
-            mask_options={"weights": str(args.weights)} if args.weights else {},
-            checkpoint=str(args.checkpoint) if args.checkpoint else None,
-            merging=args.merging,
-            device=args.device,
-        )
+        config = segmenter_config(args)
         seg = OnlineSegmenter.from_config(config)
         has_ground_truth = False
         for scene_dir in scenes:

@@ -44,6 +44,15 @@ def make_mask_source(name: str, **options) -> MaskSource:
     return source_cls(config_cls(**options))
 
 
+def build_mask_source(config) -> MaskSource:
+    """The mask source a ``MaskConfig`` names, with its sub-config."""
+    registry = _registry()
+    if config.source not in registry:
+        raise ValueError(f"unknown mask source {config.source!r}; choose one of {', '.join(MASK_SOURCES)}")
+    source_cls, _ = registry[config.source]
+    return source_cls(getattr(config, config.source))
+
+
 def default_mask_source(weights: str | None = None, **options) -> MaskSource:
     """FastSAM when a weights file is given, else the weight-free over-segmentation."""
     if weights:
@@ -52,6 +61,6 @@ def default_mask_source(weights: str | None = None, **options) -> MaskSource:
 
 
 __all__ = [
-    "MASK_SOURCES", "MaskSource", "default_mask_source", "empty_result", "fragment_map_from_masks",
+    "MASK_SOURCES", "MaskSource", "build_mask_source", "default_mask_source", "empty_result", "fragment_map_from_masks",
     "make_mask_source", "result_from_labels",
 ]

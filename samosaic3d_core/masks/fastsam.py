@@ -20,8 +20,8 @@ from samosaic3d_core.types import Frame, MaskResult
 
 @dataclass
 class FastSAMConfig:
-    weights: str | None = None
-    """Path to FastSAM weights (.pt, or an exported .engine / .onnx). Required."""
+    weights: str = ""
+    """Path to FastSAM weights (.pt, or an exported .engine / .onnx). Required by this source."""
     device: str = "auto"
     """"auto" (cuda:0 when available), "cpu", "cuda", "cuda:1", ..."""
     imgsz: int = 640
@@ -51,7 +51,7 @@ class FastSAMMasks:
         self.config = cfg = config or FastSAMConfig()
         if not cfg.weights:
             raise ValueError(
-                "the fastsam mask source needs a weights file (mask_options weights=PATH, e.g. FastSAM-s.pt "
+                "the fastsam mask source needs a weights file (--weights PATH, or masks.fastsam.weights; e.g. FastSAM-s.pt "
                 "from the FastSAM/ultralytics releases); without weights use --masks oversegment"
             )
         path = Path(cfg.weights).expanduser()

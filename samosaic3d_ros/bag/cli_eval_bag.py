@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="feed the bag into the core pipeline, without ROS")
     parser.add_argument("--config", default=None, help="node parameter file (default: config/samosaic3d.yaml)")
     parser.add_argument("--pipeline", default=None, help="override the node's pipeline parameter")
-    parser.add_argument("--masks", default=None, help="override the node's mask_source parameter")
+    parser.add_argument("--masks", default=None, help="override the node's masks.source parameter")
     parser.add_argument("--record", default=None, help="write the node's outputs to this bag folder (mcap)")
     parser.add_argument("--no-lockstep", action="store_true",
                         help="publish at the bag's rate; the node drops frames it cannot keep up with")
@@ -26,7 +26,7 @@ def _overrides(args) -> dict:
     if args.pipeline:
         out["pipeline"] = args.pipeline
     if args.masks:
-        out["mask_source"] = args.masks
+        out["masks.source"] = args.masks
     return out
 
 

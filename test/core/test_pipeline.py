@@ -1,6 +1,8 @@
 """OnlineSegmenter end to end on hand-made frames: flat rectangles facing the camera at known depth."""
 
+import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -49,13 +51,10 @@ def oracle_masks(frame: Frame) -> MaskResult:
 
 
 def segmenter(**overrides) -> OnlineSegmenter:
-    config = SegmenterConfig(**overrides)
-    return OnlineSegmenter(
-        oracle_masks,
-        FragmentsAsInstances(config.sub_config(DescriptorConfig)),
-        HeuristicAssociator(config.sub_config(AssociationConfig)),
-        config,
-    )
+    """Oracle masks, the baseline's parts; ``overrides`` by dotted name (``memory.map_voxel_size=...``)."""
+    config = SegmenterConfig.from_flat({name.replace("__", "."): value for name, value in overrides.items()})
+    return OnlineSegmenter(oracle_masks, FragmentsAsInstances(config.descriptor),
+                           HeuristicAssociator(config.association), config)
 
 
 def run(seg, rects, cams=SHAKY):
@@ -110,7 +109,8 @@ def test_point_instance_and_timings():
     gt = render([RED, BLUE], SHAKY[-1], 3).instance_gt.reshape(-1)[result.points.pixel]
     np.testing.assert_array_equal(result.point_instance, gt)  # map ids equal gt ids here
     assert set(result.timings) == {"masks", "lift", "frame_model", "associate", "memory", "total"}
-    assert all(t >= 0 for t in result.timings.values())
+    stages = [t for name, t in result.timings.items() if name != "total"]
+    assert all(t > 0 for t in stages) and result.timings["total"] == pytest.approx(sum(stages))
 
 
 def test_separate_objects_seen_apart_do_not_merge():
@@ -129,25 +129,58 @@ def test_reset_restarts_ids():
     assert seg.step(render([BLUE], index=0)).created == [1]
 
 
-def test_config_defaults_match_the_parts():
-    # the flat SegmenterConfig must not drift from the configs of the parts it feeds
+def test_config_is_composed_of_the_parts_configs():
     config = SegmenterConfig()
-    for cls in (LiftConfig, MemoryConfig, DescriptorConfig, AssociationConfig):
-        assert config.sub_config(cls) == cls(), cls.__name__
-    from samosaic3d_core.i2s_association import LearnedAssociationConfig
-
-    assert config.sub_config(LearnedAssociationConfig) == LearnedAssociationConfig(device="auto")
+    assert (config.lift, config.memory, config.descriptor, config.association) == (
+        LiftConfig(), MemoryConfig(), DescriptorConfig(), AssociationConfig())
     from samosaic3d_core.model.frame_model import F2IFrameConfig
     from samosaic3d_core.train.temporal import TemporalConfig
 
-    # the merger is trained on the frame model's readout: the temporal stage must use the run-time defaults
-    temporal, frame = TemporalConfig(), F2IFrameConfig()
-    assert (temporal.readout, temporal.group_threshold) == (config.readout, config.group_threshold)
-    assert (frame.readout, frame.group_threshold) == (config.readout, config.group_threshold)
-    assert temporal.color_bins == config.color_bins and temporal.short_term_size == config.short_term_size
+    assert config.frame_model == F2IFrameConfig()
+    # the merger is trained on the run-time frame model, descriptor and memory: the temporal stage reuses their configs
+    temporal = TemporalConfig()
+    assert (temporal.frame_model, temporal.descriptor, temporal.memory) == (
+        config.frame_model, config.descriptor, config.memory)
     assert SegmenterConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ValueError, match="unknown segmenter config field"):
-        SegmenterConfig.from_dict({"voxelsize": 0.1})
+
+
+def test_config_from_dict_and_dotted_names():
+    config = SegmenterConfig.from_dict({"lift": {"voxel_size": 0.05}, "masks": {"source": "sim", "sim": {"seed": 3}}})
+    assert (config.lift.voxel_size, config.masks.source, config.masks.sim.seed) == (0.05, "sim", 3)
+    assert config.lift.point_budget == LiftConfig().point_budget  # keys left out keep their defaults
+    assert SegmenterConfig.from_flat({"lift.voxel_size": 0.05, "masks.source": "sim", "masks.sim.seed": 3}) == config
+    changed = SegmenterConfig.from_flat({"memory.short_term_size": 7}, base=config)
+    assert (changed.memory.short_term_size, changed.lift.voxel_size) == (7, 0.05)
+    assert SegmenterConfig.from_dict({"lift": {"voxel_size": 1}}).lift.voxel_size == 1.0  # ints read as floats
+    assert SegmenterConfig.from_dict({"masks": {"sim": {"score_range": [0.5, 0.9]}}}).masks.sim.score_range == (0.5, 0.9)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"lift": {"voxel_sise": 0.1}}, "my.yaml: unknown key 'lift.voxel_sise'; did you mean 'lift.voxel_size'?"),
+    ({"memroy": {}}, "unknown key 'memroy'; did you mean 'memory'?"),
+    ({"voxel_size": 0.1}, "unknown key 'voxel_size'"),  # the flat layout of earlier versions
+    ({"lift": {"voxel_size": "big"}}, "'lift.voxel_size' must be float, got 'big'"),
+    ({"lift": 3}, "'lift' must be a mapping"),
+    ({"pipeline": "magic"}, "'pipeline' is 'magic'; expected one of 'auto', 'baseline', 'learned'"),
+    ({"memory": {"short_term_size": 0}}, "memory: short_term_size must be >= 1"),
+])
+def test_config_errors_name_the_key(values, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SegmenterConfig.from_dict(values, "my.yaml")
+
+
+def test_a_renamed_field_breaks_instead_of_falling_back():
+    """Every leaf of the tree reaches the part it configures: a setting changed by name changes that part."""
+    from samosaic3d_core.config import leaf_fields
+
+    names = {f.name for f in leaf_fields(SegmenterConfig)}
+    for name in ("lift.voxel_size", "memory.short_term_size", "memory.map_voxel_size", "association.merge_threshold",
+                 "learned_association.i2s_merge_threshold", "frame_model.group_threshold", "frame_model.score_threshold",
+                 "descriptor.color_bins", "masks.fastsam.weights", "masks.sim.seed"):
+        assert name in names, name
+    seg = segmenter(lift__voxel_size=0.05, memory__short_term_size=7, association__merge_threshold=0.6)
+    assert seg.lift_config.voxel_size == 0.05 and seg.memory.config.short_term_size == 7
+    assert seg.associator.config.merge_threshold == 0.6
 
 
 @pytest.fixture
@@ -177,9 +210,9 @@ def test_from_config_errors(no_shipped_weights):
     with pytest.raises(ValueError, match="learned pipeline needs a checkpoint"):
         OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned"))
     with pytest.raises(ValueError, match="unknown pipeline 'magic'"):
-        OnlineSegmenter.from_config(SegmenterConfig(pipeline="magic"))
+        OnlineSegmenter.from_config(dataclasses.replace(SegmenterConfig(), pipeline="magic"))
     with pytest.raises(ValueError, match="unknown merging 'best'"):
-        OnlineSegmenter.from_config(SegmenterConfig(merging="best"))
+        OnlineSegmenter.from_config(dataclasses.replace(SegmenterConfig(), merging="best"))
     with pytest.raises(ValueError, match="merging='learned' needs pipeline='learned'"):
         OnlineSegmenter.from_config(SegmenterConfig(merging="learned"))
 
@@ -206,8 +239,8 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
     both = save_samosaic3d(tmp_path / "full.safetensors", f2i, TINY, trained, i2s_config)
 
     def build(path, merging="auto"):
-        return OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned", checkpoint=str(path), merging=merging,
-                                                           masks="sim", device="cpu"))
+        return OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+            {"pipeline": "learned", "checkpoint": str(path), "merging": merging, "masks.source": "sim", "device": "cpu"}))
 
     seg = build(only)
     assert isinstance(seg.frame_model, ColorFeatures) and isinstance(seg.associator, HeuristicAssociator)
@@ -228,8 +261,8 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
         seg.step(render([RED, BLUE], cam, i))
     assert seg.memory.feat_dim == 16 + 27
     with pytest.raises(ValueError, match="the merger reads 27-wide colour descriptors, color_bins=4 gives 15"):
-        OnlineSegmenter.from_config(SegmenterConfig(pipeline="learned", checkpoint=str(both), masks="sim",
-                                                    device="cpu", color_bins=4))
+        OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+            {"pipeline": "learned", "checkpoint": str(both), "masks.source": "sim", "device": "cpu", "descriptor.color_bins": 4}))
 
 
 def test_save_load_round_trip(tmp_path):
@@ -266,7 +299,10 @@ def test_load_rejects_bad_files_and_keeps_live_state(tmp_path):
     _write_state(tmp_path / "foreign.npz", None, xyz=np.zeros((3, 3)))
     _write_state(tmp_path / "other_format.npz", {**meta, "format": "something-else"})
     _write_state(tmp_path / "future.npz", {**meta, "version": 99}, **{k: v for k, v in good.items() if k != "meta"})
-    _write_state(tmp_path / "other_grid.npz", {**meta, "config": {**meta["config"], "map_voxel_size": 0.05}})
+    other_grid = {**meta["config"], "memory": {**meta["config"]["memory"], "map_voxel_size": 0.05}}
+    _write_state(tmp_path / "other_grid.npz", {**meta, "config": other_grid})
+    # version-1 files of the flat config layout: their grid is still checked
+    _write_state(tmp_path / "flat_layout.npz", {**meta, "config": {"pipeline": "baseline", "map_voxel_size": 0.05}})
     _write_state(tmp_path / "truncated.npz", meta, **{k: v for k, v in good.items() if k not in ("meta", "voxel_owner")})
     bad_owner = {k: v for k, v in good.items() if k != "meta"}
     bad_owner["voxel_owner"] = bad_owner["voxel_owner"] + 7
@@ -277,7 +313,8 @@ def test_load_rejects_bad_files_and_keeps_live_state(tmp_path):
         "foreign.npz": "not a samosaic3d segmenter state",
         "other_format.npz": "not a samosaic3d segmenter state",
         "future.npz": "version 99 is not supported",
-        "other_grid.npz": "map_voxel_size",
+        "other_grid.npz": "saved with memory.map_voxel_size=0.05",
+        "flat_layout.npz": "saved with memory.map_voxel_size=0.05",
         "truncated.npz": "lacks array 'voxel_owner'",
         "bad_owner.npz": "voxel owners",
     }
@@ -286,6 +323,11 @@ def test_load_rejects_bad_files_and_keeps_live_state(tmp_path):
             seg.load(tmp_path / name)
         assert name in str(err.value)
         assert_same_state(seg, reference)
+    arrays = {k: v for k, v in good.items() if k != "meta"}
+    _write_state(tmp_path / "flat_same_grid.npz", {**meta, "config": {"pipeline": "auto", "map_voxel_size": 0.02}}, **arrays)
+    fresh = segmenter()
+    fresh.load(tmp_path / "flat_same_grid.npz")  # a map saved before the nested layout still loads
+    assert_same_state(fresh, reference)
 
 
 # ---------------------------------------------------------------- samosaic3d run (with stand-in reader/masks/eval)
@@ -312,7 +354,7 @@ def fake_modules(monkeypatch, evaluated):
     scannet.list_scenes = lambda root: [root / "lost", root / "room"]
     scannet.SceneReader = FakeReader
     masks = pytypes.ModuleType("samosaic3d_core.masks")
-    masks.make_mask_source = lambda name, **options: oracle_masks
+    masks.build_mask_source = lambda config: oracle_masks
     evaluation = pytypes.ModuleType("samosaic3d_core.eval")
     evaluation.evaluate_directory = lambda data_root, pred_root, config=None, dump_dir=None: evaluated.append(pred_root) or 1.0
     evaluation.format_ap_line = lambda result: "AP=1.0000 AP50=1.0000 AP25=1.0000"
