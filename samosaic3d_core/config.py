@@ -85,6 +85,22 @@ def _nested_type(annotation) -> type | None:
     return annotation if isinstance(annotation, type) and dataclasses.is_dataclass(annotation) else None
 
 
+def check_sections(config) -> None:
+    """Raise TypeError when a nested config field of ``config`` holds something else (e.g. a name).
+
+    Call from ``__post_init__`` of configs that compose others.
+    """
+    hints = _hints(type(config))
+    for f in dataclasses.fields(config):
+        nested = _nested_type(hints[f.name])
+        value = getattr(config, f.name)
+        if nested is not None and not isinstance(value, nested):
+            raise TypeError(
+                f"{type(config).__name__}.{f.name} must be a {nested.__name__}, got {value!r}; set one of its "
+                f"fields by dotted name instead, e.g. {type(config).__name__}.from_flat({{'{f.name}.<field>': ...}})"
+            )
+
+
 def leaf_fields(config) -> list[ConfigField]:
     """Every leaf field of a config tree (class or instance), depth first in declaration order.
 

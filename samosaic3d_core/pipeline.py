@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,11 @@ class SegmenterConfig:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+
+    def __post_init__(self):
+        config_io.check_sections(self)
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
+            raise ValueError(f"device='{self.device}'; expected auto, cpu, cuda, cuda:N or mps")
 
     def to_dict(self) -> dict:
         return config_io.to_dict(self)

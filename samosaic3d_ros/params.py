@@ -161,7 +161,7 @@ def params_from_flat(values: dict[str, Any], source: str = "parameters") -> Node
     try:
         params = config_io.from_dict(NodeParams, tree, source)
     except ValueError as exc:  # unknown pipeline keys are reported under their ROS names
-        raise ValueError(str(exc).replace("'segmenter.", "'")) from exc
+        raise ValueError(str(exc).replace("'segmenter.", "'").replace(": segmenter: ", ": ")) from exc
     return params.validate()
 
 

@@ -13,7 +13,7 @@ def frames():
 
 
 def score(frames, masks):
-    segmenter = OnlineSegmenter.from_config(SegmenterConfig(pipeline="baseline", masks=masks))
+    segmenter = OnlineSegmenter.from_config(SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": masks}))
     for frame in frames:
         segmenter.step(frame)
     return evaluate_scenes([scene_eval_input(frames, segmenter.map(), EvalConfig(), "tiny")])

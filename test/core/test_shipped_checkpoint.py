@@ -33,7 +33,9 @@ def pooled_ap(scenes, config: SegmenterConfig) -> float:
     return evaluate_scenes(inputs).ap
 
 
-SIM = dict(masks="sim", mask_options={"seed": 12345})
+def sim_config(pipeline: str, checkpoint: str = "") -> SegmenterConfig:
+    return SegmenterConfig.from_flat({"pipeline": pipeline, "checkpoint": checkpoint, "masks.source": "sim",
+                                      "masks.sim.seed": 12345})
 
 
 def test_the_shipped_checkpoint_loads_and_auto_uses_it():
@@ -46,14 +48,14 @@ def test_the_shipped_checkpoint_loads_and_auto_uses_it():
 
 
 def test_shipped_model_beats_the_baseline_and_a_broken_model_does_not(scenes, tmp_path):
-    baseline = pooled_ap(scenes, SegmenterConfig(pipeline="baseline", **SIM))
-    shipped = pooled_ap(scenes, SegmenterConfig(pipeline="learned", checkpoint=str(shipped_checkpoint()), **SIM))
+    baseline = pooled_ap(scenes, sim_config("baseline"))
+    shipped = pooled_ap(scenes, sim_config("learned", str(shipped_checkpoint())))
     assert shipped >= baseline + MARGIN, (shipped, baseline)
     # broken: the same files with the frame model's weights re-drawn at random (the merger kept)
     _, f2i_config, merger, i2s_config = load_samosaic3d(shipped_checkpoint())
     torch.manual_seed(0)
     broken_path = save_samosaic3d(tmp_path / "broken.safetensors", F2IModel.from_config(f2i_config), f2i_config,
                                   merger, i2s_config)
-    broken = pooled_ap(scenes, SegmenterConfig(pipeline="learned", checkpoint=str(broken_path), **SIM))
+    broken = pooled_ap(scenes, sim_config("learned", str(broken_path)))
     assert broken < baseline + MARGIN <= shipped, (broken, baseline, shipped)
     assert np.isfinite([baseline, shipped, broken]).all()

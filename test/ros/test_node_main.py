@@ -41,4 +41,4 @@ def test_bad_parameter_exits_with_a_clear_message(tmp_path):
            "-p", "device:=tpu", "-p", f"map_dir:={tmp_path}"]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
     assert done.returncode == 1
-    assert "parameter device='tpu'; expected one of auto, cpu, cuda" in done.stdout + done.stderr
+    assert "device='tpu'; expected auto, cpu, cuda, cuda:N or mps" in done.stdout + done.stderr

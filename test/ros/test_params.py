@@ -60,6 +60,7 @@ def test_every_parameter_has_a_description():
 
 
 @pytest.mark.parametrize("change,message", [
+    ({"device": "tpu"}, "parameters: device='tpu'; expected auto, cpu, cuda, cuda:N or mps"),
     ({"pose_source": "gps"}, "'pose_source' is 'gps'; expected one of 'tf', 'pose_topic', 'odom_topic'"),
     ({"masks.source": "sam9"}, "'masks.source' is 'sam9'; expected one of"),
     ({"sync_slop": 0.0}, "parameter sync_slop=0.0 must be > 0"),
