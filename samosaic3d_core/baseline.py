@@ -93,6 +93,15 @@ def color_descriptor(rgb: np.ndarray, group: np.ndarray, num_groups: int, bins: 
     return desc.astype(np.float32)
 
 
+def instance_color_descriptors(points: FramePoints, point_local: np.ndarray, num_instances: int, bins: int) -> np.ndarray:
+    """(K, descriptor_dim(bins)) float32 ``color_descriptor`` of the points of each of K frame instances.
+
+    point_local: (N,) int frame-local instance id 1..K of each of the N ``points``, 0 = none.
+    """
+    member = point_local > 0
+    return color_descriptor(points.rgb[member], point_local[member] - 1, num_instances, bins)
+
+
 class FragmentsAsInstances:
     """Frame model of the baseline: each lifted fragment is one frame instance.
 
@@ -111,8 +120,7 @@ class FragmentsAsInstances:
         """Returns the K = len(fragments) frame instances and (N,) int64 local id per point (0 = none)."""
         num = len(fragments)
         point_local = points.fragment.astype(np.int64) + 1
-        member = point_local > 0
-        feats = color_descriptor(points.rgb[member], point_local[member] - 1, num, self.config.color_bins)
+        feats = instance_color_descriptors(points, point_local, num, self.config.color_bins)
         instances = Instances(
             ids=np.arange(1, num + 1, dtype=np.int64),
             scores=fragments.score.astype(np.float32),
@@ -146,8 +154,7 @@ class ColorFeatures:
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         instances, point_local = self.frame_model(frame, points, fragments)
         point_local = np.asarray(point_local, np.int64)
-        member = point_local > 0
-        color = color_descriptor(points.rgb[member], point_local[member] - 1, len(instances), self.config.color_bins)
+        color = instance_color_descriptors(points, point_local, len(instances), self.config.color_bins)
         instances.feats = np.concatenate([instances.feats, color], axis=1) if self.append else color
         return instances, point_local
 

@@ -97,7 +97,8 @@ class LearnedAssociator:
         long = memory.instances(np.asarray(memory.long_term_ids(), np.int64))
         left = np.flatnonzero(matches == 0)
         if len(long) and len(left):
-            score = iou_3d(frame.box_min[left], frame.box_max[left], long.box_min, long.box_max)  # (K', L)
+            leftover = frame[left]
+            score = iou_3d(leftover.box_min, leftover.box_max, long.box_min, long.box_max)  # (K', L)
             if cfg.long_term_containment:
                 score = np.maximum(score, obs.containment()[left][:, long.ids])
             rows, cols = best_above(score, cfg.long_term_iou)

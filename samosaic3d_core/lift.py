@@ -62,9 +62,9 @@ def lift_frame(frame: Frame, masks: MaskResult, config: LiftConfig) -> tuple[Fra
 def fragments_from_points(points: FramePoints, mask_index: np.ndarray, score: np.ndarray) -> Fragments:
     """Centroid, box and size of each fragment from its member points (``points.fragment``)."""
     m = len(mask_index)
-    member = points.fragment >= 0
-    frag = points.fragment[member].astype(np.int64)
-    xyz = points.xyz[member].astype(np.float64)
+    members = points[points.fragment >= 0]
+    frag = members.fragment.astype(np.int64)
+    xyz = members.xyz.astype(np.float64)
     num_points = np.bincount(frag, minlength=m).astype(np.int64)
     centroid = np.zeros((m, 3))
     for axis in range(3):

@@ -21,18 +21,24 @@ Layout
   * Tiers (the paper's dual-level memory): short-term is a FIFO of the ``short_term_size`` most
     recently observed/merged ids; when it overflows the least recently merged id is demoted to
     long-term (tier 1); a long-term id that is merged again is promoted back.
+
+Files: this one holds ``MemoryConfig`` and ``SceneMemory`` (updates and persistence);
+``memory_observation.py`` the read-only ``FrameObservation``; ``memory_tiers.py`` the short-term
+FIFO; ``memory_grid.py`` the tables and owner grids underneath.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from samosaic3d_core.geometry import majority_vote
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
+from samosaic3d_core.memory_observation import FrameObservation
+from samosaic3d_core.memory_tiers import ShortTermTier
 from samosaic3d_core.types import FramePoints, Instances, SceneMap
+
+__all__ = ["FrameObservation", "MemoryConfig", "SceneMemory"]
 
 
 @dataclass
@@ -62,52 +68,6 @@ class MemoryConfig:
             raise ValueError(f"vote_cap must be >= 1, got {self.vote_cap}")
         if self.feature_update not in ("mean", "replace"):
             raise ValueError(f"feature_update must be 'mean' or 'replace', got {self.feature_update!r}")
-
-
-@dataclass
-class FrameObservation:
-    """One frame's instances and points, looked up in the memory's grids (``SceneMemory.observe``).
-
-    instances:     K frame instances, frame-local ids 1..K in row order
-    points:        the frame's N points
-    point_local:   (N,) int64 frame-local instance id per point, 0 = none
-    voxel_key / voxel_row: (U,) the frame's distinct map voxels (packed keys, sorted) and their
-                   memory rows (-1 = not in the map yet); voxel_inverse: (N,) each point's voxel in 0..U-1
-    cell_key / cell_row / cell_inverse: the same for the coarse association cells (C of them)
-    shared_cells:  (K, I + 1) float32, distinct cells of frame instance k owned by map id j
-                   (column j; I = ids created so far; column 0 = cells new or owned by nobody)
-    frame_cells:   (K,) float32 distinct cells of each frame instance
-    map_cells:     (I + 1,) float32 cells owned by each map id (entry 0 unused, 0)
-    frame_index, timestamp: of the frame (timestamp in seconds)
-    """
-
-    instances: Instances
-    points: FramePoints
-    point_local: np.ndarray
-    voxel_key: np.ndarray
-    voxel_row: np.ndarray
-    voxel_inverse: np.ndarray
-    cell_key: np.ndarray
-    cell_row: np.ndarray
-    cell_inverse: np.ndarray
-    shared_cells: np.ndarray
-    frame_cells: np.ndarray
-    map_cells: np.ndarray
-    frame_index: int
-    timestamp: float
-
-    def owned_fraction(self) -> np.ndarray:
-        """(K, I + 1) fraction of frame instance k's cells owned by map id j."""
-        return self.shared_cells / np.maximum(self.frame_cells, 1.0)[:, None]
-
-    def containment(self) -> np.ndarray:
-        """(K, I + 1) shared cells over the cells of the smaller of the two (1 = one lies inside the other).
-
-        Column 0 (cells of nobody) is the frame-side fraction, as in ``owned_fraction``.
-        """
-        smaller = np.minimum(self.frame_cells[:, None], self.map_cells[None, :])
-        smaller[:, 0] = self.frame_cells
-        return self.shared_cells / np.maximum(smaller, 1.0)
 
 
 _VOXEL_EXTRA = {
@@ -151,7 +111,7 @@ class SceneMemory:
         self._inst = ColumnTable(_instance_spec(0))
         self._feat_dim: int | None = None  # fixed by the first instance created
         self._members: list[list[np.ndarray]] = []  # per id: voxel-row chunks, may hold stale rows
-        self._short: OrderedDict[int, None] = OrderedDict()  # least recently merged first
+        self._short = ShortTermTier(cfg.short_term_size)
 
     # ----------------------------------------------------------------- reading
     @property
@@ -175,7 +135,7 @@ class SceneMemory:
 
     def short_term_ids(self) -> list[int]:
         """Short-term ids, least recently merged first."""
-        return list(self._short)
+        return self._short.ids()
 
     def long_term_ids(self) -> list[int]:
         """Alive long-term ids, ascending."""
@@ -221,32 +181,8 @@ class SceneMemory:
         self, points: FramePoints, instances: Instances, point_local: np.ndarray, frame_index: int, timestamp: float
     ) -> FrameObservation:
         """Look the frame's points up in the grids (read-only); see ``FrameObservation``."""
-        point_local = np.asarray(point_local, np.int64)
-        num_inst = len(instances)
-        if point_local.shape != (len(points.xyz),):
-            raise ValueError(f"point_local has shape {point_local.shape}, expected ({len(points.xyz)},)")
-        if len(point_local) and (point_local.min() < 0 or point_local.max() > num_inst):
-            raise ValueError(f"point_local ids must lie in 0..{num_inst} (the frame's instances)")
-        voxel_key, voxel_inverse = np.unique(self._voxels.keys(points.xyz), return_inverse=True)
-        cell_key, cell_inverse = np.unique(self._cells.keys(points.xyz), return_inverse=True)
-        cell_inverse = cell_inverse.reshape(-1)
-        cell_row = self._cells.lookup(cell_key)
-        cell_owner = np.zeros(len(cell_row), np.int64)
-        cell_owner[cell_row >= 0] = self._cells.owner[cell_row[cell_row >= 0]]
-
-        labelled = point_local > 0
-        num_cells = max(len(cell_key), 1)
-        pairs = np.unique(point_local[labelled] * num_cells + cell_inverse[labelled])  # distinct (instance, cell)
-        pair_inst, pair_cell = pairs // num_cells, pairs % num_cells
-        shared = np.zeros((num_inst + 1, self.num_ids + 1), np.float32)
-        np.add.at(shared, (pair_inst, cell_owner[pair_cell]), 1.0)
-        map_cells = np.concatenate([[0], self._inst["num_cells"]]).astype(np.float32)
-        return FrameObservation(
-            instances=instances, points=points, point_local=point_local,
-            voxel_key=voxel_key, voxel_row=self._voxels.lookup(voxel_key), voxel_inverse=voxel_inverse.reshape(-1),
-            cell_key=cell_key, cell_row=cell_row, cell_inverse=cell_inverse,
-            shared_cells=shared[1:], frame_cells=shared[1:].sum(axis=1), map_cells=map_cells,
-            frame_index=int(frame_index), timestamp=float(timestamp),
+        return FrameObservation.look_up(
+            self._voxels, self._cells, self._inst["num_cells"], points, instances, point_local, frame_index, timestamp
         )
 
     def integrate(self, obs: FrameObservation, matches: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
@@ -283,7 +219,7 @@ class SceneMemory:
         self._refresh_geometry(sorted(set(touched) | set(losers)))
         for map_id in touched:
             self._touch(map_id)
-        for map_id in list(self._short):
+        for map_id in self._short.ids():
             if self._inst["num_voxels"][map_id - 1] == 0:
                 self._demote(map_id)
         created_set = set(created.tolist())
@@ -311,7 +247,7 @@ class SceneMemory:
     def _fuse_voxels(self, obs: FrameObservation, point_ids: np.ndarray) -> list[int]:
         """Running-mean update of the frame's map voxels and their ownership votes; returns ids that lost voxels."""
         num, inverse = len(obs.voxel_key), obs.voxel_inverse
-        label = _voxel_labels(inverse, point_ids, num)  # (U,)
+        label = obs.voxel_labels(point_ids)  # (U,)
         count = np.maximum(np.bincount(inverse, minlength=num), 1).astype(np.float64)[:, None]
         mean_xyz = np.stack([np.bincount(inverse, obs.points.xyz[:, a], num) for a in range(3)], 1) / count
         mean_rgb = np.stack([np.bincount(inverse, obs.points.rgb[:, a], num) for a in range(3)], 1) / count
@@ -340,7 +276,7 @@ class SceneMemory:
 
     def _fuse_cells(self, obs: FrameObservation, point_ids: np.ndarray) -> None:
         """Ownership votes of the frame's association cells."""
-        label = _voxel_labels(obs.cell_inverse, point_ids, len(obs.cell_key))
+        label = obs.cell_labels(point_ids)
         rows = obs.cell_row.copy()
         new = (rows < 0) & (label > 0)
         rows[new] = self._cells.insert(obs.cell_key[new])
@@ -401,23 +337,20 @@ class SceneMemory:
 
     def _touch(self, map_id: int) -> None:
         """Mark ``map_id`` as just merged: (re)enter the short-term FIFO at its newest end."""
-        if map_id in self._short:
-            self._short.move_to_end(map_id)
-        else:
-            self._short[map_id] = None
+        added, pushed_out = self._short.touch(map_id)
+        if added:
             self._inst["tier"][map_id - 1] = 0
-        while len(self._short) > self.config.short_term_size:
-            self._demote(next(iter(self._short)))
+        self._inst["tier"][np.asarray(pushed_out, np.int64) - 1] = 1
 
     def _demote(self, map_id: int) -> None:
-        del self._short[map_id]
+        self._short.remove(map_id)
         self._inst["tier"][map_id - 1] = 1
 
     # ----------------------------------------------------------------- persistence
     def state(self) -> dict[str, np.ndarray]:
         """All state as plain arrays (for ``np.savez``); ``from_state`` inverts it."""
         arrays = {**self._voxels.state("voxel_"), **self._cells.state("cell_"), **self._inst.arrays("inst_")}
-        arrays["short_term"] = np.asarray(list(self._short), np.int64)
+        arrays["short_term"] = np.asarray(self._short.ids(), np.int64)
         arrays["feat_dim"] = np.asarray(-1 if self._feat_dim is None else self._feat_dim, np.int64)
         return arrays
 
@@ -450,28 +383,9 @@ class SceneMemory:
         order = np.argsort(owner, kind="stable")
         starts = np.searchsorted(owner[order], np.arange(1, num_ids + 2))
         memory._members = [[order[starts[i] : starts[i + 1]]] for i in range(num_ids)]
-        memory._short = OrderedDict((int(i), None) for i in short)
-        while len(memory._short) > config.short_term_size:
-            memory._demote(next(iter(memory._short)))
+        memory._short = ShortTermTier(config.short_term_size, short.tolist())
+        memory._inst["tier"][np.asarray(memory._short.trim(), np.int64) - 1] = 1
         return memory
-
-
-def _voxel_labels(group: np.ndarray, point_ids: np.ndarray, num_groups: int) -> np.ndarray:
-    """(num_groups,) most frequent map id among the labelled points of each group, 0 if none.
-
-    ``majority_vote`` runs only on the few groups whose labelled points disagree (object borders).
-    """
-    labelled = point_ids > 0
-    group, point_ids = group[labelled], point_ids[labelled].astype(np.int64)
-    lowest = np.full(num_groups, np.iinfo(np.int64).max)
-    label = np.zeros(num_groups, np.int64)
-    np.minimum.at(lowest, group, point_ids)
-    np.maximum.at(label, group, point_ids)
-    mixed = (label > 0) & (lowest != label)
-    if mixed.any():
-        sel = mixed[group]
-        label[mixed] = majority_vote(group[sel], point_ids[sel], num_groups)[mixed]
-    return label
 
 
 def _to_uint8(rgb: np.ndarray) -> np.ndarray:

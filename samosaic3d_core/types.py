@@ -7,9 +7,9 @@ Conventions (everywhere in the project):
   * instance id 0 means "unlabeled / no instance"; real ids start at 1;
   * fragment index -1 means "no fragment".
 
-Containers with per-element fields (``Fragments``, ``Instances``) keep all fields
-the same length and support boolean / index selection, in the spirit of
-detectron2's ``Instances``: ``inst[inst.scores > 0.5]``.
+Containers with per-element fields (``FramePoints``, ``Fragments``, ``Instances``, ``SceneMap``;
+see ``FieldContainer``) keep all fields the same length and support boolean / index selection,
+in the spirit of detectron2's ``Instances``: ``inst[inst.scores > 0.5]``.
 """
 
 from __future__ import annotations
@@ -129,28 +129,75 @@ class MaskResult:
     scores: np.ndarray
     fragment_map: np.ndarray
 
+    def __post_init__(self):
+        if len(self.scores) != len(self.masks):
+            raise ValueError(f"MaskResult: {len(self.masks)} masks but {len(self.scores)} scores; give one score per mask")
+
     def __len__(self) -> int:
         return int(self.masks.shape[0])
 
 
-class _Fields:
-    """Mixin for dataclasses whose array fields share their first dimension."""
+class FieldContainer:
+    """Mixin for dataclasses whose array fields are per-element: one entry per element along axis 0.
+
+    All fields that are not None must have the same length, checked on construction and when a
+    field is reassigned (ValueError naming the fields and their lengths). ``len(c)`` is that
+    length; ``c[sel]`` selects elements of every field at once, with a boolean mask, an integer
+    index array, a slice or one integer (a container of one element), e.g.
+    ``inst[inst.scores > 0.5]``. Fields that are None stay None.
+    """
+
+    def __post_init__(self):
+        lengths = {name: len(value) for name, value in self._present()}
+        if len(set(lengths.values())) > 1:
+            listed = ", ".join(f"{name} {n}" for name, n in lengths.items())
+            raise ValueError(
+                f"{type(self).__name__}: fields must have one entry per element, got lengths {listed}"
+            )
+        object.__setattr__(self, "_checked", True)
+
+    def __setattr__(self, name: str, value) -> None:
+        if getattr(self, "_checked", False) and value is not None and name in self._field_names():
+            others = [(n, len(v)) for n, v in self._present() if n != name]
+            if others and len(value) != others[0][1]:
+                raise ValueError(
+                    f"{type(self).__name__}.{name}: got {len(value)} entries, the other fields "
+                    f"({others[0][0]}, ...) have {others[0][1]}"
+                )
+        super().__setattr__(name, value)
+
+    @classmethod
+    def _field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def _present(self) -> list[tuple[str, object]]:
+        """(name, value) of the fields that are not None, in declaration order."""
+        return [(name, getattr(self, name)) for name in self._field_names() if getattr(self, name) is not None]
 
     def __len__(self) -> int:
-        return len(getattr(self, dataclasses.fields(self)[0].name))
+        present = self._present()
+        return len(present[0][1]) if present else 0
 
-    def __getitem__(self, item) -> "_Fields":
+    def __getitem__(self, item):
         if isinstance(item, (int, np.integer)):
+            n = len(self)
+            if not -n <= item < n:
+                raise IndexError(f"{type(self).__name__} index {int(item)} out of range for {n} elements")
             item = [int(item)]
-        kwargs = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kwargs[f.name] = value[item] if value is not None and f.metadata.get("per_item", True) else value
-        return type(self)(**kwargs)
+        elif not isinstance(item, slice):
+            item = np.asarray(item)
+            if item.dtype == bool and item.shape != (len(self),):
+                raise IndexError(
+                    f"{type(self).__name__}: boolean mask of shape {item.shape} for {len(self)} elements"
+                )
+            if item.size == 0:
+                item = item.astype(np.int64)  # [] is float64 to numpy
+        values = {name: getattr(self, name) for name in self._field_names()}
+        return type(self)(**{name: None if v is None else v[item] for name, v in values.items()})
 
 
 @dataclass
-class FramePoints:
+class FramePoints(FieldContainer):
     """The back-projected, downsampled points of one frame (N of them).
 
     xyz:      (N, 3) float32 world coordinates, metres
@@ -166,7 +213,7 @@ class FramePoints:
 
 
 @dataclass
-class Fragments(_Fields):
+class Fragments(FieldContainer):
     """M 3D fragments (lifted 2D masks) of one frame.
 
     mask_index: (M,) int64 index into the MaskResult
@@ -187,7 +234,7 @@ class Fragments(_Fields):
 
 
 @dataclass
-class Instances(_Fields):
+class Instances(FieldContainer):
     """K instances (of a frame, or of the map).
 
     ids:        (K,) int64, map ids (>= 1) once associated; frame-local ids before
@@ -219,7 +266,7 @@ class Instances(_Fields):
 
 
 @dataclass
-class SceneMap:
+class SceneMap(FieldContainer):
     """The instance-labelled map (P points).
 
     xyz:          (P, 3) float32 world
@@ -232,9 +279,6 @@ class SceneMap:
     rgb: np.ndarray
     instance_ids: np.ndarray
     scores: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.xyz.shape[0])
 
 
 @dataclass

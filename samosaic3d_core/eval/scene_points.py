@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from samosaic3d_core.eval.config import EvalConfig
 from samosaic3d_core.geometry import backproject, majority_vote, voxel_keys
-from samosaic3d_core.types import Frame, SceneMap
+from samosaic3d_core.types import FieldContainer, Frame, SceneMap
 
 
 # Voxel coordinates are packed into one int64 (21 bits per axis, lexicographic order kept)
@@ -39,7 +39,7 @@ def _unpack(codes: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class ScenePoints:
+class ScenePoints(FieldContainer):
     """N scored points of a scene, one per occupied voxel.
 
     xyz:         (N, 3) float64 world metres, mean of the observations in the voxel
@@ -50,9 +50,6 @@ class ScenePoints:
     xyz: np.ndarray
     coords: np.ndarray
     gt_instance: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.coords.shape[0])
 
 
 @dataclass

@@ -50,9 +50,10 @@ def read_scene_map(path: str | os.PathLike) -> SceneMap:
         scene_map = SceneMap(arrays["xyz"], arrays["rgb"], arrays["instance_ids"], arrays["scores"])
     except KeyError as exc:
         raise ValueError(f"{path}: map file lacks array {exc}") from exc
-    n = len(scene_map.xyz)
-    if scene_map.xyz.shape != (n, 3) or any(len(a) != n for a in (scene_map.rgb, scene_map.instance_ids, scene_map.scores)):
-        raise ValueError(f"{path}: map arrays have inconsistent lengths")
+    except ValueError as exc:
+        raise ValueError(f"{path}: map arrays have inconsistent lengths ({exc})") from exc
+    if scene_map.xyz.shape != (len(scene_map), 3):
+        raise ValueError(f"{path}: map xyz must be (P, 3), got shape {scene_map.xyz.shape}")
     return scene_map
 
 
@@ -65,6 +66,8 @@ def write_ply(path: str | os.PathLike, xyz: np.ndarray, rgb: np.ndarray, instanc
     vertex = np.empty(n, dtype=fields)
     vertex["x"], vertex["y"], vertex["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     vertex["red"], vertex["green"], vertex["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    if instance_ids is not None:
+        vertex["instance"] = instance_ids
     ply_types = {"<f4": "float", "u1": "uchar", "<i4": "int"}
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {n}"]
     header += [f"property {ply_types[t]} {name}" for name, t in fields]

@@ -29,6 +29,14 @@ def test_read_scene_map_rejects_foreign_files(tmp_path):
         read_scene_map(tmp_path / "other.npz")
 
 
+def test_read_scene_map_rejects_arrays_of_unequal_length(tmp_path):
+    np.savez(tmp_path / "short.npz", xyz=np.zeros((3, 3), np.float32), rgb=np.zeros((3, 3), np.uint8),
+             instance_ids=np.zeros(2, np.int32), scores=np.zeros(3, np.float32),
+             format=np.array("samosaic3d-map"), version=np.array(1))
+    with pytest.raises(ValueError, match=r"short.npz: map arrays have inconsistent lengths .*instance_ids 2"):
+        read_scene_map(tmp_path / "short.npz")
+
+
 def test_failed_write_keeps_previous_file(tmp_path):
     write_scene_map(tmp_path / "a.npz", _map(3))
     bad = SceneMap(np.zeros((2, 3), np.float32), None, np.zeros(2, np.int32), np.zeros(2, np.float32))
@@ -45,6 +53,10 @@ def test_write_ply_header_and_size(tmp_path):
     header, body = data.split(b"end_header\n")
     assert b"element vertex 4" in header and b"property int instance" in header
     assert len(body) == 4 * (12 + 3 + 4)
+    vertex = np.frombuffer(body, [("xyz", "<f4", 3), ("rgb", "u1", 3), ("instance", "<i4")])
+    np.testing.assert_array_equal(vertex["xyz"], m.xyz)
+    np.testing.assert_array_equal(vertex["rgb"], m.rgb)
+    np.testing.assert_array_equal(vertex["instance"], [0, 1, 2, 3])
 
 
 def test_load_npz_names_the_file_for_missing_empty_and_foreign_files(tmp_path):

@@ -207,3 +207,14 @@ def test_pack_voxel_keys_rejects_far_points():
     assert len(set(keys.tolist())) == 3
     with pytest.raises(ValueError, match="metres"):
         pack_voxel_keys(np.array([[1 << 21, 0, 0]]))
+
+
+def test_short_term_tier_pushes_out_the_least_recently_merged():
+    from samosaic3d_core.memory_tiers import ShortTermTier
+
+    tier = ShortTermTier(2, [4, 7])
+    assert tier.touch(4) == (False, [])  # 4 becomes the newest
+    assert tier.touch(9) == (True, [7])  # 7, now the oldest, leaves
+    assert tier.ids() == [4, 9] and 7 not in tier
+    tier.remove(4)
+    assert tier.ids() == [9] and ShortTermTier(1, [1, 2, 3]).trim() == [1, 2]
