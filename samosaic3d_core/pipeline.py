@@ -214,7 +214,7 @@ class OnlineSegmenter:
         else:
             model, f2i_config = load_f2i(config.checkpoint, device)
             merger = None
-            i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=3 * config.color_bins + 3)
+            i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=frame_config.dim)
         if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
             merger = I2SMerger(i2s_config)
         frame_model = F2IFrameModel(model, F2IFrameConfig(device=device, readout=config.readout,

@@ -37,12 +37,13 @@ from samosaic3d_core.geometry import majority_vote
 from samosaic3d_core.i2s_association import best_above, boxes_of, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
+from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.model.checkpoint import I2S_PREFIX, save_samosaic3d
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.pipeline import FrameModel
-from samosaic3d_core.train.dataset import MaskSource, open_scene
+from samosaic3d_core.train.dataset import open_scene
 from samosaic3d_core.train.loop import (
     RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, optimizer_step, resume_state,
     setup_distributed,
