@@ -104,3 +104,26 @@ def test_group_boxes_exact_and_empty_groups_far_from_everything():
     np.testing.assert_array_equal(lo[[0, 2]], [[0, 0, 0], [5, 5, 5]])
     np.testing.assert_array_equal(hi[[0, 2]], [[1, 2, 3], [5, 5, 5]])
     assert np.isinf(lo[1]).all() and np.isinf(box_distance(lo, hi, lo, hi)[1]).all()
+
+
+def test_pack_voxel_keys_exact_round_trip_and_order():
+    from samosaic3d_core.geometry.voxel import KEY_MAX, KEY_MIN, pack_voxel_keys, unpack_voxel_keys
+
+    assert (KEY_MIN, KEY_MAX) == (-(1 << 20), (1 << 20) - 1)
+    coords = np.array([[0, 0, 0], [-1, 0, 0], [0, 0, 1], [0, -1, 5], [KEY_MIN, KEY_MIN, KEY_MIN], [KEY_MAX, KEY_MAX, KEY_MAX]])
+    keys = pack_voxel_keys(coords)
+    assert keys.dtype == np.int64
+    assert keys[:3].tolist() == [(1 << 62) + (1 << 41) + (1 << 20), (1 << 62) - (1 << 42) + (1 << 41) + (1 << 20),
+                                 (1 << 62) + (1 << 41) + (1 << 20) + 1]
+    assert keys[4] == 0 and keys[5] == (1 << 63) - 1  # the whole non-negative int64 range
+    np.testing.assert_array_equal(unpack_voxel_keys(keys), coords)
+    np.testing.assert_array_equal(np.argsort(keys), np.lexsort(coords.T[::-1]))  # keys sort like the rows
+    assert pack_voxel_keys(np.zeros((0, 3), np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("bad", [[1 << 20, 0, 0], [0, -(1 << 20) - 1, 0], [0, 0, 1 << 21]])
+def test_pack_voxel_keys_rejects_coordinates_beyond_the_range(bad):
+    from samosaic3d_core.geometry.voxel import pack_voxel_keys
+
+    with pytest.raises(ValueError, match=r"scene: voxel coordinates .* beyond \[-1048576, 1048575\].*larger voxel size"):
+        pack_voxel_keys(np.array([[0, 0, 0], bad]), "scene")
