@@ -84,7 +84,7 @@ def bench_packing(n: int = 200_000, repeats: int = 7) -> dict[str, float]:
     from std_msgs.msg import Header
 
     from samosaic3d_ros.cloud_conv import array_to_cloud, labelled_points
-    from samosaic3d_ros.colors import instance_rgb
+    from samosaic3d_core.colors import instance_rgb
 
     rng = np.random.default_rng(0)
     xyz = rng.uniform(-5, 5, (n, 3)).astype(np.float32)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from samosaic3d_core.colors import instance_rgb
 from samosaic3d_core.report.overlay import overlay_labels
 from samosaic3d_core.types import Instances, SceneMap, StepResult
 from samosaic3d_ros.cloud_conv import POINT_DTYPE, array_to_cloud, labelled_points
-from samosaic3d_ros.colors import instance_rgb
 from samosaic3d_ros.image_conv import rgb_to_image
 from samosaic3d_ros.markers import delete_all_markers, instance_markers
 from samosaic3d_ros.params import NodeParams

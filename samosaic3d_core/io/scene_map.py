@@ -65,6 +65,8 @@ def write_ply(path: str | os.PathLike, xyz: np.ndarray, rgb: np.ndarray, instanc
     vertex = np.empty(n, dtype=fields)
     vertex["x"], vertex["y"], vertex["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     vertex["red"], vertex["green"], vertex["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    if instance_ids is not None:
+        vertex["instance"] = instance_ids
     ply_types = {"<f4": "float", "u1": "uchar", "<i4": "int"}
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {n}"]
     header += [f"property {ply_types[t]} {name}" for name, t in fields]

@@ -45,6 +45,10 @@ def test_write_ply_header_and_size(tmp_path):
     header, body = data.split(b"end_header\n")
     assert b"element vertex 4" in header and b"property int instance" in header
     assert len(body) == 4 * (12 + 3 + 4)
+    vertex = np.frombuffer(body, [("xyz", "<f4", 3), ("rgb", "u1", 3), ("instance", "<i4")])
+    np.testing.assert_array_equal(vertex["xyz"], m.xyz)
+    np.testing.assert_array_equal(vertex["rgb"], m.rgb)
+    np.testing.assert_array_equal(vertex["instance"], m.instance_ids)
 
 
 def test_load_npz_names_the_file_for_missing_empty_and_foreign_files(tmp_path):

@@ -16,7 +16,7 @@ from samosaic3d_msgs.msg import Instance, InstanceArray  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from samosaic3d_core.report.palette import id_colors  # noqa: E402
+from samosaic3d_core.colors import id_colors  # noqa: E402
 from samosaic3d_ros.cloud_conv import cloud_to_array, unpack_rgb  # noqa: E402
 from samosaic3d_ros.image_conv import image_to_rgb  # noqa: E402
 from samosaic3d_ros.stamps import seconds_to_stamp  # noqa: E402
