@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from samosaic3d_core.geometry import iou_3d
+from samosaic3d_core.geometry import box_iou
 from samosaic3d_core.memory import FrameObservation, SceneMemory
 from samosaic3d_core.model.i2s import I2SMerger
 from samosaic3d_core.types import Instances
@@ -41,11 +41,6 @@ class LearnedAssociationConfig:
     alone: a partial view lying inside a long-term instance has a low box IoU but a high containment."""
     device: str = "cpu"
     """Torch device the merger runs on."""
-
-
-def boxes_of(instances: Instances) -> np.ndarray:
-    """(K, 6) float32 min xyz, max xyz."""
-    return np.concatenate([instances.box_min, instances.box_max], axis=1).astype(np.float32)
 
 
 def best_above(score: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -74,8 +69,8 @@ class LearnedAssociator:
         """(K, S) float32 M_short of frame instances with memory instances; overlap: (K, S, 2) or None."""
         dev = self.config.device
         as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=dev)  # noqa: E731
-        merge = self.merger.merge_matrix(as_tensor(frame.feats), as_tensor(boxes_of(frame)),
-                                         as_tensor(memory_instances.feats), as_tensor(boxes_of(memory_instances)),
+        merge = self.merger.merge_matrix(as_tensor(frame.feats), as_tensor(frame.boxes),
+                                         as_tensor(memory_instances.feats), as_tensor(memory_instances.boxes),
                                          None if overlap is None else as_tensor(overlap))
         return merge.cpu().numpy()
 
@@ -98,7 +93,7 @@ class LearnedAssociator:
         long = memory.instances(np.asarray(memory.long_term_ids(), np.int64))
         left = np.flatnonzero(matches == 0)
         if len(long) and len(left):
-            score = iou_3d(frame.box_min[left], frame.box_max[left], long.box_min, long.box_max)  # (K', L)
+            score = box_iou(frame.boxes[left], long.boxes)  # (K', L)
             if cfg.long_term_containment:
                 score = np.maximum(score, obs.containment()[left][:, long.ids])
             rows, cols = best_above(score, cfg.long_term_iou)

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.i2s_association import best_above, boxes_of, pair_overlap
+from samosaic3d_core.i2s_association import best_above, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
 from samosaic3d_core.masks.base import MaskSource
@@ -128,8 +128,8 @@ class TeacherForcedReplay:
             frame_gt = torch.as_tensor(gt_ids)
             as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
             problem = MergeProblem(
-                as_tensor(instances.feats), as_tensor(boxes_of(instances)), as_tensor(short.feats),
-                as_tensor(boxes_of(short)), as_tensor(pair_overlap(obs, short.ids)),
+                as_tensor(instances.feats), as_tensor(instances.boxes), as_tensor(short.feats),
+                as_tensor(short.boxes), as_tensor(pair_overlap(obs, short.ids)),
                 merge_targets(frame_gt, memory_gt), (frame_gt[:, None] > 0) | (memory_gt[None, :] > 0),
             )
         matches = self._teacher_matches(obs, gt_ids)
