@@ -38,6 +38,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from samosaic3d_ros.stamps import header_ns, ns_to_stamp  # noqa: E402
+
 CONFIG = REPO / "config" / "samosaic3d.yaml"
 CAMERA_FRAME = "camera_optical"
 DIAG_PERIOD = 0.05
@@ -82,7 +84,7 @@ def bench_packing(n: int = 200_000, repeats: int = 7) -> dict[str, float]:
     from std_msgs.msg import Header
 
     from samosaic3d_ros.cloud_conv import array_to_cloud, labelled_points
-    from samosaic3d_ros.colors import instance_rgb
+    from samosaic3d_core.colors import instance_rgb
 
     rng = np.random.default_rng(0)
     xyz = rng.uniform(-5, 5, (n, 3)).astype(np.float32)
@@ -147,7 +149,7 @@ class NodeHarness:
     def _on_cloud(self, msg) -> None:
         arrived = time.time()
         with self._cond:
-            self.clouds.append((msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, arrived))
+            self.clouds.append((header_ns(msg), arrived))
             self._cond.notify_all()
 
     def _on_diag(self, msg) -> None:
@@ -175,13 +177,13 @@ class NodeHarness:
         raise TimeoutError("samosaic3d_node did not come up")
 
     def send_tf(self, tf, stamp_ns: int) -> None:
-        tf.transforms[0].header.stamp = stamp_msg(stamp_ns)
+        tf.transforms[0].header.stamp = ns_to_stamp(stamp_ns)
         self.tf.publish(tf)
 
     def send(self, msgs, stamp_ns: int, prime: bool = False, tf: bool = True) -> None:
         """Publish one frame's prepared messages with ``stamp_ns`` (TF and camera info first)."""
         color, depth, info, tf_msg = msgs
-        stamp = stamp_msg(stamp_ns)
+        stamp = ns_to_stamp(stamp_ns)
         for msg in (color, depth, info):
             msg.header.stamp = stamp
         if tf:
@@ -201,12 +203,6 @@ class NodeHarness:
                 self.proc.kill()
         self._log.close()
         self.node.destroy_node()
-
-
-def stamp_msg(ns: int):
-    from builtin_interfaces.msg import Time
-
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def frame_messages(frame):

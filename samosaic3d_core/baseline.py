@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from samosaic3d_core.geometry import box_distance, iou_3d
+from samosaic3d_core.geometry import box_gap, box_iou
 from samosaic3d_core.memory import FrameObservation, SceneMemory
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
@@ -168,11 +168,11 @@ class HeuristicAssociator:
     def merge_scores(self, obs: FrameObservation, candidates: Instances) -> np.ndarray:
         """(K, A) merge score of each frame instance with each candidate map instance (0 = gated out)."""
         cfg, frame = self.config, obs.instances
-        score = cfg.iou_weight * iou_3d(frame.box_min, frame.box_max, candidates.box_min, candidates.box_max)
+        score = cfg.iou_weight * box_iou(frame.boxes, candidates.boxes)
         score += cfg.overlap_weight * obs.containment()[:, candidates.ids]
         if cfg.feature_weight and frame.feats is not None and frame.feats.shape[1]:
             score += cfg.feature_weight * np.clip(_cosine(frame.feats, candidates.feats), 0.0, 1.0)
-        gap = box_distance(frame.box_min, frame.box_max, candidates.box_min, candidates.box_max)
+        gap = box_gap(frame.boxes, candidates.boxes)
         score[gap > cfg.max_box_gap] = 0.0
         return score
 

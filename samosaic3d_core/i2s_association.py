@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from samosaic3d_core.geometry import iou_3d
+from samosaic3d_core.geometry import box_iou
 from samosaic3d_core.memory import FrameObservation, SceneMemory
 from samosaic3d_core.model.i2s import I2SMerger
 from samosaic3d_core.types import Instances
@@ -39,11 +39,6 @@ class LearnedAssociationConfig:
     long_term_containment: bool = False
     """Stage 2 scores pairs by max(IoU, cell containment of ``FrameObservation``) instead of IoU
     alone: a partial view lying inside a long-term instance has a low box IoU but a high containment."""
-
-
-def boxes_of(instances: Instances) -> np.ndarray:
-    """(K, 6) float32 min xyz, max xyz."""
-    return np.concatenate([instances.box_min, instances.box_max], axis=1).astype(np.float32)
 
 
 def best_above(score: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,8 +68,8 @@ class LearnedAssociator:
         """(K, S) float32 M_short of frame instances with memory instances; overlap: (K, S, 2) or None."""
         dev = self.device
         as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32), device=dev)  # noqa: E731
-        merge = self.merger.merge_matrix(as_tensor(frame.feats), as_tensor(boxes_of(frame)),
-                                         as_tensor(memory_instances.feats), as_tensor(boxes_of(memory_instances)),
+        merge = self.merger.merge_matrix(as_tensor(frame.feats), as_tensor(frame.boxes),
+                                         as_tensor(memory_instances.feats), as_tensor(memory_instances.boxes),
                                          None if overlap is None else as_tensor(overlap))
         return merge.cpu().numpy()
 
@@ -97,8 +92,7 @@ class LearnedAssociator:
         long = memory.instances(np.asarray(memory.long_term_ids(), np.int64))
         left = np.flatnonzero(matches == 0)
         if len(long) and len(left):
-            leftover = frame[left]
-            score = iou_3d(leftover.box_min, leftover.box_max, long.box_min, long.box_max)  # (K', L)
+            score = box_iou(frame[left].boxes, long.boxes)  # (K', L)
             if cfg.long_term_containment:
                 score = np.maximum(score, obs.containment()[left][:, long.ids])
             rows, cols = best_above(score, cfg.long_term_iou)

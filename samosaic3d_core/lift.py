@@ -70,12 +70,12 @@ def fragments_from_points(points: FramePoints, mask_index: np.ndarray, score: np
     for axis in range(3):
         centroid[:, axis] = np.bincount(frag, weights=xyz[:, axis], minlength=m)
     centroid /= np.maximum(num_points, 1)[:, None]
-    box_min, box_max = group_boxes(xyz, frag, m)
+    boxes = group_boxes(xyz, frag, m)  # (M, 6)
     return Fragments(
         mask_index=np.asarray(mask_index, np.int64),
         centroid=centroid.astype(np.float32),
-        box_min=box_min.astype(np.float32),
-        box_max=box_max.astype(np.float32),
+        box_min=boxes[:, :3].astype(np.float32),
+        box_max=boxes[:, 3:].astype(np.float32),
         num_points=num_points,
         score=np.asarray(score, np.float32),
     )

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from samosaic3d_core.geometry import box_distance, group_boxes, majority_vote
+from samosaic3d_core.geometry import box_gap, group_boxes, majority_vote
 from samosaic3d_core.model.f2i import F2IPrediction
 from samosaic3d_core.model.heads import LayerPrediction, frame_box, normalize_boxes
 
@@ -163,8 +163,8 @@ def fragment_box_gaps(xyz: np.ndarray, fragment: np.ndarray, num_fragments: int)
 
     xyz: (N, 3); fragment: (N,) in 0..M-1; a fragment without points is infinitely far from everything.
     """
-    box_min, box_max = group_boxes(xyz, fragment, num_fragments)
-    return box_distance(box_min, box_max, box_min, box_max)
+    boxes = group_boxes(xyz, fragment, num_fragments)
+    return box_gap(boxes, boxes)
 
 
 def pairwise_mask_bce(logits: Tensor, targets: Tensor) -> Tensor:

@@ -15,21 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from samosaic3d_core.geometry import voxel_keys
-
-_KEY_BITS = 21
-_KEY_OFFSET = 1 << (_KEY_BITS - 1)
-
-
-def pack_voxel_keys(coords: np.ndarray) -> np.ndarray:
-    """(N, 3) int64 voxel coordinates -> (N,) int64 keys (21 bits per axis)."""
-    shifted = np.asarray(coords, np.int64).reshape(-1, 3) + _KEY_OFFSET
-    if len(shifted) and (shifted.min() < 0 or shifted.max() >= (1 << _KEY_BITS)):
-        raise ValueError(
-            f"points lie beyond +-{_KEY_OFFSET} voxels from the origin and cannot be stored in the map grid; "
-            "check the pose units (metres) or use a larger map_voxel_size"
-        )
-    return (shifted[:, 0] << (2 * _KEY_BITS)) | (shifted[:, 1] << _KEY_BITS) | shifted[:, 2]
+from samosaic3d_core.geometry import pack_voxel_keys, voxel_keys
 
 
 class ColumnTable:
@@ -121,7 +107,7 @@ class OwnerGrid:
 
     def keys(self, xyz: np.ndarray) -> np.ndarray:
         """(N, 3) metres -> (N,) packed keys of the cells containing the points."""
-        return pack_voxel_keys(voxel_keys(xyz, self.cell_size))
+        return pack_voxel_keys(voxel_keys(xyz, self.cell_size), "map grid")
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """(U,) keys -> (U,) int64 rows, -1 where the cell is not occupied."""

@@ -232,6 +232,11 @@ class Fragments(FieldContainer):
     score: np.ndarray
     feats: Optional[np.ndarray] = None
 
+    @property
+    def boxes(self) -> np.ndarray:
+        """(M, 6) min xyz, max xyz: ``box_min`` and ``box_max`` in the layout of ``geometry.boxes``."""
+        return np.concatenate([self.box_min, self.box_max], axis=1)
+
 
 @dataclass
 class Instances(FieldContainer):
@@ -257,6 +262,11 @@ class Instances(FieldContainer):
     first_seen: Optional[np.ndarray] = None
     last_seen: Optional[np.ndarray] = None
     tier: Optional[np.ndarray] = None
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """(K, 6) min xyz, max xyz: ``box_min`` and ``box_max`` in the layout of ``geometry.boxes``."""
+        return np.concatenate([self.box_min, self.box_max], axis=1)
 
     @classmethod
     def empty(cls, feat_dim: Optional[int] = None) -> "Instances":

@@ -13,6 +13,7 @@ import numpy as np
 from samosaic3d_core.types import CameraIntrinsics, Frame
 from samosaic3d_ros.image_conv import image_to_depth, image_to_rgb
 from samosaic3d_ros.params import NodeParams
+from samosaic3d_ros.stamps import stamp_to_seconds
 
 
 class SkipFrame(Exception):
@@ -21,11 +22,6 @@ class SkipFrame(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason, self.message = reason, message
-
-
-def stamp_to_seconds(stamp) -> float:
-    """builtin_interfaces/Time -> float seconds."""
-    return int(stamp.sec) + int(stamp.nanosec) * 1e-9
 
 
 def intrinsics_from_camera_info(info) -> CameraIntrinsics:

@@ -46,14 +46,11 @@ from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.map_files import resolve_map_path
 from samosaic3d_ros.outputs import Outputs
 from samosaic3d_ros.params import NodeParams, build_segmenter, declare_params
+from samosaic3d_ros.stamps import header_ns, stamp_to_ns
 from samosaic3d_ros.sync import ApproximateTimeSynchronizer, Subscriber
 from samosaic3d_ros.tf_buffer import Buffer, TransformException, TransformListener, transform_to_matrix
 
 NODE_NAME = "samosaic3d_node"
-
-
-def _stamp_ns(stamp) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 class Samosaic3dNode(Node):
@@ -160,7 +157,7 @@ class Samosaic3dNode(Node):
 
     def _process(self, color, depth) -> None:
         started = time.perf_counter()
-        stamp_ns = _stamp_ns(depth.header.stamp)
+        stamp_ns = header_ns(depth)
         if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
             if stamp_ns == self._last_stamp_ns:
                 raise SkipFrame("duplicate", f"frame stamp {stamp_ns * 1e-9:.3f} s was already processed")
@@ -206,7 +203,7 @@ class Samosaic3dNode(Node):
             )
         except TransformException as exc:
             raise SkipFrame(
-                "tf", f"no pose of '{frame_id}' in '{self.params.map_frame}' at {_stamp_ns(header.stamp) * 1e-9:.3f} s "
+                "tf", f"no pose of '{frame_id}' in '{self.params.map_frame}' at {stamp_to_ns(header.stamp) * 1e-9:.3f} s "
                 f"within {self.params.tf_timeout} s: {exc}"
             ) from exc
         return transform_to_matrix(transform)

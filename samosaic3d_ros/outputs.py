@@ -12,27 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from samosaic3d_core.colors import instance_rgb
 from samosaic3d_core.report.overlay import overlay_labels
 from samosaic3d_core.types import Instances, SceneMap, StepResult
 from samosaic3d_ros.cloud_conv import POINT_DTYPE, array_to_cloud, labelled_points
-from samosaic3d_ros.colors import instance_rgb
 from samosaic3d_ros.image_conv import rgb_to_image
 from samosaic3d_ros.markers import delete_all_markers, instance_markers
 from samosaic3d_ros.params import NodeParams
+from samosaic3d_ros.stamps import seconds_to_stamp
 
 INSTANCES_TOPIC = "instances"
 CLOUD_TOPIC = "instances/cloud"
 FRAME_CLOUD_TOPIC = "instances/frame_cloud"
 MARKERS_TOPIC = "instances/markers"
 OVERLAY_TOPIC = "instances/overlay"
-
-
-def seconds_to_stamp(seconds: float):
-    """float seconds -> builtin_interfaces/Time."""
-    from builtin_interfaces.msg import Time
-
-    ns = int(round(float(seconds) * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def instances_to_msg(instances: Instances, header):

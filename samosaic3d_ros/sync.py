@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 
+from samosaic3d_ros.stamps import header_ns, seconds_to_ns
+
 
 class _Signal:
     """``registerCallback`` / ``signalMessage`` as message_filters' SimpleFilter has them."""
@@ -39,11 +41,6 @@ class FallbackSubscriber(_Signal):
         self.sub = node.create_subscription(msg_type, topic, self.signalMessage, qos_profile, **kwargs)
 
 
-def _stamp_ns(msg) -> int:
-    stamp = msg.header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
 class FallbackApproximateTimeSynchronizer(_Signal):
     """Emits one message per input whose header stamps lie within ``slop`` seconds of each other."""
 
@@ -54,7 +51,7 @@ class FallbackApproximateTimeSynchronizer(_Signal):
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.queue_size = int(queue_size)
-        self.slop_ns = int(round(float(slop) * 1e9))
+        self.slop_ns = seconds_to_ns(slop)
         self.queues: list[dict[int, object]] = [{} for _ in fs]
         self._lock = threading.Lock()
         for index, source in enumerate(fs):
@@ -62,7 +59,7 @@ class FallbackApproximateTimeSynchronizer(_Signal):
 
     def add(self, msg, index: int) -> None:
         """Queue ``msg`` of input ``index`` and emit a matching set if one is complete."""
-        t_ns = _stamp_ns(msg)
+        t_ns = header_ns(msg)
         with self._lock:
             queue = self.queues[index]
             queue[t_ns] = msg

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from samosaic3d_ros.stamps import NS_PER_S, seconds_to_ns, stamp_to_ns
+
 
 class FallbackTransformException(Exception):
     """A transform lookup failed."""
@@ -101,8 +103,8 @@ def _to_ns(stamp) -> int:
     if hasattr(stamp, "nanoseconds"):
         return int(stamp.nanoseconds)
     if hasattr(stamp, "sec"):
-        return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-    return int(round(float(stamp) * 1e9))
+        return stamp_to_ns(stamp)
+    return seconds_to_ns(stamp)
 
 
 # --- the fallback buffer -----------------------------------------------------------------------
@@ -286,7 +288,7 @@ def _transform_stamped(matrix: np.ndarray, target: str, source: str, t_ns: int):
 
     out = TransformStamped()
     out.header.frame_id, out.child_frame_id = target, source
-    out.header.stamp.sec, out.header.stamp.nanosec = divmod(int(t_ns), 1_000_000_000)
+    out.header.stamp.sec, out.header.stamp.nanosec = divmod(int(t_ns), NS_PER_S)
     out.transform.translation.x, out.transform.translation.y, out.transform.translation.z = (
         float(v) for v in matrix[:3, 3]
     )

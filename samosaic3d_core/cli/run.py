@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 
 import yaml
 
-from samosaic3d_core.colors import instance_colors
+from samosaic3d_core.colors import id_colors
 from samosaic3d_core.config import parse_overrides
 from samosaic3d_core.io.scene_map import write_ply, write_scene_map
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
@@ -122,7 +122,7 @@ def segment_scene(seg: OnlineSegmenter, name: str, frames: Iterable[Frame], out_
     scene_map = seg.map()
     out_dir.mkdir(parents=True, exist_ok=True)
     write_scene_map(out_dir / f"{name}.npz", scene_map)
-    write_ply(out_dir / f"{name}.ply", scene_map.xyz, instance_colors(scene_map.instance_ids), scene_map.instance_ids)
+    write_ply(out_dir / f"{name}.ply", scene_map.xyz, id_colors(scene_map.instance_ids), scene_map.instance_ids)
     stats.instances = len(seg.instances())
     stats.points = len(scene_map)
     return stats

@@ -185,7 +185,7 @@ def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
 def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.baseline import DescriptorConfig
+    from samosaic3d_core.baseline import DescriptorConfig, descriptor_dim
     from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
     from samosaic3d_core.model.i2s import I2SConfig
     from samosaic3d_core.pipeline import learned_frame_features
@@ -203,7 +203,7 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     f2i, f2i_config, device = _frozen_init(args.init, "samosaic3d train --stage temporal", train_config.device,
                                            train_config.threads)
     temporal_config = TemporalConfig(**sections.get("temporal", {}))
-    color_dim = 3 * temporal_config.color_bins + 3 if temporal_config.color_bins else 0
+    color_dim = descriptor_dim(temporal_config.color_bins) if temporal_config.color_bins else 0
     i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, "color_dim": color_dim,
                               **sections.get("i2s", {})})
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))

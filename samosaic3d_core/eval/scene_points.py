@@ -15,27 +15,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from samosaic3d_core.eval.config import EvalConfig
-from samosaic3d_core.geometry import backproject, majority_vote, voxel_keys
+from samosaic3d_core.geometry import backproject, majority_vote, pack_voxel_keys, unpack_voxel_keys, voxel_keys
 from samosaic3d_core.types import FieldContainer, Frame, SceneMap
 
-
-# Voxel coordinates are packed into one int64 (21 bits per axis, lexicographic order kept)
-# so grouping uses fast 1-D sorts; at 2 cm this covers +-20 km around the origin.
-_BITS = 21
-_OFFSET = 1 << (_BITS - 1)
-
-
-def _pack(coords: np.ndarray, what: str) -> np.ndarray:
-    """(N, 3) int64 voxel coordinates -> (N,) int64 codes ordered like the coordinates."""
-    shifted = np.asarray(coords, np.int64) + _OFFSET
-    if len(shifted) and (shifted.min() < 0 or shifted.max() >= 1 << _BITS):
-        raise ValueError(f"{what}: points lie more than {_OFFSET} voxels from the origin; check the poses or units")
-    return (shifted[:, 0] << 2 * _BITS) | (shifted[:, 1] << _BITS) | shifted[:, 2]
-
-
-def _unpack(codes: np.ndarray) -> np.ndarray:
-    mask = (1 << _BITS) - 1
-    return np.stack([codes >> 2 * _BITS, (codes >> _BITS) & mask, codes & mask], axis=1) - _OFFSET
 
 
 @dataclass
@@ -69,7 +51,7 @@ class _FrameVotes:
 
 
 def _reduce_frame(xyz: np.ndarray, labels: np.ndarray, voxel_size: float, name: str) -> _FrameVotes:
-    codes, local = np.unique(_pack(voxel_keys(xyz, voxel_size), name), return_inverse=True)
+    codes, local = np.unique(pack_voxel_keys(voxel_keys(xyz, voxel_size), name), return_inverse=True)
     local = local.reshape(-1)
     xyz_sum = np.stack([np.bincount(local, weights=xyz[:, d], minlength=len(codes)) for d in range(3)], 1)
     span = int(labels.max()) + 1
@@ -128,7 +110,7 @@ def build_scene_points(frames: Iterable[Frame], config: EvalConfig = EvalConfig(
         np.concatenate([r.vote_counts for r in reduced]),
         num,
     )
-    return ScenePoints(xyz=mean_xyz / num_obs[:, None], coords=_unpack(codes), gt_instance=gt)
+    return ScenePoints(xyz=mean_xyz / num_obs[:, None], coords=unpack_voxel_keys(codes), gt_instance=gt)
 
 
 def transfer_instances(points: ScenePoints, scene_map: SceneMap, config: EvalConfig = EvalConfig()) -> np.ndarray:
@@ -144,10 +126,10 @@ def transfer_instances(points: ScenePoints, scene_map: SceneMap, config: EvalCon
     n = len(points)
     if len(map_ids) == 0 or n == 0:
         return np.zeros(n, np.int64)
-    point_codes = _pack(points.coords, "scene points")
+    point_codes = pack_voxel_keys(points.coords, "scene points")
     if np.any(np.diff(point_codes) <= 0):
         raise ValueError("scene points must have distinct voxel coords sorted lexicographically (build_scene_points)")
-    map_codes = _pack(voxel_keys(scene_map.xyz, config.voxel_size), "map")
+    map_codes = pack_voxel_keys(voxel_keys(scene_map.xyz, config.voxel_size), "map")
     slot = np.minimum(np.searchsorted(point_codes, map_codes), n - 1)
     inside = point_codes[slot] == map_codes  # (P,) map points in some scene point's voxel
     ids = majority_vote(slot[inside], map_ids[inside], n)

@@ -1,10 +1,15 @@
 """Geometry helpers: back-projection, voxel grids, axis-aligned boxes."""
 
-from samosaic3d_core.geometry.boxes import aabb, box_distance, box_volume, group_boxes, iou_3d
+from samosaic3d_core.geometry.boxes import (
+    box_axis_gaps, box_centre_distance, box_gap, box_iou, box_volume, boxes_from_corners, group_boxes, points_box,
+)
 from samosaic3d_core.geometry.projection import backproject, project
-from samosaic3d_core.geometry.voxel import majority_vote, sample_indices, voxel_downsample, voxel_keys, voxelize
+from samosaic3d_core.geometry.voxel import (
+    majority_vote, pack_voxel_keys, sample_indices, unpack_voxel_keys, voxel_downsample, voxel_keys, voxelize,
+)
 
 __all__ = [
-    "aabb", "backproject", "box_distance", "box_volume", "group_boxes", "iou_3d", "majority_vote", "project",
-    "sample_indices", "voxel_downsample", "voxel_keys", "voxelize",
+    "backproject", "box_axis_gaps", "box_centre_distance", "box_gap", "box_iou", "box_volume", "boxes_from_corners",
+    "group_boxes", "majority_vote", "pack_voxel_keys", "points_box", "project", "sample_indices", "unpack_voxel_keys",
+    "voxel_downsample", "voxel_keys", "voxelize",
 ]

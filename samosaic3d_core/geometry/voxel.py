@@ -23,28 +23,50 @@ def voxelize(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray
     keys = voxel_keys(xyz, voxel_size)
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64)
-    packed = pack_keys(keys)
-    if packed is None:  # extent too large to pack: slower row-wise unique
+    if not packable(keys):  # too far from the origin to pack: slower row-wise unique
         coords, keep, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         return keep.astype(np.int64), inverse.reshape(-1).astype(np.int64), coords
-    _, keep, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    _, keep, inverse = np.unique(pack_voxel_keys(keys), return_index=True, return_inverse=True)
     return keep.astype(np.int64), inverse.reshape(-1).astype(np.int64), keys[keep]
 
 
-_BITS = 21
+KEY_BITS = 21
+"""Bits per axis of a packed voxel key (three axes in one int64)."""
+KEY_MIN = -(1 << (KEY_BITS - 1))
+"""Smallest voxel coordinate a key can hold, per axis (at 2 cm voxels: -20.97 km)."""
+KEY_MAX = (1 << (KEY_BITS - 1)) - 1
+"""Largest voxel coordinate a key can hold, per axis."""
+_AXIS_MASK = (1 << KEY_BITS) - 1
 
 
-def pack_keys(keys: np.ndarray) -> np.ndarray | None:
-    """(N, 3) int64 voxel coordinates -> (N,) int64 codes that sort like the rows (lexicographically).
+def packable(coords: np.ndarray) -> bool:
+    """Whether every (N, 3) voxel coordinate lies in [KEY_MIN, KEY_MAX] (an empty set does)."""
+    coords = np.asarray(coords, np.int64)
+    return coords.size == 0 or bool(coords.min() >= KEY_MIN and coords.max() <= KEY_MAX)
 
-    None when an axis spans 2**21 voxels or more (the codes would overflow).
+
+def pack_voxel_keys(coords: np.ndarray, what: str = "points") -> np.ndarray:
+    """(N, 3) int64 voxel coordinates -> (N,) int64 keys that sort like the rows (lexicographically).
+
+    Each axis is offset by ``-KEY_MIN`` into 21 bits: x in bits 42..62, y in 21..41, z in 0..20.
+    The keys are stored in map state files, so this layout is fixed. Raises ValueError (naming
+    ``what``) when a coordinate lies outside [KEY_MIN, KEY_MAX].
     """
-    low = keys.min(axis=0)
-    span = keys.max(axis=0) - low
-    if np.any(span >= (1 << _BITS)):
-        return None
-    shifted = keys - low
-    return (shifted[:, 0] << (2 * _BITS)) | (shifted[:, 1] << _BITS) | shifted[:, 2]
+    coords = np.asarray(coords, np.int64).reshape(-1, 3)
+    if not packable(coords):
+        raise ValueError(
+            f"{what}: voxel coordinates {coords.min()}..{coords.max()} lie beyond [{KEY_MIN}, {KEY_MAX}] voxels "
+            "from the origin and cannot be packed; check the pose units (metres) or use a larger voxel size"
+        )
+    shifted = coords - KEY_MIN
+    return (shifted[:, 0] << (2 * KEY_BITS)) | (shifted[:, 1] << KEY_BITS) | shifted[:, 2]
+
+
+def unpack_voxel_keys(keys: np.ndarray) -> np.ndarray:
+    """(N,) int64 keys of ``pack_voxel_keys`` -> (N, 3) int64 voxel coordinates."""
+    keys = np.asarray(keys, np.int64).reshape(-1)
+    shifted = np.stack([keys >> (2 * KEY_BITS), (keys >> KEY_BITS) & _AXIS_MASK, keys & _AXIS_MASK], axis=1)
+    return shifted + KEY_MIN
 
 
 def voxel_downsample(xyz: np.ndarray, voxel_size: float) -> np.ndarray:

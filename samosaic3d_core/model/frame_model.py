@@ -196,7 +196,8 @@ def label_affinity(
     if config.fill_unassigned and xyz is not None and num_groups and len(outside):
         group_probs = probs[source][:, outside]  # (G, N'') each group's mask on the points outside fragments
         best = group_probs.argmax(axis=0)
-        lo, hi = group_boxes(xyz[member], point_group, num_groups)
+        boxes = group_boxes(xyz[member], point_group, num_groups)  # (G, 6)
+        lo, hi = boxes[:, :3], boxes[:, 3:]
         near = np.all((xyz[outside] >= lo[best] - config.fill_margin) & (xyz[outside] <= hi[best] + config.fill_margin),
                       axis=1)
         filled = (group_probs[best, np.arange(len(outside))] > config.mask_threshold) & near

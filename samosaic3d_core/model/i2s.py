@@ -44,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from samosaic3d_core.geometry import box_centre_distance, box_gap, box_iou
+
 LINEAR_TERMS = ("scale", "color", "iou", "containment", "owned", "gap", "dist")
 """The non-negative linear weights of the logits, in ``I2SMerger.linear_weights`` order."""
 
@@ -116,18 +118,8 @@ def box_pair_features(frame_boxes: Tensor, memory_boxes: Tensor) -> tuple[Tensor
     Returns:
         three (K, S) tensors.
     """
-    lo_a, hi_a = frame_boxes[:, None, :3], frame_boxes[:, None, 3:]  # (K, 1, 3)
-    lo_b, hi_b = memory_boxes[None, :, :3], memory_boxes[None, :, 3:]  # (1, S, 3)
-    inter = (torch.minimum(hi_a, hi_b) - torch.maximum(lo_a, lo_b)).clamp(min=0).prod(dim=-1)  # (K, S)
-    vol_a = (hi_a - lo_a).clamp(min=0).prod(dim=-1)
-    vol_b = (hi_b - lo_b).clamp(min=0).prod(dim=-1)
-    union = vol_a + vol_b - inter
-    iou = torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(union))
-    gap_xyz = torch.maximum(lo_b - hi_a, lo_a - hi_b).clamp(min=0)  # (K, S, 3)
-    gap = gap_xyz.square().sum(dim=-1).clamp(min=1e-12).sqrt() * (gap_xyz.amax(dim=-1) > 0)
-    centre_a, centre_b = (lo_a + hi_a) / 2, (lo_b + hi_b) / 2
-    dist = (centre_a - centre_b).square().sum(dim=-1).clamp(min=1e-12).sqrt()
-    return iou, gap, dist
+    return (box_iou(frame_boxes, memory_boxes), box_gap(frame_boxes, memory_boxes),
+            box_centre_distance(frame_boxes, memory_boxes))
 
 
 def _inverse_softplus(value: float) -> float:

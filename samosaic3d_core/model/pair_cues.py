@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from samosaic3d_core.geometry import box_axis_gaps, group_boxes
 from samosaic3d_core.model.pooling import scatter_mean
 
 PAIR_CUES = (
@@ -114,10 +115,7 @@ def pair_cues(
     mean_rgb = scatter_mean(rgb[member], frag_all, m)
     centroid = scatter_mean(xyz[member], frag_all, m)
     pts = xyz[member]
-    box_max = torch.full((m, 3), -float("inf"), device=device).scatter_reduce(
-        0, frag_all[:, None].expand_as(pts), pts, "amax")
-    box_min = torch.full((m, 3), float("inf"), device=device).scatter_reduce(
-        0, frag_all[:, None].expand_as(pts), pts, "amin")
+    boxes = group_boxes(pts, frag_all, m)  # (M, 6)
 
     sample = _spread_sample(fragment, m, config.sample_points)
     frag, s_xyz, s_rgb, s_uv = fragment[sample], xyz[sample], rgb[sample], uv[sample]
@@ -140,7 +138,7 @@ def pair_cues(
     chroma = mean_rgb / (mean_rgb.sum(1, keepdim=True) + 1e-6)
     brightness = mean_rgb.mean(1)
     normal = _normals(s_xyz, frag, m, s_count)
-    gap = torch.maximum(box_min[:, None] - box_max[None], box_min[None] - box_max[:, None]).clamp(min=0).amax(-1)
+    gap = box_axis_gaps(boxes, boxes).amax(-1)  # (M, M) largest per-axis gap
     log_size = torch.log(count.clamp(min=1))
     cues = [
         affinity,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from samosaic3d_core.report.palette import id_colors
+from samosaic3d_core.colors import id_colors
 
 
 def overlay_labels(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.5, draw_edges: bool = True) -> np.ndarray:

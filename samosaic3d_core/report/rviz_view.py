@@ -5,7 +5,7 @@ What is drawn, after the displays of that file:
     Grid            XY plane of the fixed frame, 1 m cells, 20 cells, colour 160; 160; 164 at alpha 0.5
     axes            the fixed frame's x (red), y (green), z (blue), 1 m long, at the origin
     /instances/cloud  Points, 3 px, RGB8: the node's instance colouring (palette colour per id,
-                    camera colour where id is 0; ``samosaic3d_ros.colors.instance_rgb``)
+                    camera colour where id is 0; ``samosaic3d_core.colors.instance_rgb``)
     /instances/markers  per instance a LINE_LIST box in its colour and a "id (score)" label above it
 Points, grid, axes and boxes share one depth buffer (nearest wins); labels are drawn on top.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samosaic3d_core.colors import id_colors, instance_rgb
 from samosaic3d_core.geometry.projection import project
-from samosaic3d_core.report.palette import id_colors
 from samosaic3d_core.types import CameraIntrinsics, Instances, SceneMap
 
 BACKGROUND = (48, 48, 48)
@@ -37,11 +37,7 @@ def box_corners(box_min, box_max) -> np.ndarray:
 
 def map_rgb(scene_map: SceneMap) -> np.ndarray:
     """(P, 3) uint8 colours of /instances/cloud (cloud_color: instance): palette per id, camera rgb where id is 0."""
-    ids = np.asarray(scene_map.instance_ids, np.int64)
-    rgb = id_colors(ids) if len(ids) else np.zeros((0, 3), np.uint8)
-    unlabeled = ids == 0
-    rgb[unlabeled] = np.asarray(scene_map.rgb, np.uint8)[unlabeled]
-    return rgb
+    return instance_rgb(scene_map.instance_ids, scene_map.rgb)
 
 
 def instances_from_map(scene_map: SceneMap) -> Instances:

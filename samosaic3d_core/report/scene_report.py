@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from samosaic3d_core.colors import id_colors
 from samosaic3d_core.io.scene_map import write_ply, write_scene_map
 from samosaic3d_core.report.overlay import overlay_labels
-from samosaic3d_core.report.palette import id_colors
 from samosaic3d_core.report.views import perspective_pose, splat, top_down
 from samosaic3d_core.types import CameraIntrinsics, Frame, MaskResult, SceneMap
 

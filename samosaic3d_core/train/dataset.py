@@ -17,10 +17,9 @@ import torch
 
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import F2ITarget, LossConfig, make_target
+from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.model.f2i import F2IInput
 from samosaic3d_core.types import Frame, FramePoints, MaskResult
-
-MaskSource = Callable[[Frame], MaskResult]
 
 
 @dataclass

@@ -29,12 +29,13 @@ import torch
 
 from samosaic3d_core.geometry import majority_vote
 from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.model.checkpoint import save_f2i
 from samosaic3d_core.model.f2i import F2IConfig, F2IInput, F2IModel
 from samosaic3d_core.model.frame_model import group_by_affinity
 from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PairCueConfig, frame_pair_cues
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
-from samosaic3d_core.train.dataset import MaskSource, open_scene
+from samosaic3d_core.train.dataset import open_scene
 from samosaic3d_core.types import Frame
 
 

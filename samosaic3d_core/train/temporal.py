@@ -34,15 +34,16 @@ import torch
 from torch import Tensor
 
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.i2s_association import best_above, boxes_of, pair_overlap
+from samosaic3d_core.i2s_association import best_above, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
+from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.model.checkpoint import I2S_PREFIX, save_samosaic3d
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.pipeline import FrameModel
-from samosaic3d_core.train.dataset import MaskSource, open_scene
+from samosaic3d_core.train.dataset import open_scene
 from samosaic3d_core.train.loop import (
     RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, optimizer_step, resume_state,
     setup_distributed,
@@ -127,8 +128,8 @@ class TeacherForcedReplay:
             frame_gt = torch.as_tensor(gt_ids)
             as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
             problem = MergeProblem(
-                as_tensor(instances.feats), as_tensor(boxes_of(instances)), as_tensor(short.feats),
-                as_tensor(boxes_of(short)), as_tensor(pair_overlap(obs, short.ids)),
+                as_tensor(instances.feats), as_tensor(instances.boxes), as_tensor(short.feats),
+                as_tensor(short.boxes), as_tensor(pair_overlap(obs, short.ids)),
                 merge_targets(frame_gt, memory_gt), (frame_gt[:, None] > 0) | (memory_gt[None, :] > 0),
             )
         matches = self._teacher_matches(obs, gt_ids)

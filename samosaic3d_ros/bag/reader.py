@@ -20,6 +20,7 @@ from samosaic3d_core.types import Frame
 from samosaic3d_ros.bag import layout
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.params import NodeParams
+from samosaic3d_ros.stamps import header_ns
 from samosaic3d_ros.tf_buffer import FallbackBuffer, FallbackTransformException
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,6 @@ class BagTopics:
     depth: str = layout.DEPTH_TOPIC
     camera_info: str = layout.CAMERA_INFO_TOPIC
     instance: str = layout.INSTANCE_TOPIC
-
-
-def _stamp_ns(msg) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
 
 
 def open_bag(path: str | Path):
@@ -83,11 +80,11 @@ def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagT
             elif conn.topic == topics.camera_info:
                 info = msg
             elif conn.topic == topics.color:
-                colors[_stamp_ns(msg)] = msg
+                colors[header_ns(msg)] = msg
             elif conn.topic == topics.depth:
-                depths[_stamp_ns(msg)] = (msg, info)
+                depths[header_ns(msg)] = (msg, info)
             else:
-                instances[_stamp_ns(msg)] = msg
+                instances[header_ns(msg)] = msg
     finally:
         reader.close()
 

@@ -26,6 +26,7 @@ from samosaic3d_core.types import SceneMap
 from samosaic3d_ros.bag import layout
 from samosaic3d_ros.bag.reader import open_bag
 from samosaic3d_ros.dds import use_large_data_profile
+from samosaic3d_ros.stamps import header_ns
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def _depth_stamp(group, typestore) -> int:
     for topic, msgtype, raw in group:
         if topic == layout.DEPTH_TOPIC:
             msg = typestore.deserialize_cdr(raw, msgtype)
-            return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+            return header_ns(msg)
     raise ValueError("frame group without a depth image")
 
 
@@ -242,14 +243,14 @@ class _Player:
 
     def _on_frame_cloud(self, msg) -> None:
         with self._cond:
-            self.frame_stamps.add(int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec))
+            self.frame_stamps.add(header_ns(msg))
             self.frames_seen += 1
             self._cond.notify_all()
 
     def _on_cloud(self, msg) -> None:
         with self._cond:
             self.last_cloud = msg
-            self.last_cloud_stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+            self.last_cloud_stamp = header_ns(msg)
             self._cond.notify_all()
 
     def wait_for_node(self, proc, timeout: float) -> None:

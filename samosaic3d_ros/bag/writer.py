@@ -13,6 +13,7 @@ import numpy as np
 
 from samosaic3d_core.types import Frame
 from samosaic3d_ros.bag import layout
+from samosaic3d_ros.stamps import ns_to_stamp, seconds_to_ns
 from samosaic3d_ros.tf_buffer import matrix_to_quat
 
 STORAGES = ("mcap", "sqlite3")
@@ -33,7 +34,7 @@ class _Messages:
         self.t = typestore.types
 
     def stamp(self, ns: int):
-        return self.t["builtin_interfaces/msg/Time"](sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        return ns_to_stamp(ns, self.t["builtin_interfaces/msg/Time"])
 
     def header(self, ns: int, frame_id: str):
         return self.t["std_msgs/msg/Header"](stamp=self.stamp(ns), frame_id=frame_id)
@@ -110,7 +111,7 @@ def write_bag(path: str | Path, frames: Iterable[Frame], storage: str = "mcap", 
                 first_time = frame.timestamp
                 write("tf_static", start_ns, msgs.transform(start_ns, layout.BODY_FRAME, layout.OPTICAL_FRAME,
                                                             layout.BODY_TO_OPTICAL))
-            ns = start_ns + int(round((frame.timestamp - first_time) * 1e9))
+            ns = start_ns + seconds_to_ns(frame.timestamp - first_time)
             depth_mm = np.round(np.nan_to_num(frame.depth, nan=0.0, posinf=0.0) * 1000.0).clip(0, 65535).astype(np.uint16)
             write("tf", ns, msgs.transform(ns, layout.MAP_FRAME, layout.BODY_FRAME, layout.body_pose(frame.pose)))
             write("info", ns, msgs.camera_info(ns, frame))

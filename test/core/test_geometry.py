@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
 from samosaic3d_core.geometry import (
-    backproject, box_distance, iou_3d, majority_vote, project, sample_indices, voxelize,
+    backproject, box_axis_gaps, box_centre_distance, box_gap, box_iou, box_volume, boxes_from_corners, group_boxes,
+    majority_vote, points_box, project, sample_indices, voxelize,
 )
 from samosaic3d_core.types import CameraIntrinsics, check_rigid
 
@@ -57,18 +59,45 @@ def test_majority_vote_ties_to_smallest_label():
     assert majority_vote(group, label, 4).tolist() == [5, 3, 9, 0]
 
 
-def test_iou_3d_exact():
-    a_min, a_max = np.array([[0, 0, 0]]), np.array([[2, 2, 2]])
-    b_min = np.array([[1, 1, 1], [0, 0, 0], [3, 3, 3], [0, 0, 0]])
-    b_max = np.array([[3, 3, 3], [2, 2, 2], [4, 4, 4], [0, 0, 0]])
-    iou = iou_3d(a_min, a_max, b_min, b_max)
-    np.testing.assert_allclose(iou, [[1 / 15, 1.0, 0.0, 0.0]])
+BOX_A = [[0, 0, 0, 2, 2, 2]]
+BOX_B = [[1, 1, 1, 3, 3, 3], [0, 0, 0, 2, 2, 2], [3, 3, 3, 4, 4, 4], [0, 0, 0, 0, 0, 0], [5, 2, 0, 6, 6, 2]]
 
 
-def test_box_distance():
-    d = box_distance(np.array([[0, 0, 0]]), np.array([[1, 1, 1]]), np.array([[4, 1, 1], [0.5, 0, 0]]),
-                     np.array([[5, 2, 2], [2, 2, 2]]))
-    np.testing.assert_allclose(d, [[3.0, 0.0]])
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_box_maths_exact_in_numpy_and_torch(kind):
+    as_kind = (lambda x: np.array(x, np.float64)) if kind == "numpy" else (lambda x: torch.tensor(x, dtype=torch.float64))
+    a, b = as_kind(BOX_A), as_kind(BOX_B)
+    results = {
+        "volume": box_volume(b), "iou": box_iou(a, b), "axis_gaps": box_axis_gaps(a, b), "gap": box_gap(a, b),
+        "centre_distance": box_centre_distance(a, b),
+    }
+    for result in results.values():
+        assert isinstance(result, np.ndarray if kind == "numpy" else torch.Tensor)
+    results = {name: np.asarray(value) for name, value in results.items()}
+    np.testing.assert_allclose(results["volume"], [8, 8, 1, 0, 8], rtol=1e-12)
+    np.testing.assert_allclose(results["iou"], [[1 / 15, 1, 0, 0, 0]], rtol=1e-12)
+    np.testing.assert_array_equal(results["axis_gaps"], [[[0, 0, 0], [0, 0, 0], [1, 1, 1], [0, 0, 0], [3, 0, 0]]])
+    np.testing.assert_allclose(results["gap"], [[0, 0, np.sqrt(3), 0, 3]], rtol=1e-12)
+    same_centre = 1e-6 if kind == "torch" else 0.0  # tensors: floored, so the gradient stays finite
+    np.testing.assert_allclose(results["centre_distance"],
+                               [[np.sqrt(3), same_centre, np.sqrt(18.75), np.sqrt(3), np.sqrt(29.25)]], rtol=1e-12)
+
+
+def test_box_gap_gradient_is_finite_where_boxes_touch():
+    a = torch.tensor(BOX_A, dtype=torch.float64, requires_grad=True)
+    box_gap(a, torch.tensor(BOX_B, dtype=torch.float64)).sum().backward()
+    assert torch.isfinite(a.grad).all()
+    np.testing.assert_allclose(a.grad.numpy(), [[0, 0, 0, -1 / np.sqrt(3) - 1, -1 / np.sqrt(3), -1 / np.sqrt(3)]])
+
+
+def test_box_layout_helpers():
+    lo, hi = np.array([[0.0, 1, 2]]), np.array([[3.0, 4, 5]])
+    np.testing.assert_array_equal(boxes_from_corners(lo, hi), [[0, 1, 2, 3, 4, 5]])
+    torch.testing.assert_close(boxes_from_corners(torch.tensor(lo), torch.tensor(hi)), torch.tensor([[0.0, 1, 2, 3, 4, 5]],
+                               dtype=torch.float64))
+    np.testing.assert_array_equal(points_box(np.array([[1.0, 5, 2], [3, 0, 4]])), [1, 0, 2, 3, 5, 4])
+    with pytest.raises(ValueError, match="empty point set"):
+        points_box(np.zeros((0, 3)))
 
 
 def test_check_rigid_messages():
@@ -97,10 +126,34 @@ def test_voxelize_matches_row_unique_also_beyond_the_packed_range():
 
 
 def test_group_boxes_exact_and_empty_groups_far_from_everything():
-    from samosaic3d_core.geometry import box_distance, group_boxes
-
     xyz = np.array([[0, 0, 0], [1, 2, 3], [5, 5, 5]], float)
-    lo, hi = group_boxes(xyz, np.array([0, 0, 2]), 3)
-    np.testing.assert_array_equal(lo[[0, 2]], [[0, 0, 0], [5, 5, 5]])
-    np.testing.assert_array_equal(hi[[0, 2]], [[1, 2, 3], [5, 5, 5]])
-    assert np.isinf(lo[1]).all() and np.isinf(box_distance(lo, hi, lo, hi)[1]).all()
+    boxes = group_boxes(xyz, np.array([0, 0, 2]), 3)
+    np.testing.assert_array_equal(boxes[[0, 2]], [[0, 0, 0, 1, 2, 3], [5, 5, 5, 5, 5, 5]])
+    assert np.isposinf(boxes[1, :3]).all() and np.isneginf(boxes[1, 3:]).all()
+    assert np.isinf(box_gap(boxes, boxes)[1]).all() and box_volume(boxes[1]) == 0
+    torch_boxes = group_boxes(torch.tensor(xyz, dtype=torch.float32), torch.tensor([0, 0, 2]), 3)
+    assert torch_boxes.dtype == torch.float32
+    np.testing.assert_array_equal(torch_boxes.numpy(), boxes.astype(np.float32))
+
+
+def test_pack_voxel_keys_exact_round_trip_and_order():
+    from samosaic3d_core.geometry.voxel import KEY_MAX, KEY_MIN, pack_voxel_keys, unpack_voxel_keys
+
+    assert (KEY_MIN, KEY_MAX) == (-(1 << 20), (1 << 20) - 1)
+    coords = np.array([[0, 0, 0], [-1, 0, 0], [0, 0, 1], [0, -1, 5], [KEY_MIN, KEY_MIN, KEY_MIN], [KEY_MAX, KEY_MAX, KEY_MAX]])
+    keys = pack_voxel_keys(coords)
+    assert keys.dtype == np.int64
+    assert keys[:3].tolist() == [(1 << 62) + (1 << 41) + (1 << 20), (1 << 62) - (1 << 42) + (1 << 41) + (1 << 20),
+                                 (1 << 62) + (1 << 41) + (1 << 20) + 1]
+    assert keys[4] == 0 and keys[5] == (1 << 63) - 1  # the whole non-negative int64 range
+    np.testing.assert_array_equal(unpack_voxel_keys(keys), coords)
+    np.testing.assert_array_equal(np.argsort(keys), np.lexsort(coords.T[::-1]))  # keys sort like the rows
+    assert pack_voxel_keys(np.zeros((0, 3), np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("bad", [[1 << 20, 0, 0], [0, -(1 << 20) - 1, 0], [0, 0, 1 << 21]])
+def test_pack_voxel_keys_rejects_coordinates_beyond_the_range(bad):
+    from samosaic3d_core.geometry.voxel import pack_voxel_keys
+
+    with pytest.raises(ValueError, match=r"scene: voxel coordinates .* beyond \[-1048576, 1048575\].*larger voxel size"):
+        pack_voxel_keys(np.array([[0, 0, 0], bad]), "scene")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
-from samosaic3d_core.memory_grid import pack_voxel_keys
+from samosaic3d_core.memory_grid import OwnerGrid
 from samosaic3d_core.types import FramePoints, Instances
 
 VOXEL = 0.1
@@ -202,11 +202,12 @@ def test_state_round_trip_rebuilds_derived_state():
     assert back.num_voxels == memory.num_voxels == 10
 
 
-def test_pack_voxel_keys_rejects_far_points():
-    keys = pack_voxel_keys(np.array([[0, 0, 0], [-1, 0, 0], [0, 0, 1]]))
-    assert len(set(keys.tolist())) == 3
-    with pytest.raises(ValueError, match="metres"):
-        pack_voxel_keys(np.array([[1 << 21, 0, 0]]))
+def test_map_grid_keys_are_the_packed_voxel_keys_and_reject_far_points():
+    grid = OwnerGrid(cell_size=0.5, vote_cap=3)
+    centre = (1 << 20) * ((1 << 42) + (1 << 21) + 1)  # voxel (0, 0, 0); saved maps hold these values
+    assert grid.keys(np.array([[0.1, 0.2, 0.3], [-0.1, 0.0, 0.7]])).tolist() == [centre, centre - (1 << 42) + 1]
+    with pytest.raises(ValueError, match="map grid: .*metres"):
+        grid.keys(np.array([[0.5 * (1 << 20), 0.0, 0.0]]))
 
 
 def test_short_term_tier_pushes_out_the_least_recently_merged():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from samosaic3d_core.report.palette import id_colors
+from samosaic3d_core.colors import id_colors
 from samosaic3d_core.report.rviz_view import (
     BACKGROUND, BOX_EDGES, GRID_RGB, box_corners, grid_segments, instances_from_map, render_rviz_view,
 )

@@ -1,7 +1,7 @@
 import numpy as np
 
+from samosaic3d_core.colors import UNLABELED_RGB, id_colors
 from samosaic3d_core.report.overlay import overlay_labels
-from samosaic3d_core.report.palette import UNLABELED_RGB, id_colors
 from samosaic3d_core.report.views import look_at, splat, top_down
 from samosaic3d_core.types import CameraIntrinsics, check_rigid
 

@@ -12,7 +12,7 @@ import zipfile
 
 import numpy as np
 
-from samosaic3d_core.geometry import aabb, backproject
+from samosaic3d_core.geometry import backproject, points_box
 from samosaic3d_core.types import FramePoints, Fragments, Instances, MaskResult, SceneMap, StepResult
 
 BACKGROUND = (50, 50, 50)
@@ -82,9 +82,8 @@ class FakeSegmenter:
 
     def _instances(self, xyz: np.ndarray, ids: np.ndarray) -> Instances:
         present = np.unique(ids[ids > 0])
-        boxes = [aabb(xyz[ids == i]) for i in present]
-        box_min = np.array([b[0] for b in boxes], np.float32).reshape(-1, 3)
-        box_max = np.array([b[1] for b in boxes], np.float32).reshape(-1, 3)
+        boxes = np.array([points_box(xyz[ids == i]) for i in present], np.float32).reshape(-1, 6)
+        box_min, box_max = boxes[:, :3], boxes[:, 3:]
         centroid = np.array([xyz[ids == i].mean(0) for i in present], np.float32).reshape(-1, 3)
         last = max(self.last_seen.values(), default=0.0)
         return Instances(

@@ -7,12 +7,12 @@ Everything is exact: depth is 32FC1 (or 16UC1 millimetres), intrinsics are round
 from __future__ import annotations
 
 import numpy as np
-from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
 from samosaic3d_core.types import CameraIntrinsics
+from samosaic3d_ros.stamps import seconds_to_stamp
 
 W, H = 64, 48
 INTRINSICS = CameraIntrinsics(fx=50.0, fy=50.0, cx=31.5, cy=23.5, width=W, height=H)
@@ -21,11 +21,6 @@ WALL = ((50, 50, 50), 3.0)  # colour (= FakeSegmenter.BACKGROUND), depth m
 BOXES = [((8, 24, 10, 30), (200, 30, 30), 2.0), ((36, 56, 14, 40), (30, 200, 30), 1.5)]
 CAMERA_FRAME = "camera_optical"
 CAMERA_IN_MAP = (1.0, 2.0, 0.5)  # camera origin in the map; identity rotation
-
-
-def stamp(seconds: float) -> Time:
-    ns = int(round(seconds * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
 def scene_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +47,7 @@ def color_msg(t: float, rgb: np.ndarray | None = None, encoding: str = "rgb8") -
     rgb = scene_arrays()[0] if rgb is None else rgb
     h, w = rgb.shape[:2]
     msg = Image(height=h, width=w, encoding=encoding, step=w * rgb.shape[2], data=np.ascontiguousarray(rgb).tobytes())
-    msg.header.stamp, msg.header.frame_id = stamp(t), CAMERA_FRAME
+    msg.header.stamp, msg.header.frame_id = seconds_to_stamp(t), CAMERA_FRAME
     return msg
 
 
@@ -60,7 +55,7 @@ def depth_msg(t: float, depth: np.ndarray | None = None, frame_id: str = CAMERA_
     depth = scene_arrays()[1] if depth is None else depth.astype(np.float32)
     h, w = depth.shape
     msg = Image(height=h, width=w, encoding="32FC1", step=w * 4, data=depth.astype("<f4").tobytes())
-    msg.header.stamp, msg.header.frame_id = stamp(t), frame_id
+    msg.header.stamp, msg.header.frame_id = seconds_to_stamp(t), frame_id
     return msg
 
 
@@ -68,14 +63,14 @@ def camera_info_msg(t: float) -> CameraInfo:
     k = INTRINSICS
     msg = CameraInfo(width=W, height=H, distortion_model="plumb_bob")
     msg.k = [k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0]
-    msg.header.stamp, msg.header.frame_id = stamp(t), CAMERA_FRAME
+    msg.header.stamp, msg.header.frame_id = seconds_to_stamp(t), CAMERA_FRAME
     return msg
 
 
 def camera_tf_msg(t: float) -> TFMessage:
     """map -> camera_optical at ``t`` (a dynamic transform)."""
     transform = TransformStamped()
-    transform.header.stamp, transform.header.frame_id, transform.child_frame_id = stamp(t), "map", CAMERA_FRAME
+    transform.header.stamp, transform.header.frame_id, transform.child_frame_id = seconds_to_stamp(t), "map", CAMERA_FRAME
     translation = transform.transform.translation
     translation.x, translation.y, translation.z = CAMERA_IN_MAP
     transform.transform.rotation.w = 1.0

@@ -7,7 +7,7 @@ require_ros()
 from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from samosaic3d_core.report.palette import id_colors  # noqa: E402
+from samosaic3d_core.colors import id_colors  # noqa: E402
 from samosaic3d_core.types import Instances  # noqa: E402
 from samosaic3d_ros.markers import box_line_points, delete_all_markers, instance_markers  # noqa: E402
 

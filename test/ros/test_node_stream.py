@@ -16,9 +16,10 @@ from samosaic3d_msgs.msg import Instance, InstanceArray  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from samosaic3d_core.report.palette import id_colors  # noqa: E402
+from samosaic3d_core.colors import id_colors  # noqa: E402
 from samosaic3d_ros.cloud_conv import cloud_to_array, unpack_rgb  # noqa: E402
 from samosaic3d_ros.image_conv import image_to_rgb  # noqa: E402
+from samosaic3d_ros.stamps import seconds_to_stamp  # noqa: E402
 from test.ros import scene  # noqa: E402
 from test.ros.fake_segmenter import SCORE, FakeSegmenter  # noqa: E402
 from test.ros.node_io import Stream, start_node  # noqa: E402
@@ -162,7 +163,7 @@ def test_pose_from_a_pose_topic(ros, tmp_path):
     ros.wait_until(pose_pub.get_subscription_count, what="the pose subscription")
     for t in (100.0, 100.5):
         pose = PoseStamped()
-        pose.header.stamp, pose.header.frame_id = scene.stamp(t), "map"
+        pose.header.stamp, pose.header.frame_id = seconds_to_stamp(t), "map"
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.0, 0.0, 10.0 + t - 100.0
         pose.pose.orientation.w = 1.0
         pose_pub.publish(pose)

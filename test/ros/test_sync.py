@@ -6,6 +6,7 @@ require_ros()
 
 from sensor_msgs.msg import Image  # noqa: E402
 
+from samosaic3d_ros.stamps import seconds_to_stamp  # noqa: E402
 from samosaic3d_ros.sync import FallbackApproximateTimeSynchronizer, FallbackSubscriber  # noqa: E402
 
 
@@ -25,7 +26,7 @@ class StubNode:
 
 def image(t: float, tag: str) -> Image:
     msg = Image(encoding=tag)
-    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(round(t * 1e9)), 1_000_000_000)
+    msg.header.stamp = seconds_to_stamp(t)
     return msg
 
 
