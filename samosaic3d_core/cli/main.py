@@ -16,9 +16,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "make-data": ("samosaic3d_core.cli.make_data", "generate synthetic RGB-D scenes with ground truth"),
     "run": ("samosaic3d_core.cli.run", "run the online pipeline over scenes, write maps, evaluate"),
     "evaluate": ("samosaic3d_core.cli.evaluate", "ScanNet-protocol class-agnostic instance AP of saved maps"),
-    "demo": ("samosaic3d_ros.demo", "generate a scene, segment it, score it and write a picture report"),
-    "make-bag": ("samosaic3d_ros.bag.cli_make_bag", "write a synthetic scene as a rosbag2 (mcap/sqlite3)"),
-    "eval-bag": ("samosaic3d_ros.bag.cli_eval_bag", "replay a bag into the node (or --offline) and score it"),
+    "demo": ("samosaic3d_ros.commands.demo", "generate a scene, segment it, score it and write a picture report"),
+    "make-bag": ("samosaic3d_ros.commands.make_bag", "write a synthetic scene as a rosbag2 (mcap/sqlite3)"),
+    "eval-bag": ("samosaic3d_ros.commands.eval_bag", "replay a bag into the node (or --offline) and score it"),
     "train": ("samosaic3d_core.cli.train", "train the Fragment-to-Instance model on RGB-D scenes"),
 }
 
