@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from samosaic3d_core.cli.main import COMMAND_GROUP, CORE_COMMANDS, main
 from test.core.dist_info import write_dist_info
 
 REPO = Path(__file__).resolve().parents[2]
+ROS_MODULES = ("samosaic3d_ros", "rclpy")
 
 HELLO = '''
 HELP = "greet someone"
@@ -76,6 +78,29 @@ def test_core_runs_where_the_ros_package_is_absent(tmp_path):
     # installed ROS commands cannot load here: one line each, no traceback
     assert "Traceback" not in proc.stderr
     assert all("cannot be loaded: ModuleNotFoundError" in line for line in proc.stderr.splitlines()), proc.stderr
+
+
+def ros_module_names(path: Path) -> list[str]:
+    """Imported modules and string literals (docstrings aside) in ``path`` that name a ROS module."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            names.append(node.value)
+    return [name for name in names if name.split(".")[0] in ROS_MODULES]
+
+
+def test_the_core_names_no_ros_module():
+    named = {str(path.relative_to(REPO)): ros_module_names(path) for path in (REPO / "samosaic3d_core").rglob("*.py")}
+    assert {path: names for path, names in named.items() if names} == {}
+    assert "samosaic3d_ros.bag.replay" in ros_module_names(REPO / "samosaic3d_ros" / "commands" / "demo.py")
 
 
 def test_a_registered_entry_point_is_a_command(plugins, capsys):
