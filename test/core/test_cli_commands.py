@@ -28,12 +28,12 @@ def run(args):
 '''
 
 # in a fresh interpreter: imports of the ROS package (and rclpy) fail, as where it is not installed
-WITHOUT_ROS = '''
+WITHOUT_ROS = f"ROS_MODULES = {ROS_MODULES!r}\n" + '''
 import importlib.abc, sys
 
 class NoRos(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("samosaic3d_ros", "rclpy"):
+        if name.split(".")[0] in ROS_MODULES:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 
@@ -43,7 +43,7 @@ from samosaic3d_core.cli.main import main
 print("help rc", main(["--help"]))
 print("make-data rc", main(["make-data", "--out", sys.argv[1], "--frames", "2", "--width", "32", "--height", "24",
                             "--quiet"]))
-print("loaded", sorted(m for m in sys.modules if m.split(".")[0] in ("samosaic3d_ros", "rclpy")))
+print("loaded", sorted(m for m in sys.modules if m.split(".")[0] in ROS_MODULES))
 '''
 
 
