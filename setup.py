@@ -30,5 +30,11 @@ setup(
             "samosaic3d = samosaic3d_core.cli.main:main",
             "samosaic3d_node = samosaic3d_ros.node:main",
         ],
+        # subcommands of `samosaic3d` that live in the ROS package (read by samosaic3d_core.cli.main)
+        "samosaic3d.commands": [
+            "demo = samosaic3d_ros.commands.demo",
+            "make-bag = samosaic3d_ros.commands.make_bag",
+            "eval-bag = samosaic3d_ros.commands.eval_bag",
+        ],
     },
 )

@@ -1,8 +1,11 @@
 """``samosaic3d <command> [options]``: one entry point, subcommands loaded on demand.
 
-Each command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; it is
-imported only when its command is used, so ``samosaic3d --help`` stays fast and the
-ROS-side commands import ROS only when they run.
+A command is a module with ``add_arguments(parser)`` and ``run(args) -> int``, imported only when
+its command is used, so ``samosaic3d --help`` stays fast. The core's own commands are listed in
+``CORE_COMMANDS``. Other packages add theirs through the entry-point group ``samosaic3d.commands``
+(``name = package.module`` in their setup.py; the module also sets ``HELP``, its one-line help, and
+keeps its top-level imports light). The ROS package registers ``demo``, ``make-bag`` and
+``eval-bag`` that way, so the core command line never names or imports ROS code.
 """
 
 from __future__ import annotations
@@ -10,23 +13,65 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+
+COMMAND_GROUP = "samosaic3d.commands"
 
 # name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
+CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "make-data": ("samosaic3d_core.cli.make_data", "generate synthetic RGB-D scenes with ground truth"),
     "run": ("samosaic3d_core.cli.run", "run the online pipeline over scenes, write maps, evaluate"),
     "evaluate": ("samosaic3d_core.cli.evaluate", "ScanNet-protocol class-agnostic instance AP of saved maps"),
-    "demo": ("samosaic3d_ros.demo", "generate a scene, segment it, score it and write a picture report"),
-    "make-bag": ("samosaic3d_ros.bag.cli_make_bag", "write a synthetic scene as a rosbag2 (mcap/sqlite3)"),
-    "eval-bag": ("samosaic3d_ros.bag.cli_eval_bag", "replay a bag into the node (or --offline) and score it"),
     "train": ("samosaic3d_core.cli.train", "train the Fragment-to-Instance model on RGB-D scenes"),
 }
 
 
+class CommandLoadError(Exception):
+    """A registered command whose module cannot be imported or lacks ``HELP``/``add_arguments``/``run``."""
+
+
+def registered_commands() -> dict[str, EntryPoint]:
+    """Commands that installed packages declare under ``samosaic3d.commands``, by name.
+
+    A name taken by a core command stays the core's.
+    """
+    return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP) if ep.name not in CORE_COMMANDS}
+
+
+def load_command(entry: EntryPoint) -> ModuleType:
+    """Import a registered command's module; ``CommandLoadError`` with one line saying what and how to fix."""
+    dist = getattr(entry, "dist", None)
+    origin = f"entry point '{entry.name} = {entry.value}' in group {COMMAND_GROUP}" + (
+        f" of package {dist.name} {dist.version}" if dist is not None else "")
+    try:
+        module = entry.load()
+    except Exception as exc:  # any import-time failure of a third-party module: report it, do not crash the CLI
+        raise CommandLoadError(f"command '{entry.name}' ({origin}) cannot be loaded: {type(exc).__name__}: {exc}; "
+                               "reinstall that package (pip install -e <its folder>) or uninstall it") from None
+    missing = [name for name in ("HELP", "add_arguments", "run") if not hasattr(module, name)]
+    if missing:
+        raise CommandLoadError(f"command '{entry.name}' ({origin}) is not a command module: "
+                               f"it lacks {', '.join(missing)}; fix or uninstall that package")
+    return module
+
+
+def _command_helps() -> dict[str, str]:
+    """Every command's one-line help; a registered command that cannot be loaded is reported on stderr."""
+    helps = {name: help_ for name, (_, help_) in CORE_COMMANDS.items()}
+    for name, entry in registered_commands().items():
+        try:
+            helps[name] = str(load_command(entry).HELP)
+        except CommandLoadError as exc:
+            print(f"samosaic3d: {exc}", file=sys.stderr)
+    return helps
+
+
 def _usage() -> str:
-    width = max(len(name) for name in COMMANDS)
+    helps = _command_helps()
+    width = max(len(name) for name in helps)
     lines = ["usage: samosaic3d <command> [options]", "", "commands:"]
-    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<{width}}  {help_}" for name, help_ in helps.items()]
     lines += ["", "Run 'samosaic3d <command> --help' for a command's options."]
     return "\n".join(lines)
 
@@ -42,11 +87,21 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     name = argv[0]
-    if name not in COMMANDS:
-        print(f"samosaic3d: unknown command '{name}'\n\n{_usage()}", file=sys.stderr)
+    if name in CORE_COMMANDS:
+        module_name, help_ = CORE_COMMANDS[name]
+        module = importlib.import_module(module_name)
+    elif name in (registered := registered_commands()):
+        try:
+            module = load_command(registered[name])
+        except CommandLoadError as exc:
+            print(f"samosaic3d: {exc}", file=sys.stderr)
+            return 1
+        help_ = str(module.HELP)
+    else:
+        print(f"samosaic3d: unknown command '{name}' (commands of other packages appear once the package that "
+              f"declares them under {COMMAND_GROUP} is installed)\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"samosaic3d {name}", description=COMMANDS[name][1])
+    parser = argparse.ArgumentParser(prog=f"samosaic3d {name}", description=help_)
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
     return int(module.run(args) or 0)

@@ -1,1 +1,1 @@
-"""Rosbag tools: write synthetic scenes as bags, read them back as frames, replay them into the node."""
+"""Rosbag library: write synthetic scenes as bags, read them back as frames, replay them into the node."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from test.ros.ros_env import missing_ros
+from test.ros.setup_py import write_package_record
 
 # before any rclpy.init in this process
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -109,3 +110,11 @@ def ros():
     harness = RosHarness(next_domain_id())
     yield harness
     harness.close()
+
+
+@pytest.fixture
+def ros_commands(tmp_path_factory, monkeypatch):
+    """``samosaic3d``'s commands as this checkout's setup.py registers them, whatever was installed before."""
+    root = tmp_path_factory.mktemp("package_record")
+    write_package_record(root)
+    monkeypatch.syspath_prepend(str(root))

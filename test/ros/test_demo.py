@@ -9,6 +9,8 @@ from test.ros.ros_env import require_ros
 
 require_ros()
 
+pytestmark = pytest.mark.usefixtures("ros_commands")  # demo is registered by setup.py
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("offline", [True, False])

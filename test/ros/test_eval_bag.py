@@ -7,7 +7,7 @@ from test.ros.ros_env import require_ros
 
 require_ros()
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ros_commands")]  # registered by setup.py
 
 
 def test_eval_bag_node_and_offline_agree(tmp_path, monkeypatch, capsys):

@@ -11,35 +11,36 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-import setuptools
 import yaml
 
+from samosaic3d_core.cli.main import COMMAND_GROUP
 from samosaic3d_ros.params import NodeParams
 from test.ros.conftest import REPO
+from test.ros.setup_py import read_setup_kwargs
 
 LAUNCH = REPO / "launch" / "samosaic3d.launch.py"
 
 
 @pytest.fixture(scope="module")
 def setup_kwargs() -> dict:
-    captured = {}
-    patch = pytest.MonkeyPatch()
-    patch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
-    patch.chdir(REPO)
-    try:
-        runpy.run_path(str(REPO / "setup.py"), run_name="__main__")
-    finally:
-        patch.undo()
-    return captured
+    return read_setup_kwargs()
 
 
-def console_scripts(setup_kwargs) -> dict[str, str]:
-    return dict(line.replace(" ", "").split("=") for line in setup_kwargs["entry_points"]["console_scripts"])
+def entry_points(setup_kwargs, group: str = "console_scripts") -> dict[str, str]:
+    return dict(line.replace(" ", "").split("=") for line in setup_kwargs["entry_points"][group])
 
 
 def test_node_executable_is_a_console_script(setup_kwargs):
-    assert console_scripts(setup_kwargs)["samosaic3d_node"] == "samosaic3d_ros.node:main"
+    assert entry_points(setup_kwargs)["samosaic3d_node"] == "samosaic3d_ros.node:main"
     assert (REPO / "setup.cfg").read_text().count("$base/lib/samosaic3d") == 2  # where ros2 run looks
+
+
+def test_ros_commands_are_registered_for_the_core_command_line(setup_kwargs):
+    assert entry_points(setup_kwargs, COMMAND_GROUP) == {
+        "demo": "samosaic3d_ros.commands.demo",
+        "make-bag": "samosaic3d_ros.commands.make_bag",
+        "eval-bag": "samosaic3d_ros.commands.eval_bag",
+    }
 
 
 def test_package_names_agree(setup_kwargs):
@@ -120,7 +121,7 @@ def test_launch_describes_the_node(launch_description, setup_kwargs):
     assert declared["rviz"]["default_value"] == "false" and declared["use_sim_time"]["default_value"] == "false"
     nodes = [e.kwargs for e in entities if "executable" in e.kwargs]
     node = next(n for n in nodes if n["package"] == "samosaic3d")
-    assert node["executable"] in console_scripts(setup_kwargs) and node["name"] == "samosaic3d_node"
+    assert node["executable"] in entry_points(setup_kwargs) and node["name"] == "samosaic3d_node"
 
     defaults, user, overrides = node["parameters"]
     assert Path(defaults) == REPO / "config" / "samosaic3d.yaml" and Path(defaults).is_file()

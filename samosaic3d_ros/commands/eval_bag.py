@@ -8,6 +8,8 @@ import argparse
 import logging
 import time
 
+HELP = "replay a bag into the node (or --offline) and score it"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", help="rosbag2 folder (mcap or sqlite3) with ground-truth instance images")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+HELP = "write a synthetic scene as a rosbag2 (mcap/sqlite3)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="bag folder to write")

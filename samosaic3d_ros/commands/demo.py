@@ -17,6 +17,8 @@ import shutil
 import time
 from pathlib import Path
 
+HELP = "generate a scene, segment it, score it and write a picture report"
+
 DEFAULT_SEED = 7
 
 

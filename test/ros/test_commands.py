@@ -1,0 +1,37 @@
+"""The ROS package's commands reach users through the one ``samosaic3d`` command, names and flags unchanged."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from samosaic3d_core.cli.main import main
+
+pytestmark = pytest.mark.usefixtures("ros_commands")
+
+FLAGS = {
+    "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks"],
+    "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--storage", "--overwrite"],
+    "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel"],
+}
+
+
+def test_help_lists_the_core_commands_then_the_ros_commands(capsys):
+    assert main(["--help"]) == 0
+    captured = capsys.readouterr()
+    listed = [line.split(None, 1) for line in captured.out.splitlines() if line.startswith("  ")]
+    assert [name for name, _ in listed] == ["make-data", "run", "evaluate", "train", "demo", "make-bag", "eval-bag"]
+    assert dict(listed)["eval-bag"].strip() == "replay a bag into the node (or --offline) and score it"
+    assert captured.err == ""
+
+
+@pytest.mark.parametrize("name", list(FLAGS))
+def test_ros_command_flags(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: samosaic3d {name} [-h]")
+    flags = list(dict.fromkeys(re.findall(r"(?<![\w-])--[a-z][a-z-]*", text.split("options:")[1])))
+    assert flags == ["--help"] + FLAGS[name]
