@@ -35,6 +35,7 @@ setup(
             "demo = samosaic3d_ros.commands.demo",
             "make-bag = samosaic3d_ros.commands.make_bag",
             "eval-bag = samosaic3d_ros.commands.eval_bag",
+            "params = samosaic3d_ros.commands.params",
         ],
     },
 )

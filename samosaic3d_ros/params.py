@@ -6,7 +6,7 @@ Two groups, each declared with its type, default and the field's docstring as de
   * the core pipeline's ``SegmenterConfig``, by dotted name (``pipeline``, ``masks.source``,
     ``lift.voxel_size``, ``memory.short_term_size``, ...).
 
-``config/samosaic3d.yaml`` holds the same defaults (written by ``python -m samosaic3d_ros.params_file``; a test
+``config/samosaic3d.yaml`` holds the same defaults (written by ``samosaic3d params``; a test
 keeps them equal). Parameters are read once at start-up (declared read-only); change them in the
 YAML or with ``-p name:=value``.
 """

@@ -25,7 +25,7 @@ def test_parameters_are_the_node_fields_and_the_segmenter_tree():
 
 def test_shipped_yaml_is_the_generated_one_and_reads_back_as_the_defaults():
     text = (REPO / "config" / "samosaic3d.yaml").read_text()
-    assert text == default_parameters_yaml(), "regenerate: python -m samosaic3d_ros.params_file > config/samosaic3d.yaml"
+    assert text == default_parameters_yaml(), "regenerate: samosaic3d params > config/samosaic3d.yaml"
     values = flatten(yaml.safe_load(text)["samosaic3d_node"]["ros__parameters"])
     defaults = {spec.name: spec.default for spec in parameter_fields() if spec.default is not None}
     assert set(values) == set(defaults)  # every key exists; unset ones (None) are listed commented out
@@ -37,7 +37,7 @@ def test_shipped_yaml_is_the_generated_one_and_reads_back_as_the_defaults():
 
 def test_parameter_reference_is_the_generated_one():
     text = (REPO / "docs" / "parameters.md").read_text()
-    assert text == parameters_reference(), "regenerate: python -m samosaic3d_ros.params_file --describe > docs/parameters.md"
+    assert text == parameters_reference(), "regenerate: samosaic3d params --describe > docs/parameters.md"
 
 
 def test_jetson_preset_overrides_known_parameters_with_the_right_types():
