@@ -217,8 +217,8 @@ class OnlineSegmenter:
             i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=3 * config.color_bins + 3)
         if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
             merger = I2SMerger(i2s_config)
-        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device, readout=config.readout,
-                                                          group_threshold=config.group_threshold))
+        frame_model = F2IFrameModel(model, F2IFrameConfig(readout=config.readout, group_threshold=config.group_threshold),
+                                    device=device)
         if merging == "heuristic":  # F2I only: the baseline's association over colour features
             return cls(mask_source, ColorFeatures(frame_model, frame_config), heuristic, config)
         frame_model = learned_frame_features(frame_model, i2s_config, frame_config)

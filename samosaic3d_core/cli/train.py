@@ -207,8 +207,8 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, "color_dim": color_dim,
                               **sections.get("i2s", {})})
     lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
-    frame_model = F2IFrameModel(f2i, F2IFrameConfig(device=str(device), readout=temporal_config.readout,
-                                                    group_threshold=temporal_config.group_threshold))
+    frame_model = F2IFrameModel(f2i, F2IFrameConfig(readout=temporal_config.readout,
+                                                    group_threshold=temporal_config.group_threshold), device=str(device))
     frame_features = learned_frame_features(frame_model, i2s_config, DescriptorConfig(max(temporal_config.color_bins, 1)))
     make_masks = _mask_factory(args.masks)
 

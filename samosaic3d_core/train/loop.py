@@ -309,7 +309,7 @@ def train(
                 files.save_checkpoint(step, write, state, config.keep_checkpoints)
                 if val_dataset is not None and is_main:
                     frames = (val_dataset[i] for i in range(min(len(val_dataset), config.val_frames)))
-                    val = evaluate_samples(model, frames, F2IFrameConfig(device=str(device)), str(device))
+                    val = evaluate_samples(model, frames, F2IFrameConfig(), str(device))
                     files.append_csv("val_metrics.csv", {"step": step, **val})
             if step >= config.steps:
                 break
