@@ -24,7 +24,6 @@ files hold both models (``save_samosaic3d``).
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -43,9 +42,8 @@ from samosaic3d_core.model.f2i import F2IConfig, F2IModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.pipeline import FrameModel
 from samosaic3d_core.train.dataset import MaskSource, open_scene
-from samosaic3d_core.train.loop import (
-    RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, optimizer_step, resume_state,
-    setup_distributed,
+from samosaic3d_core.train.skeleton import (
+    RunFiles, Stage, TrainConfig, check_or_write_config, epoch_order, fit, setup_distributed,
 )
 from samosaic3d_core.types import Frame
 
@@ -256,10 +254,51 @@ def evaluate_problems(merger: I2SMerger, dataset: MergeDataset, max_problems: in
     return dict(zip(TERMS, _nanmean(rows)))
 
 
-def _resume(out_dir: Path, merger: I2SMerger, optimizer, scheduler, device: torch.device) -> int:
-    tensors, step = resume_state(out_dir, optimizer, scheduler, device)
-    merger.load_state_dict({k[len(I2S_PREFIX):]: v for k, v in tensors.items() if k.startswith(I2S_PREFIX)})
-    return step
+class TemporalStage(Stage):
+    """The I2S merger learns L_merge on cached merge problems (single process)."""
+
+    name, terms, rate_column = "train i2s", TERMS, "problems_per_s"
+
+    def __init__(self, config: TrainConfig, temporal_config: TemporalConfig, merger: I2SMerger, write_weights,
+                 dataset: MergeDataset, val_dataset: Optional[MergeDataset], device, progress: bool):
+        self.config, self.temporal_config, self.merger, self.device = config, temporal_config, merger, device
+        self.dataset, self.val_dataset, self.progress, self._write = dataset, val_dataset, progress, write_weights
+
+    def parameters(self):
+        return self.merger.parameters()
+
+    def load_weights(self, tensors: dict[str, Tensor]) -> None:
+        self.merger.load_state_dict({k[len(I2S_PREFIX):]: v for k, v in tensors.items() if k.startswith(I2S_PREFIX)})
+
+    def start(self, step: int) -> int:
+        if step < self.config.steps:
+            for data in (self.dataset, self.val_dataset) if self.val_dataset is not None else (self.dataset,):
+                data.prepare(self.progress)
+        steps_per_epoch = len(self.dataset) // self.config.batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"dataset has {len(self.dataset)} merge problems: too few for batch {self.config.batch_size}")
+        return steps_per_epoch
+
+    def batches(self, epoch: int, offset: int):
+        size = self.config.batch_size
+        order = epoch_order(len(self.dataset), epoch, self.config.seed, 0, 1)[offset * size:]
+        for first in range(0, len(order) - size + 1, size):
+            yield [self.dataset[int(i)] for i in order[first:first + size]]
+
+    def loss(self, batch: list[MergeProblem]) -> tuple[Tensor, list[Tensor]]:
+        results = [problem_terms(self.merger, problem, self.temporal_config, self.device) for problem in batch]
+        return torch.stack([r[0] for r in results]).mean(), [r[1] for r in results]
+
+    def summarise(self, rows: list[Tensor]) -> tuple[float, list[float]]:
+        return len(rows), _nanmean(rows)
+
+    def write_weights(self, path: Path, step: int) -> None:
+        self._write(path, step)
+
+    def validate(self) -> Optional[dict[str, float]]:
+        if self.val_dataset is None:
+            return None
+        return evaluate_problems(self.merger, self.val_dataset, self.config.val_frames, self.device)
 
 
 def train_temporal(
@@ -293,51 +332,8 @@ def train_temporal(
     f2i = f2i.eval()
     for p in f2i.parameters():
         p.requires_grad_(False)
-    optimizer = torch.optim.AdamW(merger.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
-    step = _resume(out_dir, merger, optimizer, scheduler, device) if config.resume and (out_dir / "latest.json").exists() else 0
-    if step < config.steps:
-        for data in (dataset, val_dataset) if val_dataset is not None else (dataset,):
-            data.prepare(progress)
-    steps_per_epoch = len(dataset) // config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"dataset has {len(dataset)} merge problems: too few for batch {config.batch_size}")
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.steps, initial=step, desc="train i2s", dynamic_ncols=True)
-    rows, t_last = [], time.perf_counter()
-    while step < config.steps:
-        epoch, offset = divmod(step, steps_per_epoch)
-        order = epoch_order(len(dataset), epoch, config.seed, 0, 1)[offset * config.batch_size:]
-        for first in range(0, len(order) - config.batch_size + 1, config.batch_size):
-            batch = [dataset[int(i)] for i in order[first:first + config.batch_size]]
-            results = [problem_terms(merger, problem, temporal_config, device) for problem in batch]
-            loss = torch.stack([r[0] for r in results]).mean()
-            optimizer_step(loss, merger.parameters(), optimizer, scheduler, config.grad_clip)
-            step += 1
-            rows.extend(r[1] for r in results)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % config.log_every == 0 or step == config.steps:
-                elapsed, t_last = time.perf_counter() - t_last, time.perf_counter()
-                row = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                       "problems_per_s": len(rows) / elapsed, **dict(zip(TERMS, _nanmean(rows)))}
-                files.append_csv("metrics.csv", row)
-                rows = []
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "step": step, "torch_rng": torch.get_rng_state()}
-                write = lambda path: save_samosaic3d(path, f2i, f2i_config, merger, i2s_config,  # noqa: E731
-                                                     extra={"step": str(step)})
-                files.save_checkpoint(step, write, state, config.keep_checkpoints)
-                if val_dataset is not None:
-                    val = evaluate_problems(merger, val_dataset, config.val_frames, device)
-                    files.append_csv("val_metrics.csv", {"step": step, **val})
-            if step >= config.steps:
-                break
-    if bar is not None:
-        bar.close()
+    write = lambda path, step: save_samosaic3d(path, f2i, f2i_config, merger, i2s_config,  # noqa: E731
+                                               extra={"step": str(step)})
+    fit(config, TemporalStage(config, temporal_config, merger, write, dataset, val_dataset, device, progress),
+        files, device, progress)
     return files.publish_final()
