@@ -24,7 +24,7 @@ files hold both models (``save_samosaic3d``).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -32,13 +32,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from samosaic3d_core.baseline import DescriptorConfig
+from samosaic3d_core.config import to_dict
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.i2s_association import best_above, boxes_of, pair_overlap
+from samosaic3d_core.i2s_association import LearnedAssociationConfig, best_above, boxes_of, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.model.checkpoint import I2S_PREFIX, save_samosaic3d
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
+from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.pipeline import FrameModel
 from samosaic3d_core.train.dataset import MaskSource, open_scene
@@ -52,26 +55,27 @@ TERMS = ("merge", "mean_pos", "mean_neg", "precision", "recall")
 
 @dataclass
 class TemporalConfig:
-    """How scenes are replayed and supervised."""
+    """How scenes are replayed and supervised; the run-time parts replayed are configured by the
+    run-time components' own configs."""
 
     frame_gap: int = 2
     """Replay every this many frames of a scene (1 = every frame, as at run time)."""
     max_frames: int = 0
     """Replay at most this many frames per scene (0 = all)."""
-    short_term_size: int = 50
-    """N_short of the replayed memory, as at run time."""
     join_background: float = 0.5
     """Teacher forcing: a no-object instance joins the no-object map instance owning this fraction of its cells."""
     pos_weight: float = 2.0
     """Weight of the positive (same object) pairs in the BCE; they are rare."""
-    merge_threshold: float = 0.5
-    """M above which a frame instance joins its best short-term instance, for the precision / recall metrics."""
-    readout: str = "affinity"
-    """Readout of the frozen F2I frame model (``F2IFrameConfig.readout``); run time must use the same."""
-    group_threshold: float | None = None
-    """``F2IFrameConfig.group_threshold`` of the frozen frame model (None: the model's own)."""
-    color_bins: int = 8
-    """Bins per RGB channel of the colour descriptor in the instance features (0 = no colour cue)."""
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    """The replayed memory (N_short: ``memory.short_term_size``), as at run time."""
+    frame_model: F2IFrameConfig = field(default_factory=F2IFrameConfig)
+    """Readout of the frozen F2I frame model; run time must use the same."""
+    descriptor: DescriptorConfig = field(default_factory=DescriptorConfig)
+    """Colour descriptor appended to the instance features when the merger has a colour cue
+    (``I2SConfig.color_dim`` > 0; it defaults to ``descriptor.dim``)."""
+    learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
+    """``i2s_merge_threshold``: M above which a frame instance joins its best short-term instance
+    (the precision / recall metrics apply the associator's rule)."""
 
 
 @dataclass
@@ -186,7 +190,6 @@ class MergeDataset:
         """Replay every scene now (else on first use)."""
         if self._problems is not None:
             return
-        memory_config = MemoryConfig(short_term_size=self.config.short_term_size)
         jobs = [(s, f) for s in range(len(self.readers)) for f in self.frames(s)]
         if progress:
             from tqdm import tqdm
@@ -195,7 +198,7 @@ class MergeDataset:
         problems, replay, current = [], None, -1
         for scene, frame_index in jobs:
             if scene != current:
-                replay, current = TeacherForcedReplay(self.frame_model, self.lift_config, memory_config,
+                replay, current = TeacherForcedReplay(self.frame_model, self.lift_config, self.config.memory,
                                                       self.config.join_background), scene
             frame = self.readers[scene][frame_index]
             frame_seed = int(np.random.SeedSequence([self.seed, scene, frame_index]).generate_state(1)[0])
@@ -223,7 +226,7 @@ def problem_terms(merger: I2SMerger, problem: MergeProblem, config: TemporalConf
     loss = merge_loss(logits[counted], target[counted], config.pos_weight)
     prob = logits.detach().sigmoid().cpu()
     positive, negative = problem.target > 0, (problem.target == 0) & problem.counted
-    rows, cols = best_above(prob.numpy(), config.merge_threshold)  # the associator's stage-1 rule
+    rows, cols = best_above(prob.numpy(), config.learned_association.i2s_merge_threshold)  # the associator's stage-1 rule
     merged = torch.zeros_like(positive)
     merged[torch.as_tensor(rows), torch.as_tensor(cols)] = True
     merged &= problem.counted
@@ -322,7 +325,7 @@ def train_temporal(
         raise ValueError(f"I2SConfig.feat_dim is {i2s_config.feat_dim}, the F2I queries are "
                          f"{f2i_config.backbone.out_channels}-d; set i2s.feat_dim to match (or leave it out)")
     out_dir = Path(config.out_dir)
-    run_config = {"train": dataclasses.asdict(config), "temporal": dataclasses.asdict(temporal_config),
+    run_config = {"train": dataclasses.asdict(config), "temporal": to_dict(temporal_config),
                   "model": {"f2i": f2i_config.to_dict(), "i2s": i2s_config.to_dict()}, **(extra_config or {})}
     check_or_write_config(out_dir, run_config, config.resume, True)
     files = RunFiles(out_dir, True)

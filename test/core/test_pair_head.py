@@ -161,7 +161,7 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
     scene = write_scene(generate_scene(SynthConfig(frames=4, width=160, height=120), seed=4), tmp_path / "data",
                         progress=False)
     config = tmp_path / "pair.yaml"
-    config.write_text("data: {point_budget: 1500}\npair: {frame_stride: 1, val_frame_stride: 1, steps: 20, threads: 1}\n"
+    config.write_text("data: {lift: {point_budget: 1500}}\npair: {frame_stride: 1, val_frame_stride: 1, steps: 20, threads: 1}\n"
                       "pair_head: {hidden: 8, group_threshold: 0.6}\n")
     out = tmp_path / "run"
     args = ["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene),
@@ -177,7 +177,7 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
     with pytest.raises(SystemExit, match="give --init"):
         main(["train", "--stage", "pair", "--config", str(config), "--data", str(scene)])
     config.write_text("temporal: {}\n")
-    with pytest.raises(SystemExit, match="belong to other stages"):
+    with pytest.raises(SystemExit, match="unknown key 'temporal'"):
         main(["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene)])
 
 

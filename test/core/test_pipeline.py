@@ -142,9 +142,10 @@ def test_config_defaults_match_the_parts():
 
     # the merger is trained on the frame model's readout: the temporal stage must use the run-time defaults
     temporal, frame = TemporalConfig(), F2IFrameConfig()
-    assert (temporal.readout, temporal.group_threshold) == (config.readout, config.group_threshold)
+    assert temporal.frame_model == frame
     assert (frame.readout, frame.group_threshold) == (config.readout, config.group_threshold)
-    assert temporal.color_bins == config.color_bins and temporal.short_term_size == config.short_term_size
+    assert temporal.descriptor.color_bins == config.color_bins
+    assert temporal.memory.short_term_size == config.short_term_size
     assert SegmenterConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown segmenter config field"):
         SegmenterConfig.from_dict({"voxelsize": 0.1})
