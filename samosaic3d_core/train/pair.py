@@ -35,6 +35,7 @@ from samosaic3d_core.model.frame_model import group_by_affinity
 from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PairCueConfig, pair_cues
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
 from samosaic3d_core.train.dataset import MaskSource, open_scene
+from samosaic3d_core.train.skeleton import optimizer_step
 from samosaic3d_core.types import Frame
 
 
@@ -180,10 +181,8 @@ def fit_pair_head(head: PairHead, pairs: PairSet, config: PairTrainConfig, devic
     optimizer = torch.optim.Adam(head.mlp.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss = torch.zeros(())
     for step in range(1, config.steps + 1):
-        optimizer.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(head(cues), target)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(loss, head.mlp.parameters(), optimizer)
         if step % config.log_every == 0 or step == config.steps:
             log(step, float(loss.detach()))
     return float(loss.detach())
