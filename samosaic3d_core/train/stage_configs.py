@@ -44,6 +44,8 @@ class DataConfig:
 
 @dataclass
 class F2IStageConfig:
+    """``--stage f2i`` (config/train_f2i.yaml): the frame model learns the single-frame losses."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: F2IConfig = field(default_factory=F2IConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -52,6 +54,8 @@ class F2IStageConfig:
 
 @dataclass
 class PairStageConfig:
+    """``--stage pair`` (config/train_pair.yaml): the pair head of a frozen F2I model."""
+
     data: DataConfig = field(default_factory=DataConfig)
     pair_head: PairHeadConfig = field(default_factory=PairHeadConfig)
     pair: PairTrainConfig = field(default_factory=PairTrainConfig)
@@ -59,6 +63,8 @@ class PairStageConfig:
 
 @dataclass
 class TemporalStageConfig:
+    """``--stage temporal`` (config/train_temporal.yaml): the I2S merger on teacher-forced replays."""
+
     data: DataConfig = field(default_factory=DataConfig)
     i2s: I2SConfig = field(default_factory=I2SConfig)
     """``feat_dim`` follows the F2I checkpoint and ``color_dim`` the colour descriptor unless set here."""

@@ -17,7 +17,7 @@ change an instance map); a no-object instance and an object must not merge.
 The F2I model is frozen (eval mode, no gradients): only the merger learns. The paper trains the
 full framework end to end in this stage; freezing makes the stage affordable on a CPU, because
 the replay runs once and its merge problems are cached (fragments are cut with a per-frame seed).
-The run directory has the layout of the F2I stage (``samosaic3d_core.train.loop``); its weights
+The run directory is the shared skeleton's (``samosaic3d_core.train.skeleton``); its weights
 files hold both models (``save_samosaic3d``).
 """
 
