@@ -97,7 +97,7 @@ def bench(model: F2IModel, n: int, device: str, repeats: int) -> dict[str, float
                          ("grouping", grouping), ("decoder", decoder), ("heads", heads)):
             row[name] = median_ms(fn, repeats, sync)
         row["forward"] = median_ms(lambda: model([inp]), repeats, sync)
-        frame_model = F2IFrameModel(model, F2IFrameConfig(device=device))
+        frame_model = F2IFrameModel(model, F2IFrameConfig(), device=device)
         fragments = Fragments(np.arange(m), *(np.zeros((m, 3), np.float32) for _ in range(3)), np.ones(m, np.int64),
                               np.ones(m, np.float32))
         row["frame model"] = median_ms(lambda: frame_model(None, points, fragments), repeats, sync)

@@ -30,6 +30,7 @@ FIFO; ``memory_grid.py`` the tables and owner grids underneath.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class MemoryConfig:
     """Capacity of the short-term FIFO (N_short); the least recently merged id is demoted beyond it."""
     vote_cap: int = 5
     """Largest ownership confidence of a voxel: how many contrary frames it takes to relabel it."""
-    feature_update: str = "mean"
+    feature_update: Literal["mean", "replace"] = "mean"
     """How a merged observation updates an instance feature: "mean" (point-weighted running mean) or "replace"."""
     keep_unassigned: bool = True
     """Keep voxels of points that belong to no instance in the map (instance id 0)."""

@@ -255,7 +255,7 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
         i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=config.descriptor.dim)
     if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
         merger = I2SMerger(i2s_config)
-    frame_model = F2IFrameModel(model, dataclasses.replace(config.frame_model, device=device))
+    frame_model = F2IFrameModel(model, config.frame_model, device=device)
     if merging == "heuristic":  # F2I only: the baseline's association over colour features
         return ColorFeatures(frame_model, config.descriptor), HeuristicAssociator(config.association)
     frame_model = learned_frame_features(frame_model, i2s_config, config.descriptor)

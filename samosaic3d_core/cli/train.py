@@ -8,19 +8,16 @@
     samosaic3d train --stage temporal --init runs/pair/model.safetensors --config config/train_temporal.yaml
 
 The pair stage fits the pair head of the frozen F2I model of ``--init`` on same-object fragment
-pairs (``samosaic3d_core.train.pair``) and writes that F2I model with its head; sections "pair"
-(PairTrainConfig) and "pair_head" (PairHeadConfig), and "data".
+pairs (``samosaic3d_core.train.pair``) and writes that F2I model with its head.
 
 The temporal stage trains the I2S merger with L_merge on teacher-forced replays of the training
 scenes, the F2I model of ``--init`` frozen (``samosaic3d_core.train.temporal``); it writes
-combined F2I + I2S weights. Its config has the sections "i2s" (I2SConfig), "temporal"
-(TemporalConfig), "train" and "data"; ``train.val_frames`` counts validation merge problems
-(frames) there.
+combined F2I + I2S weights; ``train.val_frames`` counts validation merge problems (frames) there.
 
-Settings come from a YAML (or JSON) file (``--config``) with the sections "model", "loss",
-"train" (as written to a run's config.json) and "data" (train, val, masks, frame_stride,
-point_budget, augment); command-line options win. Relative data paths in the file are taken
-relative to the current directory.
+Settings come from a YAML (or JSON) file (``--config``) with the sections of the stage's config
+(``samosaic3d_core.train.stage_configs``: f2i: data, model, loss, train; pair: data, pair_head,
+pair; temporal: data, i2s, temporal, train); unknown keys are rejected; command-line options win.
+Relative data paths in the file are taken relative to the current directory.
 """
 
 from __future__ import annotations
@@ -30,8 +27,6 @@ import dataclasses
 from pathlib import Path
 
 from samosaic3d_core.lift import LiftConfig
-from samosaic3d_core.losses import LossConfig
-from samosaic3d_core.model.f2i import F2IConfig
 from samosaic3d_core.train.dataset import AugmentConfig
 
 
@@ -71,63 +66,53 @@ def _mask_factory(name: str):
     return lambda seed: source
 
 
-def read_config(path: Path) -> dict:
-    """The sections of a YAML/JSON training config; SystemExit naming the file if it is unusable."""
-    import yaml
-
-    try:
-        sections = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SystemExit(f"samosaic3d train: cannot read config {path}: {exc}") from exc
-    known = {"model", "loss", "train", "data", "i2s", "temporal", "pair", "pair_head"}
-    unknown = set(sections) - known if isinstance(sections, dict) else {"<not a mapping>"}
-    if unknown:
-        raise SystemExit(f"samosaic3d train: {path}: unknown section(s) {sorted(unknown)}; "
-                         f"expected some of {sorted(known)}")
-    return sections
-
-
-def _data_arguments(args: argparse.Namespace, data: dict) -> None:
-    """Fill data options left unset on the command line from the config's data section."""
-    args.data = args.data or (Path(data["train"]) if data.get("train") else None)
+def _data_arguments(args: argparse.Namespace, data) -> None:
+    """Fill data options left unset on the command line from the config's ``DataConfig``."""
+    args.data = args.data or (Path(data.train) if data.train else None)
     if args.data is None:
         raise SystemExit("samosaic3d train: give --data DIR or data.train in --config")
-    if args.val_data is None and data.get("val"):
-        args.val_data = Path(data["val"])
-    args.masks = args.masks or data.get("masks", "sim")
-    args.frame_stride = args.frame_stride or int(data.get("frame_stride", 1))
-    if args.point_budget is None and data.get("point_budget") is not None:
-        args.point_budget = int(data["point_budget"])
+    if args.val_data is None and data.val:
+        args.val_data = Path(data.val)
+    args.masks = args.masks or data.masks
+    args.frame_stride = args.frame_stride or data.frame_stride
 
 
-def _train_config(args: argparse.Namespace, sections: dict):
-    from samosaic3d_core.train.loop import TrainConfig
+def _lift_config(args: argparse.Namespace, data) -> LiftConfig:
+    return data.lift if args.point_budget is None else dataclasses.replace(data.lift, point_budget=args.point_budget)
 
+
+def _train_config(args: argparse.Namespace, config):
     overrides = {"out_dir": str(args.out), "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                  "seed": args.seed, "device": args.device, "num_workers": args.workers, "threads": args.threads,
                  "checkpoint_every": args.checkpoint_every}
-    config = TrainConfig(**{**sections.get("train", {}), **{k: v for k, v in overrides.items() if v is not None}})
-    if args.no_resume:
-        config.resume = False
-    return config
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(config, resume=False) if args.no_resume else config
+
+
+def _read(stage: str, args: argparse.Namespace):
+    from samosaic3d_core.train.stage_configs import read_stage_config
+
+    try:
+        return read_stage_config(stage, args.config)
+    except ValueError as exc:
+        raise SystemExit(f"samosaic3d train --stage {stage}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
-    sections = read_config(args.config) if args.config else {}
     if args.stage == "temporal":
-        return run_temporal(args, sections)
+        return run_temporal(args)
     if args.stage == "pair":
-        return run_pair(args, sections)
+        return run_pair(args)
     from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.train.dataset import SceneFrameDataset
     from samosaic3d_core.train.loop import train
 
-    args.out = args.out or Path(sections.get("train", {}).get("out_dir", "runs/f2i"))
-    data = sections.get("data", {})
-    _data_arguments(args, data)
-    if not data.get("augment", True):
+    config, raw = _read("f2i", args)
+    args.out = args.out or Path(config.train.out_dir)
+    _data_arguments(args, config.data)
+    if not config.data.augment:
         args.no_augment = True
-    model_config = F2IConfig.from_dict(sections.get("model", {}))
+    model_config = config.model
     init = None
     if args.init is not None:
         from samosaic3d_core.model.checkpoint import load_f2i
@@ -136,13 +121,13 @@ def run(args: argparse.Namespace) -> int:
             init, init_config = load_f2i(args.init)
         except (FileNotFoundError, ValueError) as exc:
             raise SystemExit(f"samosaic3d train: {exc}") from exc
-        if "model" in sections and init_config != model_config:
+        if "model" in raw and init_config != model_config:
             raise SystemExit(f"samosaic3d train: the config's model section differs from the model of --init "
                              f"{args.init}; drop the section or make it match")
         model_config = init_config
-    loss_config = LossConfig(**sections.get("loss", {}))
-    train_config = _train_config(args, sections)
-    lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
+    loss_config = config.loss
+    train_config = _train_config(args, config.train)
+    lift_config = _lift_config(args, config.data)
     augment = AugmentConfig(enabled=not args.no_augment)
     make_masks = _mask_factory(args.masks)
 
@@ -168,7 +153,7 @@ def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
     """(F2I model, its config, torch device) of the frozen ``--init`` weights; SystemExit naming
     ``stage`` if they do not load. Sets the torch CPU threads (``threads`` > 0)."""
     from samosaic3d_core.model.checkpoint import load_f2i
-    from samosaic3d_core.train.loop import setup_distributed
+    from samosaic3d_core.train.skeleton import setup_distributed
 
     try:
         f2i, f2i_config = load_f2i(init)
@@ -182,34 +167,30 @@ def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
     return f2i, f2i_config, device
 
 
-def run_temporal(args: argparse.Namespace, sections: dict) -> int:
+def run_temporal(args: argparse.Namespace) -> int:
     """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
+    from samosaic3d_core.config import from_dict
     from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.baseline import DescriptorConfig, descriptor_dim
-    from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
+    from samosaic3d_core.model.frame_model import F2IFrameModel
     from samosaic3d_core.model.i2s import I2SConfig
     from samosaic3d_core.pipeline import learned_frame_features
-    from samosaic3d_core.train.temporal import MergeDataset, TemporalConfig, train_temporal
+    from samosaic3d_core.train.temporal import MergeDataset, train_temporal
 
     if args.init is None:
         raise SystemExit("samosaic3d train --stage temporal: give --init F2I_WEIGHTS.safetensors (from --stage f2i)")
-    for name in ("model", "loss"):
-        if name in sections:
-            raise SystemExit(f"samosaic3d train --stage temporal: section '{name}' belongs to the f2i stage; "
-                             "the F2I model comes from --init, the merger from section 'i2s'")
-    args.out = args.out or Path(sections.get("train", {}).get("out_dir", "runs/temporal"))
-    _data_arguments(args, sections.get("data", {}))
-    train_config = _train_config(args, sections)
+    config, raw = _read("temporal", args)
+    args.out = args.out or Path(config.train.out_dir)
+    _data_arguments(args, config.data)
+    train_config = _train_config(args, config.train)
     f2i, f2i_config, device = _frozen_init(args.init, "samosaic3d train --stage temporal", train_config.device,
                                            train_config.threads)
-    temporal_config = TemporalConfig(**sections.get("temporal", {}))
-    color_dim = descriptor_dim(temporal_config.color_bins) if temporal_config.color_bins else 0
-    i2s_config = I2SConfig(**{"feat_dim": f2i_config.backbone.out_channels, "color_dim": color_dim,
-                              **sections.get("i2s", {})})
-    lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
-    frame_model = F2IFrameModel(f2i, F2IFrameConfig(device=str(device), readout=temporal_config.readout,
-                                                    group_threshold=temporal_config.group_threshold))
-    frame_features = learned_frame_features(frame_model, i2s_config, DescriptorConfig(max(temporal_config.color_bins, 1)))
+    temporal_config = config.temporal
+    # the merger's widths follow the checkpoint and the descriptor unless the file sets them
+    i2s_config = from_dict(I2SConfig, raw.get("i2s"), str(args.config), base=I2SConfig(
+        feat_dim=f2i_config.backbone.out_channels, color_dim=temporal_config.descriptor.dim))
+    lift_config = _lift_config(args, config.data)
+    frame_model = F2IFrameModel(f2i, temporal_config.frame_model, device=str(device))
+    frame_features = learned_frame_features(frame_model, i2s_config, temporal_config.descriptor)
     make_masks = _mask_factory(args.masks)
 
     def dataset(root: Path):
@@ -229,41 +210,30 @@ def run_temporal(args: argparse.Namespace, sections: dict) -> int:
     return 0
 
 
-def run_pair(args: argparse.Namespace, sections: dict) -> int:
+def run_pair(args: argparse.Namespace) -> int:
     """``--stage pair``: fit the pair head on fragment pairs, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.data.scannet import list_scenes
-    from samosaic3d_core.model.f2i import _dataclass_from_dict
-    from samosaic3d_core.model.pair_head import PairHeadConfig
-    from samosaic3d_core.train.pair import PairTrainConfig, train_pair_head
+    from samosaic3d_core.train.pair import train_pair_head
 
     stage = "samosaic3d train --stage pair"
     if args.init is None:
         raise SystemExit(f"{stage}: give --init F2I_WEIGHTS.safetensors (from --stage f2i)")
-    misplaced = sorted(set(sections) - {"pair", "pair_head", "data"})
-    if misplaced:
-        raise SystemExit(f"{stage}: section(s) {misplaced} belong to other stages; this one reads "
-                         "'pair', 'pair_head' and 'data'")
-    try:
-        values = {**sections.get("pair", {}), **{k: v for k, v in {
-            "out_dir": str(args.out) if args.out else None, "steps": args.steps, "lr": args.lr, "seed": args.seed,
-            "device": args.device, "threads": args.threads, "frame_stride": args.frame_stride}.items() if v is not None}}
-        config = PairTrainConfig(**values)
-        head_config = _dataclass_from_dict(PairHeadConfig, sections.get("pair_head", {}), "pair_head")
-    except (TypeError, ValueError) as exc:
-        raise SystemExit(f"{stage}: {exc}") from exc
+    file_config, _ = _read("pair", args)
+    overrides = {"out_dir": str(args.out) if args.out else None, "steps": args.steps, "lr": args.lr,
+                 "seed": args.seed, "device": args.device, "threads": args.threads, "frame_stride": args.frame_stride}
+    config = dataclasses.replace(file_config.pair, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_resume:
         config.resume = False
-    data = sections.get("data", {})
-    _data_arguments(args, data)
+    _data_arguments(args, file_config.data)
     f2i, f2i_config, device = _frozen_init(args.init, stage, config.device, config.threads)
-    lift_config = LiftConfig(**({} if args.point_budget is None else {"point_budget": args.point_budget}))
+    lift_config = _lift_config(args, file_config.data)
     train_scenes = list_scenes(args.data)
     val_scenes = list_scenes(args.val_data) if args.val_data else []
     if not train_scenes:
         raise SystemExit(f"{stage}: no scenes found under {args.data}")
     extra = {"init": str(args.init), "data": {"train": str(args.data), "masks": args.masks,
                                               "val": str(args.val_data) if args.val_data else None}}
-    final = train_pair_head(config, head_config, f2i, f2i_config, train_scenes, val_scenes, _mask_factory(args.masks),
-                            lift_config, device, extra_config=extra)
+    final = train_pair_head(config, file_config.pair_head, f2i, f2i_config, train_scenes, val_scenes,
+                            _mask_factory(args.masks), lift_config, device, extra_config=extra)
     print(f"F2I weights with pair head: {final}")
     return 0

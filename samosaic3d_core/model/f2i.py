@@ -4,7 +4,7 @@
     F_frag --Assembly--> count logits, centers, A (M, N̂), W (M, M)
     F_frag, points, A, W --Decoder--> instance queries per layer (N̂, C)
     instance queries, point feats --InstanceHeads--> masks (N̂, N), boxes (N̂, 6), objectness (N̂,)
-    W, pair cues --PairHead (optional)--> refined affinity for the readout (see pair_head.py)
+    W, pair cues --PairHead (optional)--> refined affinity (M, M) for the readout (see pair_head.py)
 
 The model is assembled from its parts by keyword (``F2IModel(backbone=..., ...)``) or from one
 ``F2IConfig`` with ``F2IModel.from_config``.
@@ -24,10 +24,13 @@ from samosaic3d_core.model.assembly import Assembly, AssemblyConfig
 from samosaic3d_core.model.backbone import BackboneConfig, SpUNet
 from samosaic3d_core.model.decoder import Decoder, DecoderConfig
 from samosaic3d_core.model.heads import HeadsConfig, InstanceHeads, LayerPrediction, frame_box
+from samosaic3d_core.model.pair_cues import pair_cues, pixel_uv
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
 from samosaic3d_core.model.pooling import FragmentPooling, PoolingConfig, fragment_geometry
 from samosaic3d_core.types import FramePoints
 
+W_GROUP_THRESHOLD = 0.7
+"""Cut of the affinity readout on W itself (a model without pair head), chosen on validation scenes."""
 
 @dataclass
 class F2IConfig:
@@ -73,15 +76,21 @@ class F2IInput:
     rgb:           (N, 3) float32 in [0, 1]
     fragment:      (N,) int64 fragment index in 0..M-1, -1 = none
     num_fragments: M
+    uv:            (N, 2) float32 image coordinates (pixels), which the pair head's cues need;
+                   None: the prediction has no refined affinity
     """
 
     xyz: Tensor
     rgb: Tensor
     fragment: Tensor
     num_fragments: int
+    uv: Optional[Tensor] = None
 
     @classmethod
-    def from_points(cls, points: FramePoints, num_fragments: int, device: torch.device | str = "cpu") -> "F2IInput":
+    def from_points(cls, points: FramePoints, num_fragments: int, device: torch.device | str = "cpu",
+                    image_width: Optional[int] = None) -> "F2IInput":
+        """The model's input from a frame's points (rgb uint8); ``image_width`` (pixels) of the image
+        that ``points.pixel`` indexes gives the image coordinates (``uv``), None leaves them out."""
         if len(points.fragment) and int(points.fragment.max(initial=-1)) >= num_fragments:
             raise ValueError(
                 f"F2IInput: points reference fragment {int(points.fragment.max())} but only {num_fragments} fragments exist"
@@ -91,10 +100,12 @@ class F2IInput:
             rgb=torch.as_tensor(np.asarray(points.rgb, np.float32) / 255.0, device=device),
             fragment=torch.as_tensor(np.asarray(points.fragment, np.int64), device=device),
             num_fragments=int(num_fragments),
+            uv=None if image_width is None else torch.as_tensor(pixel_uv(points.pixel, image_width), device=device),
         )
 
     def to(self, device: torch.device | str) -> "F2IInput":
-        return F2IInput(self.xyz.to(device), self.rgb.to(device), self.fragment.to(device), self.num_fragments)
+        return F2IInput(self.xyz.to(device), self.rgb.to(device), self.fragment.to(device), self.num_fragments,
+                        None if self.uv is None else self.uv.to(device))
 
 
 @dataclass
@@ -109,6 +120,8 @@ class F2IPrediction:
     queries:      (N̂, C) final instance queries, layer-normalised as the heads see them
                   (the instances' features for merging)
     frame_origin, frame_extent: (3,) the frame box that ``boxes`` are normalised to
+    pair_affinity: (M, M) the pair head's refinement of W; None for a model without pair head or an
+                  input without image coordinates
     """
 
     layers: list[LayerPrediction]
@@ -119,6 +132,12 @@ class F2IPrediction:
     queries: Tensor
     frame_origin: Tensor
     frame_extent: Tensor
+    pair_affinity: Optional[Tensor] = None
+
+    @property
+    def grouping_affinity(self) -> Tensor:
+        """(M, M) the affinity the readout groups fragments by: the pair head's, else W."""
+        return self.affinity if self.pair_affinity is None else self.pair_affinity
 
     @property
     def final(self) -> LayerPrediction:
@@ -159,6 +178,11 @@ class F2IModel(nn.Module):
             pair=PairHead(config.pair) if config.pair.enabled else None,
         )
 
+    @property
+    def group_threshold(self) -> float:
+        """This model's own cut of the affinity readout: its pair head's, else ``W_GROUP_THRESHOLD``."""
+        return W_GROUP_THRESHOLD if self.pair is None else self.pair.config.group_threshold
+
     def forward(self, frames: Sequence[F2IInput], num_active: Optional[Sequence[int]] = None) -> list[F2IPrediction]:
         """Predictions for a batch of frames (the backbone runs once on all of them).
 
@@ -192,6 +216,11 @@ class F2IModel(nn.Module):
             queries = self.decoder(
                 frag_feats, geometry[:, :3], point_feats, rel_xyz, grouping.active_assign, grouping.affinity
             )  # L x (N̂, C)
+        pair_affinity = None
+        if self.pair is not None and frame.uv is not None and m > 0:
+            cues = pair_cues(frame.xyz, frame.rgb, frame.uv, frame.fragment, m, grouping.affinity,
+                             self.pair.config.cues)  # (M, M, NUM_PAIR_CUES)
+            pair_affinity = self.pair.affinity(cues)  # (M, M)
         origin, extent = frame_box(frame.xyz)
         return F2IPrediction(
             layers=[self.heads(q, mask_feats) for q in queries],
@@ -202,4 +231,5 @@ class F2IModel(nn.Module):
             queries=self.heads.norm(queries[-1]),
             frame_origin=origin,
             frame_extent=extent,
+            pair_affinity=pair_affinity,
         )

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
 from samosaic3d_core.geometry import group_boxes
 from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
-from samosaic3d_core.model.pair_cues import frame_pair_cues
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
 READOUTS = ("affinity", "fragments", "points")
-W_GROUP_THRESHOLD = 0.7
-"""Default cut of the affinity readout on W itself (a model without pair head), chosen on validation scenes."""
 
 
 @dataclass
@@ -35,9 +33,7 @@ class F2IFrameConfig:
     """Instances with fewer points (after each point picks one instance) are dropped."""
     mask_quality: bool = True
     """Score = objectness x mean mask probability inside the mask (False: objectness alone)."""
-    device: str = "cpu"
-    """Device the model runs on ('cpu', 'cuda')."""
-    readout: str = "affinity"
+    readout: Literal["affinity", "fragments", "points"] = "affinity"
     """"affinity": fragments are grouped by the affinity W = A Aᵀ (average linkage: two groups join
     while the mean affinity between them exceeds ``group_threshold``); a group is scored by the
     instance its fragments are assigned to (objectness x mean mask probability on the group).
@@ -48,8 +44,8 @@ class F2IFrameConfig:
     boundaries; both label every fragment point."""
     group_threshold: float | None = None
     """With ``readout="affinity"``: the mean affinity above which two groups of fragments join.
-    None: the model's own, ``PairHeadConfig.group_threshold`` for a model with a pair head (its
-    refined affinity replaces W), else ``W_GROUP_THRESHOLD``."""
+    None: the model's own (``F2IModel.group_threshold``: ``PairHeadConfig.group_threshold`` for a
+    model with a pair head, whose refined affinity replaces W, else ``W_GROUP_THRESHOLD``)."""
     fill_unassigned: bool = True
     """With ``readout="affinity"``: a point in no fragment (eroded mask boundaries, thin parts no
     mask caught) joins the group whose instance mask gives it the highest probability, if that
@@ -157,11 +153,10 @@ def group_by_affinity(affinity: np.ndarray, threshold: float) -> np.ndarray:
 
 def label_affinity(
     pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig, xyz: np.ndarray | None = None,
-    affinity: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Affinity readout (``readout="affinity"``): fragments grouped by W (or by ``affinity``, the
-    pair head's refinement of it), one instance per group, cut at ``config.group_threshold``
-    (None: ``W_GROUP_THRESHOLD``).
+    """Affinity readout (``readout="affinity"``): fragments grouped by ``pred.grouping_affinity``
+    (the pair head's refined affinity, else W), one instance per group, cut at
+    ``config.group_threshold`` (which must be set: ``F2IFrameModel`` sets the model's own).
 
     fragment: (N,) fragment index per point (-1 = none); xyz: (N, 3) metres (needed to fill points
     outside fragments; None = no filling). Each group's instance query is the one its
@@ -171,10 +166,11 @@ def label_affinity(
     Returns (labels (N,) int32 local id 1..K by descending score, 0 = none; source (K,) int64
     instance query index; scores (K,) float32).
     """
+    if config.group_threshold is None:
+        raise ValueError("label_affinity: config.group_threshold is None; set it, or read out through "
+                         "F2IFrameModel, which takes the model's own (F2IModel.group_threshold)")
     m = pred.assign.shape[0]
-    threshold = W_GROUP_THRESHOLD if config.group_threshold is None else config.group_threshold
-    affinity = pred.affinity if affinity is None else affinity
-    group = group_by_affinity(affinity.cpu().numpy(), threshold)  # (M,)
+    group = group_by_affinity(pred.grouping_affinity.cpu().numpy(), config.group_threshold)  # (M,)
     num_groups = int(group.max()) + 1 if m else 0
     assign = pred.active_assign.cpu().numpy()  # (M, N̂)
     votes = np.zeros((num_groups, assign.shape[1]))
@@ -206,11 +202,17 @@ def label_affinity(
 
 
 class F2IFrameModel:
-    """Runs an F2IModel on one frame (eval mode, no gradients)."""
+    """Runs an F2IModel on one frame (eval mode, no gradients) on ``device`` ('cpu', 'cuda').
 
-    def __init__(self, model: F2IModel, config: F2IFrameConfig | None = None):
-        self.config = config or F2IFrameConfig()
-        self.model = model.to(self.config.device).eval()
+    ``config.group_threshold`` None becomes the model's own (``F2IModel.group_threshold``) here.
+    """
+
+    def __init__(self, model: F2IModel, config: F2IFrameConfig | None = None, device: str | torch.device = "cpu"):
+        config = config or F2IFrameConfig()
+        if config.group_threshold is None:
+            config = dataclasses.replace(config, group_threshold=model.group_threshold)
+        self.config, self.device = config, device
+        self.model = model.to(device).eval()
 
     @torch.no_grad()
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
@@ -219,16 +221,12 @@ class F2IFrameModel:
         channels = self.model.backbone.config.out_channels
         if len(fragments) == 0 or len(points.xyz) == 0:
             return Instances.empty(channels), np.zeros(len(points.xyz), np.int32)
-        pred = self.model([F2IInput.from_points(points, len(fragments), self.config.device)])[0]
+        # the image coordinates feed the pair head, whose affinity only the affinity readout reads
+        image_width = frame.depth.shape[1] if self.config.readout == "affinity" else None
+        pred = self.model([F2IInput.from_points(points, len(fragments), self.device, image_width)])[0]
         queries = pred.queries.cpu().numpy()
         if self.config.readout == "affinity":
-            affinity, config = pred.affinity, self.config
-            if self.model.pair is not None:
-                cues = frame_pair_cues(points, frame.depth.shape[1], pred.affinity, self.model.pair.config.cues)
-                affinity = self.model.pair.affinity(cues)
-                if config.group_threshold is None:
-                    config = dataclasses.replace(config, group_threshold=self.model.pair.config.group_threshold)
-            labels, source, scores = label_affinity(pred, points.fragment, config, points.xyz, affinity)
+            labels, source, scores = label_affinity(pred, points.fragment, self.config, points.xyz)
             return self._instances(points, labels, scores, queries[source]), labels
         if self.config.readout == "fragments":
             labels, source, scores, _ = label_fragments(pred, points.fragment, fragments.score, self.config)

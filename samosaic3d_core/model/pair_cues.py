@@ -157,16 +157,3 @@ def pair_cues(
         contact_color,
     ]
     return torch.stack(cues, dim=-1)
-
-
-def frame_pair_cues(points, image_width: int, affinity: Tensor, config: PairCueConfig | None = None) -> Tensor:
-    """``pair_cues`` of a frame's ``FramePoints`` (rgb uint8, flat pixel indices into an image
-    ``image_width`` wide), on the device of ``affinity``."""
-    device = affinity.device
-    fragment = torch.as_tensor(np.asarray(points.fragment, np.int64), device=device)
-    return pair_cues(
-        torch.as_tensor(np.asarray(points.xyz, np.float32), device=device),
-        torch.as_tensor(np.asarray(points.rgb, np.float32) / 255.0, device=device),
-        torch.as_tensor(pixel_uv(points.pixel, image_width), device=device),
-        fragment, len(affinity), affinity, config,
-    )

@@ -33,9 +33,10 @@ from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.model.checkpoint import save_f2i
 from samosaic3d_core.model.f2i import F2IConfig, F2IInput, F2IModel
 from samosaic3d_core.model.frame_model import group_by_affinity
-from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PairCueConfig, frame_pair_cues
+from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PairCueConfig, pair_cues
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
 from samosaic3d_core.train.dataset import open_scene
+from samosaic3d_core.train.skeleton import optimizer_step
 from samosaic3d_core.types import Frame
 
 
@@ -103,8 +104,10 @@ def frame_pairs(model: F2IModel, frame: Frame, masks, lift_config: LiftConfig, c
     if m < 2:
         empty = np.zeros(0, np.int64)
         return np.zeros((0, NUM_PAIR_CUES), np.float32), np.zeros(0, bool), empty, empty
-    pred = model([F2IInput.from_points(points, m, device)])[0]
-    cues = frame_pair_cues(points, frame.depth.shape[1], pred.affinity, cue_config).cpu().numpy()
+    frame_input = F2IInput.from_points(points, m, device, image_width=frame.depth.shape[1])
+    pred = model([frame_input])[0]
+    cues = pair_cues(frame_input.xyz, frame_input.rgb, frame_input.uv, frame_input.fragment, m, pred.affinity,
+                     cue_config).cpu().numpy()
     gt = fragment_gt_ids(frame, points, m)
     i, j = np.triu_indices(m, k=1)
     return cues[i, j], (gt[i] == gt[j]) & (gt[i] > 0), i.astype(np.int64), j.astype(np.int64)
@@ -179,10 +182,8 @@ def fit_pair_head(head: PairHead, pairs: PairSet, config: PairTrainConfig, devic
     optimizer = torch.optim.Adam(head.mlp.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss = torch.zeros(())
     for step in range(1, config.steps + 1):
-        optimizer.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(head(cues), target)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(loss, head.mlp.parameters(), optimizer)
         if step % config.log_every == 0 or step == config.steps:
             log(step, float(loss.detach()))
     return float(loss.detach())

@@ -17,15 +17,14 @@ change an instance map); a no-object instance and an object must not merge.
 The F2I model is frozen (eval mode, no gradients): only the merger learns. The paper trains the
 full framework end to end in this stage; freezing makes the stage affordable on a CPU, because
 the replay runs once and its merge problems are cached (fragments are cut with a per-frame seed).
-The run directory has the layout of the F2I stage (``samosaic3d_core.train.loop``); its weights
+The run directory is the shared skeleton's (``samosaic3d_core.train.skeleton``); its weights
 files hold both models (``save_samosaic3d``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -33,20 +32,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from samosaic3d_core.baseline import DescriptorConfig
+from samosaic3d_core.config import to_dict
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.i2s_association import best_above, pair_overlap
+from samosaic3d_core.i2s_association import LearnedAssociationConfig, best_above, pair_overlap
 from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
 from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.model.checkpoint import I2S_PREFIX, save_samosaic3d
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
+from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.pipeline import FrameModel
 from samosaic3d_core.train.dataset import open_scene
-from samosaic3d_core.train.loop import (
-    RunFiles, TrainConfig, check_or_write_config, epoch_order, lr_factor, optimizer_step, resume_state,
-    setup_distributed,
+from samosaic3d_core.train.skeleton import (
+    RunFiles, Stage, TrainConfig, check_or_write_config, epoch_order, fit, setup_distributed,
 )
 from samosaic3d_core.types import Frame
 
@@ -55,26 +56,27 @@ TERMS = ("merge", "mean_pos", "mean_neg", "precision", "recall")
 
 @dataclass
 class TemporalConfig:
-    """How scenes are replayed and supervised."""
+    """How scenes are replayed and supervised; the run-time parts replayed are configured by the
+    run-time components' own configs."""
 
     frame_gap: int = 2
     """Replay every this many frames of a scene (1 = every frame, as at run time)."""
     max_frames: int = 0
     """Replay at most this many frames per scene (0 = all)."""
-    short_term_size: int = 50
-    """N_short of the replayed memory, as at run time."""
     join_background: float = 0.5
     """Teacher forcing: a no-object instance joins the no-object map instance owning this fraction of its cells."""
     pos_weight: float = 2.0
     """Weight of the positive (same object) pairs in the BCE; they are rare."""
-    merge_threshold: float = 0.5
-    """M above which a frame instance joins its best short-term instance, for the precision / recall metrics."""
-    readout: str = "affinity"
-    """Readout of the frozen F2I frame model (``F2IFrameConfig.readout``); run time must use the same."""
-    group_threshold: float | None = None
-    """``F2IFrameConfig.group_threshold`` of the frozen frame model (None: the model's own)."""
-    color_bins: int = 8
-    """Bins per RGB channel of the colour descriptor in the instance features (0 = no colour cue)."""
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    """The replayed memory (N_short: ``memory.short_term_size``), as at run time."""
+    frame_model: F2IFrameConfig = field(default_factory=F2IFrameConfig)
+    """Readout of the frozen F2I frame model; run time must use the same."""
+    descriptor: DescriptorConfig = field(default_factory=DescriptorConfig)
+    """Colour descriptor appended to the instance features when the merger has a colour cue
+    (``I2SConfig.color_dim`` > 0; it defaults to ``descriptor.dim``)."""
+    learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
+    """``i2s_merge_threshold``: M above which a frame instance joins its best short-term instance
+    (the precision / recall metrics apply the associator's rule)."""
 
 
 @dataclass
@@ -189,7 +191,6 @@ class MergeDataset:
         """Replay every scene now (else on first use)."""
         if self._problems is not None:
             return
-        memory_config = MemoryConfig(short_term_size=self.config.short_term_size)
         jobs = [(s, f) for s in range(len(self.readers)) for f in self.frames(s)]
         if progress:
             from tqdm import tqdm
@@ -198,7 +199,7 @@ class MergeDataset:
         problems, replay, current = [], None, -1
         for scene, frame_index in jobs:
             if scene != current:
-                replay, current = TeacherForcedReplay(self.frame_model, self.lift_config, memory_config,
+                replay, current = TeacherForcedReplay(self.frame_model, self.lift_config, self.config.memory,
                                                       self.config.join_background), scene
             frame = self.readers[scene][frame_index]
             frame_seed = int(np.random.SeedSequence([self.seed, scene, frame_index]).generate_state(1)[0])
@@ -226,7 +227,7 @@ def problem_terms(merger: I2SMerger, problem: MergeProblem, config: TemporalConf
     loss = merge_loss(logits[counted], target[counted], config.pos_weight)
     prob = logits.detach().sigmoid().cpu()
     positive, negative = problem.target > 0, (problem.target == 0) & problem.counted
-    rows, cols = best_above(prob.numpy(), config.merge_threshold)  # the associator's stage-1 rule
+    rows, cols = best_above(prob.numpy(), config.learned_association.i2s_merge_threshold)  # the associator's stage-1 rule
     merged = torch.zeros_like(positive)
     merged[torch.as_tensor(rows), torch.as_tensor(cols)] = True
     merged &= problem.counted
@@ -257,10 +258,51 @@ def evaluate_problems(merger: I2SMerger, dataset: MergeDataset, max_problems: in
     return dict(zip(TERMS, _nanmean(rows)))
 
 
-def _resume(out_dir: Path, merger: I2SMerger, optimizer, scheduler, device: torch.device) -> int:
-    tensors, step = resume_state(out_dir, optimizer, scheduler, device)
-    merger.load_state_dict({k[len(I2S_PREFIX):]: v for k, v in tensors.items() if k.startswith(I2S_PREFIX)})
-    return step
+class TemporalStage(Stage):
+    """The I2S merger learns L_merge on cached merge problems (single process)."""
+
+    name, terms, rate_column = "train i2s", TERMS, "problems_per_s"
+
+    def __init__(self, config: TrainConfig, temporal_config: TemporalConfig, merger: I2SMerger, write_weights,
+                 dataset: MergeDataset, val_dataset: Optional[MergeDataset], device, progress: bool):
+        self.config, self.temporal_config, self.merger, self.device = config, temporal_config, merger, device
+        self.dataset, self.val_dataset, self.progress, self._write = dataset, val_dataset, progress, write_weights
+
+    def parameters(self):
+        return self.merger.parameters()
+
+    def load_weights(self, tensors: dict[str, Tensor]) -> None:
+        self.merger.load_state_dict({k[len(I2S_PREFIX):]: v for k, v in tensors.items() if k.startswith(I2S_PREFIX)})
+
+    def start(self, step: int) -> int:
+        if step < self.config.steps:
+            for data in (self.dataset, self.val_dataset) if self.val_dataset is not None else (self.dataset,):
+                data.prepare(self.progress)
+        steps_per_epoch = len(self.dataset) // self.config.batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"dataset has {len(self.dataset)} merge problems: too few for batch {self.config.batch_size}")
+        return steps_per_epoch
+
+    def batches(self, epoch: int, offset: int):
+        size = self.config.batch_size
+        order = epoch_order(len(self.dataset), epoch, self.config.seed, 0, 1)[offset * size:]
+        for first in range(0, len(order) - size + 1, size):
+            yield [self.dataset[int(i)] for i in order[first:first + size]]
+
+    def loss(self, batch: list[MergeProblem]) -> tuple[Tensor, list[Tensor]]:
+        results = [problem_terms(self.merger, problem, self.temporal_config, self.device) for problem in batch]
+        return torch.stack([r[0] for r in results]).mean(), [r[1] for r in results]
+
+    def summarise(self, rows: list[Tensor]) -> tuple[float, list[float]]:
+        return len(rows), _nanmean(rows)
+
+    def write_weights(self, path: Path, step: int) -> None:
+        self._write(path, step)
+
+    def validate(self) -> Optional[dict[str, float]]:
+        if self.val_dataset is None:
+            return None
+        return evaluate_problems(self.merger, self.val_dataset, self.config.val_frames, self.device)
 
 
 def train_temporal(
@@ -284,7 +326,7 @@ def train_temporal(
         raise ValueError(f"I2SConfig.feat_dim is {i2s_config.feat_dim}, the F2I queries are "
                          f"{f2i_config.backbone.out_channels}-d; set i2s.feat_dim to match (or leave it out)")
     out_dir = Path(config.out_dir)
-    run_config = {"train": dataclasses.asdict(config), "temporal": dataclasses.asdict(temporal_config),
+    run_config = {"train": dataclasses.asdict(config), "temporal": to_dict(temporal_config),
                   "model": {"f2i": f2i_config.to_dict(), "i2s": i2s_config.to_dict()}, **(extra_config or {})}
     check_or_write_config(out_dir, run_config, config.resume, True)
     files = RunFiles(out_dir, True)
@@ -294,51 +336,8 @@ def train_temporal(
     f2i = f2i.eval()
     for p in f2i.parameters():
         p.requires_grad_(False)
-    optimizer = torch.optim.AdamW(merger.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
-    step = _resume(out_dir, merger, optimizer, scheduler, device) if config.resume and (out_dir / "latest.json").exists() else 0
-    if step < config.steps:
-        for data in (dataset, val_dataset) if val_dataset is not None else (dataset,):
-            data.prepare(progress)
-    steps_per_epoch = len(dataset) // config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"dataset has {len(dataset)} merge problems: too few for batch {config.batch_size}")
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.steps, initial=step, desc="train i2s", dynamic_ncols=True)
-    rows, t_last = [], time.perf_counter()
-    while step < config.steps:
-        epoch, offset = divmod(step, steps_per_epoch)
-        order = epoch_order(len(dataset), epoch, config.seed, 0, 1)[offset * config.batch_size:]
-        for first in range(0, len(order) - config.batch_size + 1, config.batch_size):
-            batch = [dataset[int(i)] for i in order[first:first + config.batch_size]]
-            results = [problem_terms(merger, problem, temporal_config, device) for problem in batch]
-            loss = torch.stack([r[0] for r in results]).mean()
-            optimizer_step(loss, merger.parameters(), optimizer, scheduler, config.grad_clip)
-            step += 1
-            rows.extend(r[1] for r in results)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % config.log_every == 0 or step == config.steps:
-                elapsed, t_last = time.perf_counter() - t_last, time.perf_counter()
-                row = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                       "problems_per_s": len(rows) / elapsed, **dict(zip(TERMS, _nanmean(rows)))}
-                files.append_csv("metrics.csv", row)
-                rows = []
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "step": step, "torch_rng": torch.get_rng_state()}
-                write = lambda path: save_samosaic3d(path, f2i, f2i_config, merger, i2s_config,  # noqa: E731
-                                                     extra={"step": str(step)})
-                files.save_checkpoint(step, write, state, config.keep_checkpoints)
-                if val_dataset is not None:
-                    val = evaluate_problems(merger, val_dataset, config.val_frames, device)
-                    files.append_csv("val_metrics.csv", {"step": step, **val})
-            if step >= config.steps:
-                break
-    if bar is not None:
-        bar.close()
+    write = lambda path, step: save_samosaic3d(path, f2i, f2i_config, merger, i2s_config,  # noqa: E731
+                                               extra={"step": str(step)})
+    fit(config, TemporalStage(config, temporal_config, merger, write, dataset, val_dataset, device, progress),
+        files, device, progress)
     return files.publish_final()

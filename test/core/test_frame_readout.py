@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from samosaic3d_core.model.f2i import W_GROUP_THRESHOLD
 from samosaic3d_core.model.frame_model import F2IFrameConfig, group_by_affinity, label_affinity, label_fragments
 
 
@@ -15,7 +16,9 @@ def prediction(mask_logits, objectness, assign=None):
     if assign is None:
         return SimpleNamespace(final=final)
     assign = torch.tensor(assign, dtype=torch.float32)
-    return SimpleNamespace(final=final, assign=assign, active_assign=assign, affinity=assign @ assign.T)
+    affinity = assign @ assign.T
+    return SimpleNamespace(final=final, assign=assign, active_assign=assign, affinity=affinity,
+                           grouping_affinity=affinity)
 
 
 def test_group_by_affinity_is_average_linkage_cut_at_the_threshold():
@@ -52,14 +55,17 @@ def test_affinity_readout_fills_points_outside_fragments_from_the_group_masks():
     masks = [[5, 5, -5, -5, 3, -5, 0], [-5, -5, 5, 5, -5, 4, 0]]  # point 6: p = 0.5 for both, not above 0.5
     pred = prediction(masks, [1.0, 1.0], assign)
     xyz = np.array([[0, 0, 0], [0.2, 0, 0], [1, 0, 0], [1.2, 0, 0], [0.25, 0, 0], [1.25, 0, 0], [0.5, 0, 0]], float)
-    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(), xyz)
+    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD), xyz)
     assert labels[:4].tolist() in ([1, 1, 2, 2], [2, 2, 1, 1])
     assert labels[4] == labels[0] and labels[5] == labels[2] and labels[6] == 0
     far = xyz.copy()
     far[4] = [0.5, 0, 0]  # 0.3 m beyond its group's box: not filled however sure the mask is
-    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(fill_margin=0.1), far)
+    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD, fill_margin=0.1), far)
     assert labels[4] == 0 and labels[5] == labels[2]
-    assert label_affinity(pred, fragment, F2IFrameConfig())[0][4:].tolist() == [0, 0, 0]  # no xyz: no filling
+    no_xyz = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD))[0]
+    assert no_xyz[4:].tolist() == [0, 0, 0]  # no xyz: no filling
+    with pytest.raises(ValueError, match="group_threshold is None"):
+        label_affinity(pred, fragment, F2IFrameConfig())
 
 
 def test_fragments_covered_by_an_instance_join_it_the_rest_stay_alone():

@@ -107,6 +107,7 @@ class _Stub(nn.Module):
         super().__init__()
         self.backbone = nn.Module()
         self.backbone.config = BackboneConfig(out_channels=2)
+        self.group_threshold = 0.7
 
     def forward(self, frames, num_active=None):
         on = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 1]], dtype=torch.float32)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from samosaic3d_core.model.checkpoint import load_f2i, save_f2i
-from samosaic3d_core.model.f2i import F2IConfig, F2IModel
+from samosaic3d_core.model.f2i import W_GROUP_THRESHOLD, F2IConfig, F2IInput, F2IModel
 from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
 from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PAIR_CUES, _spread_sample, pair_cues, pixel_uv
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
@@ -161,7 +161,7 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
     scene = write_scene(generate_scene(SynthConfig(frames=4, width=160, height=120), seed=4), tmp_path / "data",
                         progress=False)
     config = tmp_path / "pair.yaml"
-    config.write_text("data: {point_budget: 1500}\npair: {frame_stride: 1, val_frame_stride: 1, steps: 20, threads: 1}\n"
+    config.write_text("data: {lift: {point_budget: 1500}}\npair: {frame_stride: 1, val_frame_stride: 1, steps: 20, threads: 1}\n"
                       "pair_head: {hidden: 8, group_threshold: 0.6}\n")
     out = tmp_path / "run"
     args = ["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene),
@@ -177,7 +177,7 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
     with pytest.raises(SystemExit, match="give --init"):
         main(["train", "--stage", "pair", "--config", str(config), "--data", str(scene)])
     config.write_text("temporal: {}\n")
-    with pytest.raises(SystemExit, match="belong to other stages"):
+    with pytest.raises(SystemExit, match="unknown key 'temporal'"):
         main(["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene)])
 
 
@@ -198,3 +198,30 @@ def test_a_checkpoint_whose_pair_head_tensors_are_missing_fails_naming_the_file(
     save_file({k: v for k, v in load_file(str(path)).items() if not k.startswith("pair.")}, str(path), metadata)
     with pytest.raises(ValueError, match="m.safetensors.*do not fit"):
         load_f2i(path)
+
+
+def test_the_refined_affinity_is_a_prediction_of_forward():
+    points, m, _ = synthetic_frame()
+    torch.manual_seed(0)
+    model = F2IModel.from_config(F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True}})).eval()
+    width = int(points.pixel.max()) + 1
+    with torch.no_grad():
+        pred = model([F2IInput.from_points(points, m, image_width=width)])[0]
+        expected = model.pair.affinity(pair_cues(
+            torch.as_tensor(points.xyz), torch.as_tensor(points.rgb / 255.0, dtype=torch.float32),
+            torch.as_tensor(pixel_uv(points.pixel, width)), torch.as_tensor(points.fragment, dtype=torch.int64), m,
+            pred.affinity))
+        without_uv = model([F2IInput.from_points(points, m)])[0]
+    assert pred.pair_affinity.shape == (m, m)
+    torch.testing.assert_close(pred.pair_affinity, expected, rtol=0, atol=0)
+    assert pred.grouping_affinity is pred.pair_affinity
+    assert without_uv.pair_affinity is None and without_uv.grouping_affinity is without_uv.affinity
+
+
+def test_the_grouping_threshold_is_the_models_own_unless_the_config_sets_one():
+    with_head = F2IModel.from_config(F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True,
+                                                                                      "group_threshold": 0.4}}))
+    without_head = F2IModel.from_config(TINY)
+    assert F2IFrameModel(with_head).config.group_threshold == 0.4
+    assert F2IFrameModel(without_head).config.group_threshold == W_GROUP_THRESHOLD == 0.7
+    assert F2IFrameModel(with_head, F2IFrameConfig(group_threshold=0.9)).config.group_threshold == 0.9

@@ -139,8 +139,8 @@ def test_config_is_composed_of_the_parts_configs():
     assert config.frame_model == F2IFrameConfig()
     # the merger is trained on the run-time frame model, descriptor and memory: the temporal stage reuses their configs
     temporal = TemporalConfig()
-    assert (temporal.frame_model, temporal.descriptor, temporal.memory) == (
-        config.frame_model, config.descriptor, config.memory)
+    assert (temporal.frame_model, temporal.descriptor, temporal.memory, temporal.learned_association) == (
+        config.frame_model, config.descriptor, config.memory, config.learned_association)
     assert SegmenterConfig.from_dict(config.to_dict()) == config
 
 

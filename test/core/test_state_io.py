@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -22,7 +24,10 @@ def test_optimizer_and_scheduler_state_round_trip(tmp_path):
     fresh = torch.optim.AdamW(torch.nn.Linear(3, 2).parameters(), lr=0.1)
     fresh.load_state_dict(loaded["optimizer"])  # accepted by torch as is
     assert fresh.state_dict()["param_groups"] == state["optimizer"]["param_groups"]
-    assert (tmp_path / "s.safetensors").read_bytes()[:8] != b"PK\x03\x04"  # not a torch zip/pickle
+    data = (tmp_path / "s.safetensors").read_bytes()
+    assert not data.startswith(b"PK\x03\x04")  # not a torch zip/pickle
+    header_size = int.from_bytes(data[:8], "little")  # safetensors: u64 header length, then a JSON header
+    assert 2 <= header_size < len(data) and data[8:9] == b"{" and json.loads(data[8:8 + header_size])
 
 
 def test_unstorable_values_and_bad_files(tmp_path):

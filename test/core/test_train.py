@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import socket
@@ -144,3 +145,28 @@ def test_smoke_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path)
     saved = load_file(str(final))
     assert saved.keys() == model.state_dict().keys()
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("stage, name", [("f2i", "train_f2i"), ("f2i", "train_f2i_finetune"), ("pair", "train_pair"),
+                                         ("temporal", "train_temporal")])
+def test_the_shipped_stage_configs_read_and_misspelt_keys_are_rejected(stage, name, tmp_path):
+    from samosaic3d_core.train.stage_configs import read_stage_config
+
+    path = Path(__file__).resolve().parents[2] / "config" / f"{name}.yaml"
+    config, raw = read_stage_config(stage, path)
+    assert config.data.lift.point_budget == 10000 and set(raw) <= {f.name for f in dataclasses.fields(config)}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {lift: {point_budgt: 10}}\n")
+    with pytest.raises(ValueError, match=r"unknown key 'data.lift.point_budgt'; did you mean 'data.lift.point_budget'"):
+        read_stage_config(stage, bad)
+
+
+def test_the_temporal_stage_reads_the_run_time_components_configs():
+    from samosaic3d_core.train.stage_configs import read_stage_config
+
+    config, _ = read_stage_config("temporal", Path(__file__).resolve().parents[2] / "config" / "train_temporal.yaml")
+    temporal = config.temporal
+    assert (temporal.frame_gap, temporal.pos_weight, temporal.memory.short_term_size) == (2, 2.0, 50)
+    assert (temporal.frame_model.readout, temporal.frame_model.group_threshold) == ("affinity", None)
+    assert (temporal.descriptor.color_bins, temporal.learned_association.i2s_merge_threshold) == (8, 0.5)
+    assert (config.train.out_dir, config.train.steps, config.train.batch_size) == ("runs/temporal", 3000, 4)

@@ -235,7 +235,7 @@ def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
     scene = write_scene(generate_scene(SynthConfig(frames=5, width=160, height=120), seed=4), tmp_path / "data",
                         progress=False)
     config = tmp_path / "temporal.yaml"
-    config.write_text("data: {point_budget: 1500}\ntemporal: {frame_gap: 1, readout: fragments}\n"
+    config.write_text("data: {lift: {point_budget: 1500}}\ntemporal: {frame_gap: 1, frame_model: {readout: fragments}}\n"
                       "train: {steps: 2, batch_size: 1, checkpoint_every: 2, log_every: 1, threads: 1}\n")
     out = tmp_path / "run"
     assert main(["train", "--stage", "temporal", "--init", str(tiny_f2i_weights), "--config", str(config),
@@ -243,10 +243,10 @@ def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
     f2i, f2i_config, _, i2s_config = load_samosaic3d(out / "model.safetensors")
     assert i2s_config.feat_dim == f2i_config.backbone.out_channels == 16
     saved = json.loads((out / "config.json").read_text())
-    assert saved["init"] == str(tiny_f2i_weights) and saved["temporal"]["readout"] == "fragments"
+    assert saved["init"] == str(tiny_f2i_weights) and saved["temporal"]["frame_model"]["readout"] == "fragments"
     with pytest.raises(SystemExit, match="give --init"):
         main(["train", "--stage", "temporal", "--config", str(config), "--data", str(scene), "--out", str(out)])
-    with pytest.raises(SystemExit, match="section 'model' belongs to the f2i stage"):
+    with pytest.raises(SystemExit, match="unknown key 'model'"):
         config.write_text("model: {}\n")
         main(["train", "--stage", "temporal", "--init", str(tiny_f2i_weights), "--config", str(config),
               "--data", str(scene)])
@@ -260,7 +260,7 @@ def test_cli_f2i_stage_fine_tunes_from_init_into_the_config_out_dir(tmp_path, ti
                         progress=False)
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "finetune.yaml"
-    config.write_text("data: {point_budget: 1500}\nloss: {affinity: 3.0, affinity_near_gap: 0.1}\n"
+    config.write_text("data: {lift: {point_budget: 1500}}\nloss: {affinity: 3.0, affinity_near_gap: 0.1}\n"
                       "train: {out_dir: ft, steps: 2, warmup_steps: 1, checkpoint_every: 2, val_frames: 1, threads: 1}\n")
     assert main(["train", "--stage", "f2i", "--init", str(tiny_f2i_weights), "--config", str(config),
                  "--data", str(scene), "--device", "cpu"]) == 0
