@@ -34,9 +34,10 @@ class CommandLoadError(Exception):
 def registered_commands() -> dict[str, EntryPoint]:
     """Commands that installed packages declare under ``samosaic3d.commands``, by name.
 
-    A name taken by a core command stays the core's.
+    A name taken by a core command stays the core's. Sorted by name: package metadata keeps no order.
     """
-    return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP) if ep.name not in CORE_COMMANDS}
+    found = {ep.name: ep for ep in entry_points(group=COMMAND_GROUP) if ep.name not in CORE_COMMANDS}
+    return dict(sorted(found.items()))
 
 
 def load_command(entry: EntryPoint) -> ModuleType:

@@ -14,6 +14,7 @@ FLAGS = {
     "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks"],
     "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--storage", "--overwrite"],
     "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel"],
+    "params": ["--describe"],
 }
 
 
@@ -21,7 +22,7 @@ def test_help_lists_the_core_commands_then_the_ros_commands(capsys):
     assert main(["--help"]) == 0
     captured = capsys.readouterr()
     listed = [line.split(None, 1) for line in captured.out.splitlines() if line.startswith("  ")]
-    assert [name for name, _ in listed] == ["make-data", "run", "evaluate", "train", "demo", "make-bag", "eval-bag"]
+    assert [name for name, _ in listed] == ["make-data", "run", "evaluate", "train", "demo", "eval-bag", "make-bag", "params"]
     assert dict(listed)["eval-bag"].strip() == "replay a bag into the node (or --offline) and score it"
     assert captured.err == ""
 
