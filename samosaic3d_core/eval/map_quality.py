@@ -3,6 +3,7 @@
     label_noise        share of labelled map points whose id differs from their neighbours' majority
     instance_counts    map instances that stand for objects (>= min_points scene points, mostly on
                        labelled ground truth) against the ground-truth objects
+    map_quality        both, as the entries of a metrics.json (the demo's report)
 """
 
 from __future__ import annotations
@@ -98,3 +99,14 @@ def instance_counts(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 
     big = (pred_size >= min_points) & (2 * on_object > pred_size)
     _, gt_size = np.unique(gt_ids[gt_ids > 0], return_counts=True)
     return InstanceCounts(map_instances=int(big.sum()), objects=int((gt_size >= min_points).sum()))
+
+
+def map_quality(scene_map, pred_ids: np.ndarray, gt_ids: np.ndarray, voxel_size: float, min_points: int = 100) -> dict:
+    """The map-quality entries of a metrics.json: label noise (0..1), object instances, objects.
+
+    scene_map: the map (``SceneMap``) on its own grid of ``voxel_size``; pred_ids, gt_ids: (N,) per
+    scene point (``transfer_instances`` and the ground truth).
+    """
+    counts = instance_counts(pred_ids, gt_ids, min_points)
+    return {"label_noise": round(label_noise(scene_map.xyz, scene_map.instance_ids, voxel_size), 4),
+            "object_instances": counts.map_instances, "objects": counts.objects}

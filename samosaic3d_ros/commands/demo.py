@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
     seg_seconds = time.perf_counter() - seg_started
 
+    from samosaic3d_core.eval.map_quality import map_quality
+
     config = EvalConfig()
     points = build_scene_points(frames, config)
     pred_ids = transfer_instances(points, scene_map, config)
@@ -109,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
         "map_instances": int(len(set(scene_map.instance_ids.tolist()) - {0})),
         "gt_instances": int(len(set(points.gt_instance.tolist()) - {0})), "map_points": int(len(scene_map.xyz)),
+        **map_quality(scene_map, pred_ids, points.gt_instance, params.segmenter.memory.map_voxel_size),
     }
     report = out / "report"
     write_report(report, ReportInputs(shown, shown_masks, points.xyz, pred_ids, points.gt_instance, scene_map, metrics))
