@@ -61,7 +61,7 @@ class Samosaic3dNode(Node):
         self.params = params = declare_params(self)
         if params.pose_source == "pose_topic" and not (params.pose_child_frame or params.camera_frame):
             raise ValueError("pose_source 'pose_topic' needs parameter pose_child_frame or camera_frame")
-        self.segmenter = (segmenter_factory or (lambda p: build_segmenter(p, self.get_logger())))(params)
+        self.segmenter = (segmenter_factory or build_segmenter)(params)
         self.stats = PipelineStats()
         self._segmenter_lock = threading.Lock()
         self._pending_lock = threading.Lock()

@@ -184,7 +184,7 @@ def declare_params(node) -> NodeParams:
     return params_from_flat(values, f"node '{node.get_name()}' parameters")
 
 
-def build_segmenter(params: NodeParams, logger=None):
+def build_segmenter(params: NodeParams):
     """``OnlineSegmenter`` configured from the node parameters."""
     from samosaic3d_core.pipeline import OnlineSegmenter
 
