@@ -29,11 +29,14 @@ FIFO; ``memory_grid.py`` the tables and owner grids underneath.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from samosaic3d_core import config as config_io
+from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
+from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEvidence, frame_grouping, mode_labels
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
 from samosaic3d_core.memory_observation import FrameObservation
 from samosaic3d_core.memory_tiers import ShortTermTier
@@ -58,8 +61,10 @@ class MemoryConfig:
     """How a merged observation updates an instance feature: "mean" (point-weighted running mean) or "replace"."""
     keep_unassigned: bool = True
     """Keep voxels of points that belong to no instance in the map (instance id 0)."""
+    consolidation: ConsolidationConfig = field(default_factory=ConsolidationConfig)
 
     def __post_init__(self):
+        config_io.check_sections(self)
         for name in ("map_voxel_size", "association_voxel_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0 metres, got {getattr(self, name)}")
@@ -113,6 +118,9 @@ class SceneMemory:
         self._feat_dim: int | None = None  # fixed by the first instance created
         self._members: list[list[np.ndarray]] = []  # per id: voxel-row chunks, may hold stale rows
         self._short = ShortTermTier(cfg.short_term_size)
+        self._evidence = PairEvidence()
+        self._recent: list[np.ndarray] = []  # voxel rows seen since the last consolidation
+        self._frames = 0  # frames integrated
 
     # ----------------------------------------------------------------- reading
     @property
@@ -213,7 +221,13 @@ class SceneMemory:
         local_to_map[new_locals + 1] = created
         point_ids = local_to_map[obs.point_local]
 
-        losers = self._fuse_voxels(obs, point_ids)
+        label = obs.voxel_labels(point_ids)  # (U,) map id per frame voxel
+        seen = obs.voxel_row >= 0
+        owner_before = np.zeros(len(label), np.int64)
+        owner_before[seen] = self._voxels.owner[obs.voxel_row[seen]]
+        cfg = self.config.consolidation
+        self._evidence.observe(*frame_grouping(owner_before, label, cfg.min_share, cfg.min_voxels))
+        losers = self._fuse_voxels(obs, label)
         self._fuse_cells(obs, point_ids)
         touched = list(dict.fromkeys(local_to_map[1:].tolist()))
         self._update_instances(obs, local_to_map[1:], np.asarray(touched, np.int64))
@@ -225,6 +239,9 @@ class SceneMemory:
                 self._demote(map_id)
         created_set = set(created.tolist())
         updated = [i for i in touched if i not in created_set]
+        self._frames += 1
+        if cfg.every and self._frames % cfg.every == 0:
+            self.consolidate(obs.frame_index)
         return point_ids.astype(np.int32), created.tolist(), updated
 
     # ----------------------------------------------------------------- internals
@@ -245,10 +262,10 @@ class SceneMemory:
         self._members.extend([] for _ in range(count))
         return rows + 1
 
-    def _fuse_voxels(self, obs: FrameObservation, point_ids: np.ndarray) -> list[int]:
-        """Running-mean update of the frame's map voxels and their ownership votes; returns ids that lost voxels."""
+    def _fuse_voxels(self, obs: FrameObservation, label: np.ndarray) -> list[int]:
+        """Running-mean update of the frame's map voxels and their ownership votes (``label``: (U,)
+        map id per frame voxel); returns ids that lost voxels."""
         num, inverse = len(obs.voxel_key), obs.voxel_inverse
-        label = obs.voxel_labels(point_ids)  # (U,)
         count = np.maximum(np.bincount(inverse, minlength=num), 1).astype(np.float64)[:, None]
         mean_xyz = np.stack([np.bincount(inverse, obs.points.xyz[:, a], num) for a in range(3)], 1) / count
         mean_rgb = np.stack([np.bincount(inverse, obs.points.rgb[:, a], num) for a in range(3)], 1) / count
@@ -266,14 +283,20 @@ class SceneMemory:
         table["rgb"][new_rows] = mean_rgb[new]
         table["hits"][new_rows] = 1
 
+        self._recent.append(rows[rows >= 0])
         voted = (rows >= 0) & (label > 0)
         gained_rows, gained_by, lost_by = self._voxels.vote(rows[voted], label[voted])
-        self._count_owner_changes("num_voxels", gained_by, lost_by)
+        self._record_owner_changes(gained_rows, gained_by, lost_by)
+        return np.unique(lost_by[lost_by > 0]).tolist()
+
+    def _record_owner_changes(self, rows: np.ndarray, gained_by: np.ndarray, lost_by: np.ndarray) -> None:
+        """Voxel counts and member lists after voxel ``rows`` passed from ``lost_by`` to ``gained_by`` (0 = none)."""
+        self._count_owner_changes("num_voxels", gained_by[gained_by > 0], lost_by)
         order = np.argsort(gained_by, kind="stable")
         ids, starts = np.unique(gained_by[order], return_index=True)
-        for map_id, chunk in zip(ids.tolist(), np.split(gained_rows[order], starts[1:])):
-            self._members[map_id - 1].append(chunk)
-        return np.unique(lost_by[lost_by > 0]).tolist()
+        for map_id, chunk in zip(ids.tolist(), np.split(rows[order], starts[1:])):
+            if map_id > 0:
+                self._members[map_id - 1].append(chunk)
 
     def _fuse_cells(self, obs: FrameObservation, point_ids: np.ndarray) -> None:
         """Ownership votes of the frame's association cells."""
@@ -347,11 +370,98 @@ class SceneMemory:
         self._short.remove(map_id)
         self._inst["tier"][map_id - 1] = 1
 
+    # ----------------------------------------------------------------- consolidation
+    def consolidate(self, frame_index: int) -> None:
+        """Revise the grouping (``samosaic3d_core.memory_consolidation``): merge the pairs that views
+        group, dissolve rarely seen instances, fill and smooth the labels of recently seen voxels."""
+        cfg = self.config.consolidation
+        alive = self._inst["num_voxels"]
+        for low, high in self._evidence.merges(cfg.merge_min_views, cfg.merge_ratio):
+            if alive[low - 1] and alive[high - 1] and (low, high) in self._evidence.counts:
+                self.merge(low, high)
+        rows = [*self._recent, self._prune(frame_index)]
+        self._recent = []
+        self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64))
+
+    def merge(self, keep: int, gone: int) -> None:
+        """Merge map instance ``gone`` into ``keep``: its voxels, cells, feature, counts and evidence."""
+        if keep == gone or not (1 <= keep <= self.num_ids and 1 <= gone <= self.num_ids):
+            raise ValueError(f"cannot merge map id {gone} into {keep} (ids 1..{self.num_ids}, distinct)")
+        rows = self._member_rows(gone)
+        self._voxels.owner[rows] = keep
+        self._record_owner_changes(rows, np.full(len(rows), keep), np.full(len(rows), gone))
+        cells = np.flatnonzero(self._cells.owner == gone)
+        self._cells.owner[cells] = keep
+        self._count_owner_changes("num_cells", np.full(len(cells), keep), np.full(len(cells), gone))
+        inst, k, g = self._inst, keep - 1, gone - 1
+        weight = inst["feat_weight"][[k, g]]
+        if self._feat_dim:
+            inst["feats"][k] = (weight @ inst["feats"][[k, g]]) / max(weight.sum(), 1e-12)
+        inst["feat_weight"][k] = weight.sum()
+        seen = inst["obs_count"][[k, g]].astype(np.float64)
+        inst["score"][k] = (seen @ inst["score"][[k, g]]) / max(seen.sum(), 1.0)
+        inst["obs_count"][k] = seen.sum()
+        for column, pick in (("first_frame", min), ("first_seen", min), ("last_frame", max), ("last_seen", max)):
+            inst[column][k] = pick(inst[column][k], inst[column][g])
+        self._refresh_geometry([keep])
+        if gone in self._short:
+            self._demote(gone)
+        self._touch(keep)
+        self._evidence.merge_ids(keep, gone)
+
+    def _prune(self, frame_index: int) -> np.ndarray:
+        """Dissolve instances seen in too few frames and not since ``prune_after`` frames; their voxel rows."""
+        cfg, inst = self.config.consolidation, self._inst
+        if not cfg.prune_min_frames:
+            return np.zeros(0, np.int64)
+        stale = (inst["num_voxels"] > 0) & (inst["obs_count"] < cfg.prune_min_frames)
+        stale &= frame_index - inst["last_frame"] > cfg.prune_after
+        ids = np.flatnonzero(stale) + 1
+        if len(ids) == 0:
+            return np.zeros(0, np.int64)
+        rows = np.concatenate([self._member_rows(i) for i in ids.tolist()])
+        lost = self._voxels.owner[rows].copy()
+        self._voxels.owner[rows] = 0
+        self._voxels.table["confidence"][rows] = 0
+        self._record_owner_changes(rows, np.zeros(len(rows), np.int64), lost)
+        cells = np.flatnonzero(np.isin(self._cells.owner, ids))
+        self._count_owner_changes("num_cells", np.zeros(0, np.int64), self._cells.owner[cells].copy())
+        self._cells.owner[cells] = 0
+        self._cells.table["confidence"][cells] = 0
+        for map_id in ids.tolist():
+            if map_id in self._short:
+                self._demote(map_id)
+        self._evidence.forget(ids.tolist())
+        return rows
+
+    def _relabel_by_neighbours(self, rows: np.ndarray) -> None:
+        """``fill_passes`` then ``smooth_passes`` of ``mode_labels`` over voxel ``rows``."""
+        cfg = self.config.consolidation
+        if len(rows) == 0 or not (cfg.fill_passes or cfg.smooth_passes):
+            return
+        keys, owner = self._voxels.table["key"], self._voxels.owner
+        neighbours = VoxelIndex(keys).neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
+        labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
+        labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)
+        changed = rows[labels[rows] != owner[rows]]
+        if len(changed) == 0:
+            return
+        gained, lost = labels[changed], owner[changed].copy()
+        owner[changed] = gained
+        self._voxels.table["confidence"][changed] = 1
+        self._record_owner_changes(changed, gained, lost)
+        affected = sorted((set(gained.tolist()) | set(lost.tolist())) - {0})
+        self._refresh_geometry(affected)
+        for map_id in affected:
+            if self._inst["num_voxels"][map_id - 1] == 0 and map_id in self._short:
+                self._demote(map_id)
+
     # ----------------------------------------------------------------- persistence
     def state(self) -> dict[str, np.ndarray]:
         """All state as plain arrays (for ``np.savez``); ``from_state`` inverts it."""
         arrays = {**self._voxels.state("voxel_"), **self._cells.state("cell_"), **self._inst.arrays("inst_")}
         arrays["short_term"] = np.asarray(self._short.ids(), np.int64)
+        arrays["pair_evidence"] = self._evidence.state()
         arrays["feat_dim"] = np.asarray(-1 if self._feat_dim is None else self._feat_dim, np.int64)
         return arrays
 
@@ -385,6 +495,8 @@ class SceneMemory:
         starts = np.searchsorted(owner[order], np.arange(1, num_ids + 2))
         memory._members = [[order[starts[i] : starts[i + 1]]] for i in range(num_ids)]
         memory._short = ShortTermTier(config.short_term_size, short.tolist())
+        if "pair_evidence" in arrays:  # states of version 1 have none
+            memory._evidence = PairEvidence.from_state(arrays["pair_evidence"], num_ids, source)
         memory._inst["tier"][np.asarray(memory._short.trim(), np.int64) - 1] = 1
         return memory
 

@@ -36,7 +36,9 @@ from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""Version 2 adds the view-consensus evidence of map consolidation; version 1 files load without it."""
+READABLE_STATE_VERSIONS = (1, 2)
 MERGING = ("auto", "heuristic", "learned", "untrained")
 
 
@@ -323,9 +325,9 @@ def _read_meta(arrays: dict[str, np.ndarray], path: Path) -> dict:
         raise ValueError(f"{path}: not a samosaic3d segmenter state file ({exc})") from exc
     if meta.get("format") != STATE_FORMAT:
         raise ValueError(f"{path}: not a samosaic3d segmenter state file (format {meta.get('format')!r})")
-    if meta.get("version") != STATE_VERSION:
+    if meta.get("version") not in READABLE_STATE_VERSIONS:
         raise ValueError(
             f"{path}: segmenter state version {meta.get('version')!r} is not supported "
-            f"(this build reads version {STATE_VERSION}); re-create the map with this version"
+            f"(this build reads versions {', '.join(map(str, READABLE_STATE_VERSIONS))}); re-create the map with this version"
         )
     return meta

@@ -9,15 +9,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
 
 import numpy as np
 
-from samosaic3d_core.geometry import pack_voxel_keys, voxel_keys
-
-NEIGHBOUR_OFFSETS = np.array([o for o in product((-1, 0, 1), repeat=3) if o != (0, 0, 0)], np.int64)
-"""The 26 voxels around a voxel: every voxel centre within 1.8 voxels (sqrt(3) = 1.73 < 1.8 < 2)."""
-
+from samosaic3d_core.geometry import VoxelIndex, neighbourhood_mode, pack_voxel_keys, voxel_keys
 
 def label_noise(xyz: np.ndarray, instance_ids: np.ndarray, voxel_size: float) -> float:
     """Share of labelled points (id > 0) that disagree with the majority of their neighbours.
@@ -35,37 +30,15 @@ def label_noise(xyz: np.ndarray, instance_ids: np.ndarray, voxel_size: float) ->
     if len(ids) == 0:
         return 0.0
     coords = voxel_keys(xyz, voxel_size)
-    keys = pack_voxel_keys(coords, "map points")
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    neighbour_ids = np.full((len(ids), len(NEIGHBOUR_OFFSETS)), -1, np.int64)  # (N, 26), -1 = no point there
-    for k, offset in enumerate(NEIGHBOUR_OFFSETS):
-        wanted = pack_voxel_keys(coords + offset, "map points")
-        slot = np.minimum(np.searchsorted(sorted_keys, wanted), len(ids) - 1)
-        found = sorted_keys[slot] == wanted
-        neighbour_ids[found, k] = ids[order[slot[found]]]
-    present = neighbour_ids >= 0
-    own = ((neighbour_ids == ids[:, None]) & present).sum(axis=1)
+    rows = VoxelIndex(pack_voxel_keys(coords, "map points")).neighbours(coords, "map points")  # (N, 26)
+    neighbour_ids = np.where(rows >= 0, ids[np.maximum(rows, 0)], -1)
+    present = rows >= 0
+    own = (neighbour_ids == ids[:, None]).sum(axis=1)
     counted = (ids > 0) & present.any(axis=1)
     if not counted.any():
         return 0.0
-    disagree = _largest_other_count(neighbour_ids, ids) > own
-    return float(disagree[counted].mean())
-
-
-def _largest_other_count(neighbour_ids: np.ndarray, own_ids: np.ndarray) -> np.ndarray:
-    """(N,) how often the most frequent id other than the point's own occurs among its neighbours."""
-    other = np.where((neighbour_ids >= 0) & (neighbour_ids != own_ids[:, None]), neighbour_ids, -1)
-    # missing entries get distinct negative values so that they never form a run
-    other = np.where(other >= 0, other, -2 - np.arange(other.shape[1])[None, :])
-    runs = np.sort(other, axis=1)
-    best = (runs[:, 0] >= 0).astype(np.int64)
-    current = best.copy()
-    for j in range(1, runs.shape[1]):
-        same = (runs[:, j] == runs[:, j - 1]) & (runs[:, j] >= 0)
-        current = np.where(same, current + 1, (runs[:, j] >= 0).astype(np.int64))
-        best = np.maximum(best, current)
-    return best
+    _, largest_other = neighbourhood_mode(np.where(neighbour_ids != ids[:, None], neighbour_ids, -1))
+    return float((largest_other > own)[counted].mean())
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,57 @@ def majority_vote(group: np.ndarray, label: np.ndarray, num_groups: int) -> np.n
     first[1:] = pairs[1:, 0] != pairs[:-1, 0]
     out[pairs[first, 0]] = pairs[first, 1]
     return out
+
+
+NEIGHBOUR_OFFSETS = np.array(
+    [(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1) if (dx, dy, dz) != (0, 0, 0)], np.int64
+)
+"""The 26 voxels around a voxel: every voxel centre within 1.8 voxels (sqrt(3) = 1.73 < 1.8 < 2)."""
+
+
+class VoxelIndex:
+    """Rows of a set of occupied voxels by coordinate, for neighbourhood look-ups (sorted packed keys).
+
+    ``keys``: (V,) packed keys (``pack_voxel_keys``) of rows 0..V-1, distinct.
+    """
+
+    def __init__(self, keys: np.ndarray):
+        keys = np.asarray(keys, np.int64).reshape(-1)
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted = keys[self._order]
+
+    def rows(self, keys: np.ndarray) -> np.ndarray:
+        """(Q,) packed keys -> (Q,) int64 rows, -1 where the voxel is not in the set."""
+        keys = np.asarray(keys, np.int64)
+        if len(self._sorted) == 0:
+            return np.full(keys.shape, -1, np.int64)
+        slot = np.minimum(np.searchsorted(self._sorted, keys), len(self._sorted) - 1)
+        return np.where(self._sorted[slot] == keys, self._order[slot], -1)
+
+    def neighbours(self, coords: np.ndarray, what: str = "voxels") -> np.ndarray:
+        """(Q, 3) voxel coordinates -> (Q, 26) rows of their ``NEIGHBOUR_OFFSETS`` neighbours, -1 = empty."""
+        coords = np.asarray(coords, np.int64).reshape(-1, 3)
+        out = np.full((len(coords), len(NEIGHBOUR_OFFSETS)), -1, np.int64)
+        for k, offset in enumerate(NEIGHBOUR_OFFSETS):
+            out[:, k] = self.rows(pack_voxel_keys(coords + offset, what))
+        return out
+
+
+def neighbourhood_mode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Most frequent label per row of (Q, M) non-negative ``labels`` (-1 = no neighbour there).
+
+    Returns (Q,) int64 the label (ties -> smallest; -1 for a row without any) and (Q,) int64 its count.
+    """
+    labels = np.asarray(labels, np.int64)
+    rows = np.sort(labels, axis=1)
+    best = np.full(len(rows), -1, np.int64)
+    best_count = np.zeros(len(rows), np.int64)
+    run = np.zeros(len(rows), np.int64)
+    for j in range(rows.shape[1]):
+        present = rows[:, j] >= 0
+        same = present & (rows[:, j] == rows[:, j - 1]) if j else np.zeros(len(rows), bool)
+        run = np.where(same, run + 1, present.astype(np.int64))
+        better = run > best_count
+        best = np.where(better, rows[:, j], best)
+        best_count = np.where(better, run, best_count)
+    return best, best_count

@@ -1,0 +1,180 @@
+"""Map consolidation: the scene memory revises its grouping with evidence from many views.
+
+A frame's association decides where its instances go at first sight; consolidation corrects the
+map afterwards, every ``ConsolidationConfig.every`` frames:
+
+  * view consensus (``PairEvidence``): for two map instances seen in the same frame, the frame
+    either groups them (its instances carry most of the voxels of both into one map id) or keeps
+    them apart. Pairs grouped in at least ``merge_min_views`` frames and in at least
+    ``merge_ratio`` of the frames that saw both are merged into the older id. A revisit that
+    started a new instance on top of an old one, an object left in pieces, or a wall split
+    between instances are all grouped by later frames.
+  * pruning: an instance observed in fewer than ``prune_min_frames`` frames and not seen for
+    ``prune_after`` frames is dissolved (a one-frame mistake); its voxels become unlabelled.
+  * label fill and smoothing (``mode_labels``): unlabelled voxels (points no frame instance
+    covered: mask boundaries, missed fragments) take the id most frequent among their 26
+    neighbours when it outnumbers the unlabelled ones (``fill_passes``), and labelled voxels
+    that their neighbours outvote are relabelled (``smooth_passes``); only voxels seen since the
+    last pass are revised.
+
+``SceneMemory`` records the evidence in ``integrate`` and applies the changes (``consolidate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from samosaic3d_core.geometry import neighbourhood_mode
+
+
+@dataclass
+class ConsolidationConfig:
+    """When and how the map revises its grouping (``samosaic3d_core.memory_consolidation``)."""
+
+    every: int = 5
+    """Frames between consolidation passes (0 = never: the first decision of each frame is final)."""
+    merge_min_views: int = 3
+    """View consensus: frames that must group two map instances before they are merged (0 = no merging)."""
+    merge_ratio: float = 0.6
+    """View consensus: share of the frames that saw both instances that must group them."""
+    min_share: float = 0.5
+    """A map instance counts as grouped in a frame when one map id takes at least this share of its
+    observed voxels (and at least ``min_voxels`` of them)."""
+    min_voxels: int = 10
+    """Observed voxels of a map instance below which a frame gives no evidence about it."""
+    prune_min_frames: int = 2
+    """Instances observed in fewer frames than this are dissolved once unseen for ``prune_after`` frames (0 = never)."""
+    prune_after: int = 15
+    """Frames after its last observation at which a rarely seen instance is dissolved."""
+    fill_passes: int = 4
+    """Passes in which unlabelled voxels take their neighbours' majority id."""
+    smooth_passes: int = 0
+    """Passes in which labelled voxels take their neighbours' majority id when it outvotes their own."""
+
+    def __post_init__(self):
+        for name in ("every", "merge_min_views", "min_voxels", "prune_min_frames", "prune_after", "fill_passes",
+                     "smooth_passes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("merge_ratio", "min_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"consolidation.{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+def frame_grouping(owner: np.ndarray, target: np.ndarray, min_share: float, min_voxels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which map id a frame carries each observed map instance into.
+
+    Args:
+        owner: (U,) map id owning each of the frame's voxels before the frame (0 = none).
+        target: (U,) map id the frame gives each voxel (0 = none).
+    Returns:
+        (P,) map ids observed on at least ``min_voxels`` voxels whose voxels went mostly (at
+        least ``min_share``) to one map id, and (P,) that map id.
+    """
+    sel = (owner > 0) & (target > 0)
+    if not sel.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs, counts = np.unique(np.stack([owner[sel], target[sel]], 1).astype(np.int64), axis=0, return_counts=True)
+    order = np.lexsort((-counts, pairs[:, 0]))  # per owner, the largest target first
+    pairs, counts = pairs[order], counts[order]
+    first = np.ones(len(pairs), bool)
+    first[1:] = pairs[1:, 0] != pairs[:-1, 0]
+    totals = np.add.reduceat(counts, np.flatnonzero(first))
+    best, best_count = pairs[first], counts[first]
+    keep = (totals >= max(min_voxels, 1)) & (best_count >= min_share * totals)
+    return best[keep, 0], best[keep, 1]
+
+
+class PairEvidence:
+    """How often frames grouped / kept apart each pair of map instances they saw together."""
+
+    def __init__(self):
+        self.counts: dict[tuple[int, int], list[int]] = {}  # (low id, high id) -> [together, apart]
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def observe(self, observed: np.ndarray, grouped_into: np.ndarray) -> None:
+        """One frame's ``frame_grouping``: pairs carried into one id together, the others apart.
+
+        A map instance absorbed into another map id (``grouped_into`` differs from itself) counts
+        as grouped with that id too. Each pair counts at most once per frame.
+        """
+        together: set[tuple[int, int]] = set()
+        apart: set[tuple[int, int]] = set()
+        for a, into in zip(observed.tolist(), grouped_into.tolist()):
+            if into != a:
+                together.add((min(a, into), max(a, into)))
+        for i in range(len(observed)):
+            for j in range(i + 1, len(observed)):
+                key = (int(min(observed[i], observed[j])), int(max(observed[i], observed[j])))
+                (together if grouped_into[i] == grouped_into[j] else apart).add(key)
+        for key in together:
+            self.counts.setdefault(key, [0, 0])[0] += 1
+        for key in apart - together:
+            if key in self.counts:  # apart-only pairs carry no merge evidence worth keeping
+                self.counts[key][1] += 1
+
+    def merges(self, min_views: int, ratio: float) -> list[tuple[int, int]]:
+        """Pairs (low, high) with enough grouping evidence, the best supported first."""
+        if min_views <= 0:
+            return []
+        ready = [(t, key) for key, (t, apart) in self.counts.items() if t >= min_views and t >= ratio * (t + apart)]
+        return [key for _, key in sorted(ready, key=lambda item: (-item[0], item[1]))]
+
+    def merge_ids(self, keep: int, gone: int) -> None:
+        """``gone`` merged into ``keep``: its pairs become ``keep``'s (counts added)."""
+        for key in [k for k in self.counts if gone in k]:
+            together, apart = self.counts.pop(key)
+            other = key[0] if key[1] == gone else key[1]
+            if other == keep:
+                continue
+            entry = self.counts.setdefault((min(keep, other), max(keep, other)), [0, 0])
+            entry[0] += together
+            entry[1] += apart
+
+    def forget(self, ids) -> None:
+        """Drop the pairs of dissolved ``ids``."""
+        ids = set(ids)
+        for key in [k for k in self.counts if k[0] in ids or k[1] in ids]:
+            del self.counts[key]
+
+    def state(self) -> np.ndarray:
+        """(P, 4) int64 rows (low id, high id, together, apart)."""
+        rows = [(a, b, t, s) for (a, b), (t, s) in sorted(self.counts.items())]
+        return np.asarray(rows, np.int64).reshape(-1, 4)
+
+    @classmethod
+    def from_state(cls, rows: np.ndarray, num_ids: int, source: str) -> "PairEvidence":
+        rows = np.asarray(rows)
+        if rows.ndim != 2 or rows.shape[1] != 4 or not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(f"{source}: 'pair_evidence' must be an (P, 4) integer array, got {rows.dtype} {rows.shape}")
+        if len(rows) and (rows[:, :2].min() < 1 or rows[:, :2].max() > num_ids or rows[:, 2:].min() < 0):
+            raise ValueError(f"{source}: 'pair_evidence' names ids outside 1..{num_ids} or negative counts")
+        evidence = cls()
+        evidence.counts = {(int(a), int(b)): [int(t), int(s)] for a, b, t, s in rows.tolist()}
+        return evidence
+
+
+def mode_labels(labels: np.ndarray, neighbours: np.ndarray, rows: np.ndarray, passes: int, fill_only: bool) -> np.ndarray:
+    """Relabel ``rows`` of ``labels`` by their neighbourhood's majority, ``passes`` times.
+
+    A voxel takes the most frequent id among its neighbours (0 = unlabelled counts as an id) when
+    that id is labelled and outnumbers the voxel's own id there; with ``fill_only`` only unlabelled
+    voxels change. Args: labels (V,) int map id per voxel; neighbours (R, 26) rows of the
+    neighbours of ``rows`` (-1 = empty). Returns the new labels (a copy).
+    """
+    labels = np.asarray(labels, np.int64).copy()
+    for _ in range(passes):
+        around = np.where(neighbours >= 0, labels[np.maximum(neighbours, 0)], -1)
+        best, best_count = neighbourhood_mode(around)
+        own = labels[rows]
+        change = (best > 0) & (best != own) & (best_count > (around == own[:, None]).sum(axis=1))
+        if fill_only:
+            change &= own == 0
+        if not change.any():
+            break
+        labels[rows[change]] = best[change]
+    return labels
