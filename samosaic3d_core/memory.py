@@ -377,7 +377,8 @@ class SceneMemory:
         cfg = self.config.consolidation
         alive = self._inst["num_voxels"]
         for low, high in self._evidence.merges(cfg.merge_min_views, cfg.merge_ratio):
-            if alive[low - 1] and alive[high - 1] and (low, high) in self._evidence.counts:
+            # the older id survives, and comes back if the newer one had taken all its voxels
+            if (alive[low - 1] or alive[high - 1]) and (low, high) in self._evidence.counts:
                 self.merge(low, high)
         rows = [*self._recent, self._prune(frame_index)]
         self._recent = []
