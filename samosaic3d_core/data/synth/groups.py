@@ -155,8 +155,3 @@ def single_group(rng: np.random.Generator) -> Group:
     """A lamp or a plant."""
     return Group([fn.lamp(rng) if rng.random() < 0.5 else fn.plant(rng)], against_wall=rng.random() < 0.5)
 
-
-GROUPS = {"dining": dining_group, "desk": desk_group, "shelf": shelf_group, "sofa": sofa_group,
-          "bed": bed_group, "cabinet": cabinet_group, "boxes": boxes_group, "single": single_group}
-GROUP_WEIGHTS = np.array([3, 2, 2, 2, 1, 2, 1, 2], float) / 15  # draw order of GROUPS; boxes/beds rarer
-FIRST = ("dining", "desk", "shelf", "boxes")  # always tried first so every room has the hard cases

@@ -1,6 +1,7 @@
 """Furnish a room: furniture groups placed by rejection sampling on 2D footprints.
 
-The groups (``groups.py``) hold the hard cases; the room shell (floor, walls,
+The groups (``groups.py``) hold the hard cases; the style (``styles.py``,
+``SynthConfig.style``) picks which groups furnish a room. The room shell (floor, walls,
 ceiling, door, window frame) is unlabeled: instance 0, part 0.
 """
 
@@ -13,9 +14,8 @@ import numpy as np
 from samosaic3d_core.data.synth import furniture as fn
 from samosaic3d_core.data.synth.config import SynthConfig
 from samosaic3d_core.data.synth.furniture import Part, SceneObject
-from samosaic3d_core.data.synth.groups import FIRST, GROUP_WEIGHTS, GROUPS, Group, rotz
-
-WALL_GAP = (0.02, 0.05)  # metres between a wall and furniture placed against it
+from samosaic3d_core.data.synth.groups import Group, rotz
+from samosaic3d_core.data.synth.styles import get_style
 
 
 @dataclass
@@ -54,8 +54,8 @@ def room_shell(rng: np.random.Generator, sx: float, sy: float, h: float) -> dict
     return shell
 
 
-def _place(rng, group: Group, size, placed, gap: float):
-    """A 4x4 placement of ``group`` with a free footprint, or None."""
+def _place(rng, group: Group, size, placed, gap: float, wall_gap: tuple[float, float]):
+    """A 4x4 placement of ``group`` with a free footprint, or None; ``wall_gap``: range of the gap to the wall."""
     sx, sy = size
     pts = np.concatenate([np.asarray(p.mesh.vertices)[:, :2] for o in group.objects for p in o.parts])
     if group.against_wall:
@@ -71,7 +71,7 @@ def _place(rng, group: Group, size, placed, gap: float):
         return None
     pos = np.array([rng.uniform(0.05 - lo[0], sx - 0.05 - hi[0]), rng.uniform(0.05 - lo[1], sy - 0.05 - hi[1])])
     if group.against_wall:
-        g = rng.uniform(*WALL_GAP)
+        g = rng.uniform(*wall_gap)
         pos[{0: 1, 1: 0, 2: 1, 3: 0}[wall]] = (sy - g - hi[1], g - lo[0], g - lo[1], sx - g - hi[0])[wall]
     fmin, fmax = lo + pos, hi + pos
     if np.any(fmin < 0.0) or fmax[0] > sx or fmax[1] > sy:
@@ -83,7 +83,10 @@ def _place(rng, group: Group, size, placed, gap: float):
 
 
 def furnish(config: SynthConfig, rng: np.random.Generator) -> Layout:
-    """Draw a room and furnish it with ``min_objects``..``max_objects`` object instances."""
+    """Draw a room and furnish it in ``config.style`` with ``min_objects``..``max_objects`` object instances
+    (or the style's own range)."""
+    style = get_style(config.style)
+    low, high = style.objects or (config.min_objects, config.max_objects)
     sx = rng.uniform(*config.room_size[:2])
     sy = rng.uniform(*config.room_size[2:])
     h = rng.uniform(*config.room_height)
@@ -91,16 +94,17 @@ def furnish(config: SynthConfig, rng: np.random.Generator) -> Layout:
     door = shell["door"].mesh.get_axis_aligned_bounding_box()
     # the door swing area is kept free
     placed = [(door.min_bound[:2] - [0.0, 0.0], door.max_bound[:2] + [0.0, 0.9], 0.0)]
-    target = int(rng.integers(config.min_objects, config.max_objects + 1))
+    target = int(rng.integers(low, high + 1))
     objects: list[SceneObject] = []
+    names = list(style.groups)
     for attempt in range(config.placement_tries):
         if len(objects) >= target:
             break
-        kind = FIRST[attempt] if attempt < len(FIRST) else rng.choice(list(GROUPS), p=GROUP_WEIGHTS)
-        group = GROUPS[kind](rng)
-        if len(objects) + len(group.objects) > config.max_objects:
+        kind = style.first[attempt] if attempt < len(style.first) else rng.choice(names, p=style.probabilities)
+        group = style.groups[kind](rng)
+        if len(objects) + len(group.objects) > high:
             continue
-        spot = _place(rng, group, (sx, sy), placed, config.gap)
+        spot = _place(rng, group, (sx, sy), placed, config.gap, style.wall_gap)
         if spot is None:
             continue
         matrix, fmin, fmax = spot

@@ -1,0 +1,54 @@
+"""Scene styles: which furniture groups furnish a room, how often, and how many objects it gets.
+
+``default`` is the distribution the shipped weights were trained on; a seed gives the same scene
+as before styles existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from samosaic3d_core.data.synth.groups import (Group, bed_group, boxes_group, cabinet_group, desk_group,
+                                               dining_group, shelf_group, single_group, sofa_group)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the rooms of one style are furnished."""
+
+    groups: dict[str, Callable[[np.random.Generator], Group]]
+    """Group builders by name."""
+    weights: tuple[float, ...]
+    """Relative frequency of each group of ``groups`` (same order) in the random draws."""
+    first: tuple[str, ...]
+    """Groups tried once each, in this order, before the random draws."""
+    objects: tuple[int, int] | None = None
+    """Object instances per room (min, max); None: the config's ``min_objects`` and ``max_objects``."""
+    wall_gap: tuple[float, float] = (0.02, 0.05)
+    """Range of the gap between a wall and the furniture placed against it, metres."""
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """``weights`` normalised to sum to 1."""
+        weights = np.array(self.weights, float)
+        return weights / weights.sum()
+
+
+STYLES: dict[str, Style] = {
+    "default": Style(
+        groups={"dining": dining_group, "desk": desk_group, "shelf": shelf_group, "sofa": sofa_group,
+                "bed": bed_group, "cabinet": cabinet_group, "boxes": boxes_group, "single": single_group},
+        weights=(3, 2, 2, 2, 1, 2, 1, 2),  # boxes and beds rarer
+        first=("dining", "desk", "shelf", "boxes"),  # so every room has the hard cases
+    ),
+}
+
+
+def get_style(name: str) -> Style:
+    """The style called ``name``; ValueError naming the styles there are for any other name."""
+    if name not in STYLES:
+        raise ValueError(f"unknown scene style {name!r}; choose one of {', '.join(STYLES)}")
+    return STYLES[name]
