@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from samosaic3d_core.data.synth import SynthConfig
+from samosaic3d_core.data.synth import SynthConfig, generate_scene
 from samosaic3d_core.data.synth.layout import furnish
+from samosaic3d_core.data.synth.styles import get_style
+
+CATEGORIES = {"table", "chair", "desk", "monitor", "keyboard", "shelf", "book", "box", "sofa", "bed", "cabinet",
+              "lamp", "plant", "cup", "bottle", "bowl"}
 
 # furnish(SynthConfig(), default_rng([0, 0])): category and bounds (mm) of every object, as before styles existed
 DEFAULT_SEED0 = [
@@ -25,6 +29,24 @@ def _layout(style: str, seed: int):
     return furnish(SynthConfig(style=style), np.random.default_rng([seed, 0]))
 
 
+def _side_by_side(objects, tol: float = 0.01) -> list[tuple[int, int]]:
+    """Pairs of objects whose boxes overlap in height and are 0 to ``tol`` metres apart sideways."""
+    bounds = [o.bounds() for o in objects]
+    pairs = []
+    for i, (lo_a, hi_a) in enumerate(bounds):
+        for j in range(i + 1, len(bounds)):
+            lo_b, hi_b = bounds[j]
+            sep = np.maximum(lo_b - hi_a, lo_a - hi_b)
+            if sep[2] < 0 and 0 <= max(sep[0], sep[1]) < tol:
+                pairs.append((i, j))
+    return pairs
+
+
+def _against_wall(layout, tol: float = 0.01) -> int:
+    sx, sy, _ = layout.size
+    return sum(min(lo[0], lo[1], sx - hi[0], sy - hi[1]) < tol for lo, hi in (o.bounds() for o in layout.objects))
+
+
 def test_default_style_is_the_layout_seeds_always_gave():
     assert SynthConfig().style == "default"
     layout = _layout("default", 0)
@@ -32,6 +54,36 @@ def test_default_style_is_the_layout_seeds_always_gave():
     assert got == DEFAULT_SEED0
 
 
+@pytest.mark.parametrize("style", ["default", "hard"])
+def test_each_style_gives_valid_frames_and_separate_instances(style):
+    scene = generate_scene(SynthConfig(width=80, height=60, frames=3, style=style), 1)
+    low, high = get_style(style).objects or (SynthConfig.min_objects, SynthConfig.max_objects)
+    assert low <= len(scene.objects) <= high
+    assert [o["instance_id"] for o in scene.objects] == list(range(1, len(scene.objects) + 1))
+    assert {o["category"] for o in scene.objects} <= CATEGORIES
+    part_to_instance = {p["part_id"]: o["instance_id"] for o in scene.objects for p in o["parts"]}
+    assert len(part_to_instance) == sum(len(o["parts"]) for o in scene.objects)  # no part shared
+    for frame in scene:
+        frame.validate()
+        for part in np.unique(frame.part_gt):
+            assert np.all(frame.instance_gt[frame.part_gt == part] == part_to_instance.get(int(part), 0))
+
+
+def test_hard_rooms_are_crowded_with_touching_same_coloured_neighbours():
+    categories = set()
+    for seed in range(3):
+        hard, default = _layout("hard", seed), _layout("default", seed)
+        objects = hard.objects
+        assert 15 <= len(objects) <= 25
+        pairs = _side_by_side(objects)
+        assert len(pairs) > len(_side_by_side(default.objects))
+        same = [(i, j) for i, j in pairs if np.array_equal(objects[i].parts[0].color, objects[j].parts[0].color)]
+        assert same, f"seed {seed}: no touching neighbours of one colour"
+        assert _against_wall(hard) > _against_wall(default) == 0  # default keeps 2-5 cm from the walls
+        categories |= {o.category for o in objects}
+    assert {"shelf", "table", "desk", "chair", "box", "book", "cup"} <= categories
+
+
 def test_unknown_style_is_refused():
-    with pytest.raises(ValueError, match="unknown scene style 'attic'; choose one of default"):
+    with pytest.raises(ValueError, match="unknown scene style 'attic'; choose one of default, hard"):
         furnish(SynthConfig(style="attic"), np.random.default_rng(0))

@@ -235,9 +235,12 @@ def small_box(rng: np.random.Generator, x: float, y: float, base_z: float, size,
     return SceneObject(category, [box((x - sx / 2, y - sy / 2, base_z), (x + sx / 2, y + sy / 2, base_z + sz), color)])
 
 
-def tabletop_item(rng: np.random.Generator, x: float, y: float, base_z: float) -> SceneObject:
-    """A cup, bowl, bottle or book resting on a surface at ``base_z``."""
-    kind = rng.choice(["cup", "bottle", "book", "bowl"])
+ITEM_KINDS = ("cup", "bottle", "book", "bowl")
+
+
+def tabletop_item(rng: np.random.Generator, x: float, y: float, base_z: float, kinds=ITEM_KINDS) -> SceneObject:
+    """A cup, bowl, bottle or book (one of ``kinds``) resting on a surface at ``base_z``."""
+    kind = rng.choice(list(kinds))
     color = pick_color(rng, rng.choice(["bright", "white", "dark"]))
     if kind == "cup":
         return SceneObject("cup", [cylinder(x, y, base_z, base_z + 0.1, 0.04, color)])

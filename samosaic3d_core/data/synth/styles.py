@@ -1,12 +1,15 @@
 """Scene styles: which furniture groups furnish a room, how often, and how many objects it gets.
 
 ``default`` is the distribution the shipped weights were trained on; a seed gives the same scene
-as before styles existed.
+as before styles existed. ``hard`` crowds the room with the cases instance segmentation gets
+wrong: packed shelves, chairs pushed in to the table edge, stacked boxes side by side, rows of
+touching items of repeating colours on desks and cabinets, furniture almost touching the walls.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -43,6 +46,15 @@ STYLES: dict[str, Style] = {
                 "bed": bed_group, "cabinet": cabinet_group, "boxes": boxes_group, "single": single_group},
         weights=(3, 2, 2, 2, 1, 2, 1, 2),  # boxes and beds rarer
         first=("dining", "desk", "shelf", "boxes"),  # so every room has the hard cases
+    ),
+    "hard": Style(
+        groups={"shelf": partial(shelf_group, hard=True), "dining": partial(dining_group, hard=True),
+                "boxes": partial(boxes_group, hard=True), "desk": partial(desk_group, hard=True),
+                "cabinet": partial(cabinet_group, hard=True), "sofa": sofa_group, "single": single_group},
+        weights=(3, 3, 3, 2, 2, 1, 1),
+        first=("dining", "shelf", "desk", "boxes", "cabinet"),
+        objects=(15, 25),
+        wall_gap=(0.003, 0.009),
     ),
 }
 
