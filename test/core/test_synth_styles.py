@@ -8,7 +8,7 @@ from samosaic3d_core.data.synth.layout import furnish
 from samosaic3d_core.data.synth.styles import get_style
 
 CATEGORIES = {"table", "chair", "desk", "monitor", "keyboard", "shelf", "book", "box", "sofa", "bed", "cabinet",
-              "lamp", "plant", "cup", "bottle", "bowl"}
+              "lamp", "plant", "cup", "bottle", "bowl", "counter", "refrigerator", "stool", "microwave"}
 
 # furnish(SynthConfig(), default_rng([0, 0])): category and bounds (mm) of every object, as before styles existed
 DEFAULT_SEED0 = [
@@ -54,7 +54,7 @@ def test_default_style_is_the_layout_seeds_always_gave():
     assert got == DEFAULT_SEED0
 
 
-@pytest.mark.parametrize("style", ["default", "hard"])
+@pytest.mark.parametrize("style", ["default", "hard", "kitchen"])
 def test_each_style_gives_valid_frames_and_separate_instances(style):
     scene = generate_scene(SynthConfig(width=80, height=60, frames=3, style=style), 1)
     low, high = get_style(style).objects or (SynthConfig.min_objects, SynthConfig.max_objects)
@@ -84,6 +84,21 @@ def test_hard_rooms_are_crowded_with_touching_same_coloured_neighbours():
     assert {"shelf", "table", "desk", "chair", "box", "book", "cup"} <= categories
 
 
+def test_kitchen_rooms_have_counters_with_items_and_no_living_room_furniture():
+    counts = []
+    for seed in range(3):
+        layout = _layout("kitchen", seed)
+        categories = [o.category for o in layout.objects]
+        assert "counter" in categories and not {"bed", "sofa", "desk"} & set(categories)
+        counters = [o.bounds() for o in layout.objects if o.category == "counter"]
+        items = [o.bounds()[0][2] for o in layout.objects if o.category in ("cup", "bowl", "bottle")]
+        on_top = [z for z in items if any(abs(z - hi[2]) < 1e-6 for _, hi in counters)]
+        assert on_top
+        counts.append(len(layout.objects))
+    assert max(counts) <= 22
+    assert any(o.category in ("refrigerator", "stool") for seed in range(3) for o in _layout("kitchen", seed).objects)
+
+
 def test_unknown_style_is_refused():
-    with pytest.raises(ValueError, match="unknown scene style 'attic'; choose one of default, hard"):
+    with pytest.raises(ValueError, match="unknown scene style 'attic'; choose one of default, hard, kitchen"):
         furnish(SynthConfig(style="attic"), np.random.default_rng(0))

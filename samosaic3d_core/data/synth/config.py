@@ -60,11 +60,12 @@ class SynthConfig:
     """Room extent ranges (x_min, x_max, y_min, y_max) in metres; x and y are drawn in these."""
     room_height: tuple[float, float] = (2.5, 3.0)
     """Ceiling height range, metres."""
-    style: Literal["default", "hard"] = "default"
+    style: Literal["default", "hard", "kitchen"] = "default"
     """Scene style: "default" (living rooms, offices, bedrooms; the training distribution, unchanged for
-    every seed) or "hard" (15-25 objects: packed shelves, chairs pushed in to the table edge, stacked
+    every seed), "hard" (15-25 objects: packed shelves, chairs pushed in to the table edge, stacked
     boxes side by side, rows of touching items of repeating colours, furniture nearly touching the
-    walls). See ``styles.py``."""
+    walls) or "kitchen" (10-22 objects: counters along the walls, an island with stools, a fridge;
+    a layout no model is trained on, for zero-shot evaluation). See ``styles.py``."""
     min_objects: int = 8
     """Furnish until at least this many object instances are placed (if space allows; default style only,
     the others have their own range)."""

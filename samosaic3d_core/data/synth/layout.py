@@ -1,6 +1,6 @@
 """Furnish a room: furniture groups placed by rejection sampling on 2D footprints.
 
-The groups (``groups.py``) hold the hard cases; the style (``styles.py``,
+The groups (``groups.py``, ``kitchen.py``) hold the hard cases; the style (``styles.py``,
 ``SynthConfig.style``) picks which groups furnish a room. The room shell (floor, walls,
 ceiling, door, window frame) is unlabeled: instance 0, part 0.
 """

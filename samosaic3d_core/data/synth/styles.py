@@ -4,6 +4,8 @@
 as before styles existed. ``hard`` crowds the room with the cases instance segmentation gets
 wrong: packed shelves, chairs pushed in to the table edge, stacked boxes side by side, rows of
 touching items of repeating colours on desks and cabinets, furniture almost touching the walls.
+``kitchen`` is a layout no model is trained on (zero-shot evaluation): counters along the walls,
+an island with stools, a fridge, cups, bowls and bottles on the worktops.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from samosaic3d_core.data.synth.groups import (Group, bed_group, boxes_group, cabinet_group, desk_group,
                                                dining_group, shelf_group, single_group, sofa_group)
+from samosaic3d_core.data.synth.kitchen import counter_group, fridge_group, island_group
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ STYLES: dict[str, Style] = {
         first=("dining", "shelf", "desk", "boxes", "cabinet"),
         objects=(15, 25),
         wall_gap=(0.003, 0.009),
+    ),
+    "kitchen": Style(
+        groups={"counter": counter_group, "island": island_group, "fridge": fridge_group,
+                "cabinet": cabinet_group, "dining": dining_group, "single": single_group},
+        weights=(4, 1, 0, 2, 1, 1),  # one fridge at most: only among the first
+        first=("fridge", "counter", "island", "counter"),
+        objects=(10, 22),
+        wall_gap=(0.005, 0.02),
     ),
 }
 
