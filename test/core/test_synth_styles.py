@@ -1,11 +1,16 @@
 """Scene styles of the synthetic generator: default unchanged, hard crowded, kitchen different."""
 
+import json
+import typing
+
 import numpy as np
 import pytest
 
+from samosaic3d_core.cli import make_data
+from samosaic3d_core.cli.main import main
 from samosaic3d_core.data.synth import SynthConfig, generate_scene
 from samosaic3d_core.data.synth.layout import furnish
-from samosaic3d_core.data.synth.styles import get_style
+from samosaic3d_core.data.synth.styles import STYLES, get_style
 
 CATEGORIES = {"table", "chair", "desk", "monitor", "keyboard", "shelf", "book", "box", "sofa", "bed", "cabinet",
               "lamp", "plant", "cup", "bottle", "bowl", "counter", "refrigerator", "stool", "microwave"}
@@ -99,6 +104,23 @@ def test_kitchen_rooms_have_counters_with_items_and_no_living_room_furniture():
     assert any(o.category in ("refrigerator", "stool") for seed in range(3) for o in _layout("kitchen", seed).objects)
 
 
-def test_unknown_style_is_refused():
+def test_style_names_agree_and_an_unknown_one_is_refused(tmp_path, capsys):
+    hints = typing.get_type_hints(SynthConfig)
+    assert typing.get_args(hints["style"]) == make_data.STYLES == tuple(STYLES)
     with pytest.raises(ValueError, match="unknown scene style 'attic'; choose one of default, hard, kitchen"):
         furnish(SynthConfig(style="attic"), np.random.default_rng(0))
+    with pytest.raises(SystemExit) as exc:
+        main(["make-data", "--out", str(tmp_path), "--style", "attic"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --style: invalid choice: 'attic' (choose from 'default', 'hard', 'kitchen')" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_writes_the_chosen_style(tmp_path):
+    args = ["make-data", "--out", str(tmp_path), "--frames", "2", "--width", "32", "--height", "24", "--quiet"]
+    assert main(args + ["--style", "kitchen"]) == 0
+    meta = json.loads((tmp_path / "synth_s0_000" / "scene.json").read_text())
+    assert meta["config"]["style"] == "kitchen"
+    assert "counter" in {o["category"] for o in meta["objects"]}
+    assert len(list((tmp_path / "synth_s0_000" / "color").glob("*.jpg"))) == 2
