@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from samosaic3d_core.types import CameraIntrinsics
 
@@ -59,10 +60,17 @@ class SynthConfig:
     """Room extent ranges (x_min, x_max, y_min, y_max) in metres; x and y are drawn in these."""
     room_height: tuple[float, float] = (2.5, 3.0)
     """Ceiling height range, metres."""
+    style: Literal["default", "hard", "kitchen"] = "default"
+    """Scene style: "default" (living rooms, offices, bedrooms; the training distribution, unchanged for
+    every seed), "hard" (15-25 objects: packed shelves, chairs pushed in to the table edge, stacked
+    boxes side by side, rows of touching items of repeating colours, furniture nearly touching the
+    walls) or "kitchen" (10-22 objects: counters along the walls, an island with stools, a fridge;
+    a layout no model is trained on, for zero-shot evaluation). See ``styles.py``."""
     min_objects: int = 8
-    """Furnish until at least this many object instances are placed (if space allows)."""
+    """Furnish until at least this many object instances are placed (if space allows; default style only,
+    the others have their own range)."""
     max_objects: int = 20
-    """Never place more object instances than this."""
+    """Never place more object instances than this (default style only, the others have their own range)."""
     placement_tries: int = 200
     """Rejection-sampling attempts per room before giving up on more furniture."""
     gap: float = 0.08

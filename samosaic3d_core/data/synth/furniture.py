@@ -183,6 +183,46 @@ def cabinet(rng: np.random.Generator) -> SceneObject:
     return SceneObject("cabinet", parts)
 
 
+def counter(rng: np.random.Generator, hx: float, hy: float = 0.3, seating: float = 0.0) -> SceneObject:
+    """Kitchen base cabinets under one worktop, 0.88-0.94 m high: body, worktop, a door front and handle
+    per 0.5-0.6 m on the -y side. ``seating``: the worktop reaches this far past the body on +y."""
+    body = pick_color(rng, rng.choice(["white", "wood", "dark"]))
+    worktop, handle = pick_color(rng, rng.choice(["dark", "wood", "white", "metal"])), pick_color(rng, "metal")
+    h, t = rng.uniform(0.88, 0.94), rng.uniform(0.03, 0.04)
+    front = np.clip(body * 0.92, 0, 1)
+    parts = [box((-hx, -hy + 0.02, 0.0), (hx, hy, h - t), body),
+             box((-hx - 0.01, -hy - 0.01, h - t), (hx + 0.01, hy + seating, h), worktop)]
+    doors = max(1, int(round(2 * hx / 0.55)))
+    w = 2 * hx / doors
+    for k in range(doors):
+        x0, xc = -hx + k * w, -hx + (k + 0.5) * w
+        parts.append(box((x0 + 0.004, -hy, 0.1), (x0 + w - 0.004, -hy + 0.02, h - t - 0.01), front))
+        parts.append(box((xc - 0.06, -hy - 0.02, h - t - 0.09), (xc + 0.06, -hy, h - t - 0.07), handle))
+    return SceneObject("counter", parts)
+
+
+def fridge(rng: np.random.Generator) -> SceneObject:
+    """Tall body + freezer and fridge doors + two vertical handles, 1.7-1.95 m; doors on the -y side."""
+    color = pick_color(rng, rng.choice(["white", "metal", "dark"]))
+    hx, hy, h = rng.uniform(0.3, 0.4), rng.uniform(0.3, 0.35), rng.uniform(1.7, 1.95)
+    split = h * rng.uniform(0.3, 0.4)  # freezer below, fridge above
+    door, handle = np.clip(color * 0.95, 0, 1), pick_color(rng, "metal")
+    parts = [box((-hx, -hy + 0.04, 0.0), (hx, hy, h), color),
+             box((-hx, -hy, 0.02), (hx, -hy + 0.04, split - 0.005), door),
+             box((-hx, -hy, split + 0.005), (hx, -hy + 0.04, h - 0.01), door)]
+    for z0, z1 in ((split - 0.3, split - 0.05), (split + 0.1, split + 0.6)):
+        parts.append(box((hx - 0.07, -hy - 0.03, z0), (hx - 0.05, -hy, z1), handle))
+    return SceneObject("refrigerator", parts)
+
+
+def stool(rng: np.random.Generator, color: np.ndarray | None = None) -> SceneObject:
+    """Round seat on 4 thin legs, 0.6-0.7 m high (a bar stool)."""
+    color = pick_color(rng, rng.choice(["wood", "dark", "metal", "bright"])) if color is None else color
+    r, h = rng.uniform(0.15, 0.19), rng.uniform(0.6, 0.7)
+    return SceneObject("stool", [cylinder(0, 0, h - 0.04, h, r, color, resolution=16)]
+                       + legs(0.7 * r, 0.7 * r, 0.0, h - 0.04, 0.012, color, rng))
+
+
 def desk(rng: np.random.Generator) -> SceneObject:
     """Top + 2 side panels."""
     color = pick_color(rng, rng.choice(["wood", "white", "dark"]))
@@ -235,9 +275,12 @@ def small_box(rng: np.random.Generator, x: float, y: float, base_z: float, size,
     return SceneObject(category, [box((x - sx / 2, y - sy / 2, base_z), (x + sx / 2, y + sy / 2, base_z + sz), color)])
 
 
-def tabletop_item(rng: np.random.Generator, x: float, y: float, base_z: float) -> SceneObject:
-    """A cup, bowl, bottle or book resting on a surface at ``base_z``."""
-    kind = rng.choice(["cup", "bottle", "book", "bowl"])
+ITEM_KINDS = ("cup", "bottle", "book", "bowl")
+
+
+def tabletop_item(rng: np.random.Generator, x: float, y: float, base_z: float, kinds=ITEM_KINDS) -> SceneObject:
+    """A cup, bowl, bottle or book (one of ``kinds``) resting on a surface at ``base_z``."""
+    kind = rng.choice(list(kinds))
     color = pick_color(rng, rng.choice(["bright", "white", "dark"]))
     if kind == "cup":
         return SceneObject("cup", [cylinder(x, y, base_z, base_z + 0.1, 0.04, color)])
