@@ -56,18 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def segmenter_config(args: argparse.Namespace) -> SegmenterConfig:
     """The ``--config`` file (or the defaults), then the flags, then each ``--set``."""
-    config = SegmenterConfig()
-    if args.config:
-        try:
-            values = yaml.safe_load(args.config.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"--config {args.config}: cannot read it ({exc})") from exc
-        config = SegmenterConfig.from_dict(values, f"--config {args.config}")
     flags = {"pipeline": args.pipeline, "masks.source": args.masks, "checkpoint": args.checkpoint,
              "merging": args.merging, "device": args.device, "masks.fastsam.weights": args.weights}
+    return compose_config(args.config, flags, args.set)
+
+
+def compose_config(config_file: Path | None, flags: dict, sets: list[str],
+                   base: SegmenterConfig | None = None) -> SegmenterConfig:
+    """``base`` (or the defaults), then the YAML ``config_file`` (nested), then ``flags`` by dotted
+    name (empty ones left out), then each ``NAME=VALUE`` of ``sets``; ValueError names the source."""
+    config = base or SegmenterConfig()
+    if config_file:
+        try:
+            values = yaml.safe_load(Path(config_file).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"--config {config_file}: cannot read it ({exc})") from exc
+        config = SegmenterConfig.from_dict(values, f"--config {config_file}", base=config)
     flags = {name: str(value) if isinstance(value, Path) else value for name, value in flags.items() if value}
     config = SegmenterConfig.from_flat(flags, "flags", base=config)
-    return SegmenterConfig.from_flat(parse_overrides(args.set), "--set", base=config)
+    return SegmenterConfig.from_flat(parse_overrides(sets), "--set", base=config)
 
 
 @dataclass
