@@ -21,11 +21,9 @@ import argparse
 import os
 from pathlib import Path
 
-from common import HEADER, ensure_scenes, run_variant
+from common import HEADER, MASK_SEED, ensure_scenes, run_variant
 
 from samosaic3d_core.pipeline import SegmenterConfig
-
-MASK_SEED = 12345
 
 
 def variants(f2i: str, full: str, sim: dict | None = None, f2i_w: str | None = None) -> dict[str, SegmenterConfig]:

@@ -13,6 +13,9 @@ from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.eval import EvalConfig, evaluate_directory
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
+MASK_SEED = 12345
+"""Seed of the ``sim`` masks in every benchmark, so that all variants see the same masks."""
+
 
 def ensure_scenes(root: Path, scenes: int, frames: int, seed: int, width: int, height: int, extra=()) -> Path:
     """Generate ``root`` with ``samosaic3d make-data`` unless it already holds ``scenes`` scenes."""

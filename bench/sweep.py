@@ -15,12 +15,10 @@ import argparse
 import os
 from pathlib import Path
 
-from common import HEADER, ensure_scenes, run_variant
+from common import HEADER, MASK_SEED, ensure_scenes, run_variant
 
 from samosaic3d_core.config import leaf_fields
 from samosaic3d_core.pipeline import SegmenterConfig
-
-MASK_SEED = 12345
 
 
 def main(argv=None) -> int:

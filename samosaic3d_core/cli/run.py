@@ -2,12 +2,16 @@
 
 For each scene: ``OUT/<scene>.npz`` (the map file ``samosaic3d evaluate`` reads) and
 ``OUT/<scene>.ply`` (points coloured by instance), and one timing line per scene on stderr.
-When the frames carry ground truth, the ScanNet-protocol AP line is printed last, on stdout.
+``OUT/metrics.json`` holds, per scene and as the mean over scenes, map_instances and label_noise
+(``samosaic3d_core.eval.map_quality``), with ground truth also object_instances, objects and the
+scene's AP, and then the pooled AP/AP50/AP25. When the frames carry ground truth, the
+ScanNet-protocol AP line is printed last, on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,11 +23,13 @@ import yaml
 
 from samosaic3d_core.colors import id_colors
 from samosaic3d_core.config import parse_overrides
-from samosaic3d_core.io.scene_map import write_ply, write_scene_map
+from samosaic3d_core.io.scene_map import read_scene_map, write_ply, write_scene_map
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 from samosaic3d_core.types import Frame
 
 STAGES = ("masks", "lift", "frame_model", "associate", "memory")
+MEAN_ENTRIES = ("map_instances", "label_noise", "object_instances", "objects")
+"""Per-scene metrics.json entries that are also averaged over the scenes."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,18 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def segmenter_config(args: argparse.Namespace) -> SegmenterConfig:
     """The ``--config`` file (or the defaults), then the flags, then each ``--set``."""
-    config = SegmenterConfig()
-    if args.config:
-        try:
-            values = yaml.safe_load(args.config.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"--config {args.config}: cannot read it ({exc})") from exc
-        config = SegmenterConfig.from_dict(values, f"--config {args.config}")
     flags = {"pipeline": args.pipeline, "masks.source": args.masks, "checkpoint": args.checkpoint,
              "merging": args.merging, "device": args.device, "masks.fastsam.weights": args.weights}
+    return compose_config(args.config, flags, args.set)
+
+
+def compose_config(config_file: Path | None, flags: dict, sets: list[str],
+                   base: SegmenterConfig | None = None) -> SegmenterConfig:
+    """``base`` (or the defaults), then the YAML ``config_file`` (nested), then ``flags`` by dotted
+    name (empty ones left out), then each ``NAME=VALUE`` of ``sets``; ValueError names the source."""
+    config = base or SegmenterConfig()
+    if config_file:
+        try:
+            values = yaml.safe_load(Path(config_file).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"--config {config_file}: cannot read it ({exc})") from exc
+        config = SegmenterConfig.from_dict(values, f"--config {config_file}", base=config)
     flags = {name: str(value) if isinstance(value, Path) else value for name, value in flags.items() if value}
     config = SegmenterConfig.from_flat(flags, "flags", base=config)
-    return SegmenterConfig.from_flat(parse_overrides(args.set), "--set", base=config)
+    return SegmenterConfig.from_flat(parse_overrides(sets), "--set", base=config)
 
 
 @dataclass
@@ -76,15 +89,24 @@ class SceneStats:
     points: int = 0
     has_ground_truth: bool = False
 
+    @property
+    def fps(self) -> float:
+        """Frames per second of the whole step (NaN before any timed frame)."""
+        total = self.seconds.get("total", 0.0)
+        return self.frames / total if total > 0 else float("nan")
+
+    def entries(self) -> dict:
+        """The scene's metrics.json entries known without scoring: frames, skipped, fps, map_points."""
+        fps = None if self.fps != self.fps else round(self.fps, 2)
+        return {"frames": self.frames, "skipped": self.skipped, "fps": fps, "map_points": self.points}
+
     def line(self) -> str:
         """``scene0000_00: 40 frames, 9.8 FPS, ms/frame masks 60.1 lift 3.2 ... | 25 instances, 80123 points``"""
         n = max(self.frames, 1)
-        total = self.seconds.get("total", 0.0)
-        fps = self.frames / total if total > 0 else float("nan")
         stages = " ".join(f"{s} {1000 * self.seconds.get(s, 0.0) / n:.1f}" for s in STAGES)
         skipped = f" ({self.skipped} skipped)" if self.skipped else ""
         return (
-            f"{self.name}: {self.frames} frames{skipped}, {fps:.1f} FPS, ms/frame {stages} "
+            f"{self.name}: {self.frames} frames{skipped}, {self.fps:.1f} FPS, ms/frame {stages} "
             f"| {self.instances} instances, {self.points} points"
         )
 
@@ -141,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         scenes = scenes[: args.scenes] if args.scenes else scenes
         config = segmenter_config(args)
         seg = OnlineSegmenter.from_config(config)
-        has_ground_truth = False
+        has_ground_truth, scene_entries = False, {}
         for scene_dir in scenes:
             reader = SceneReader(scene_dir)
             total = len(range(0, len(reader), args.stride)) if hasattr(reader, "__len__") else None
@@ -151,25 +173,67 @@ def run(args: argparse.Namespace) -> int:
             stats = segment_scene(seg, reader.name, frames, args.out, total)
             print(stats.line(), file=sys.stderr)
             has_ground_truth |= stats.has_ground_truth
+            scene_entries[stats.name] = stats.entries()
     except (ValueError, NotImplementedError) as exc:
         print(f"samosaic3d run: {exc}", file=sys.stderr)
         return 2
+    voxel_size = config.memory.map_voxel_size
     if has_ground_truth:
-        return _evaluate(args.data, args.out)
-    return 0
+        evaluation = _evaluate(args.data, args.out, voxel_size)
+    else:
+        evaluation = Evaluation(scenes={name: _quality_without_ground_truth(args.out / f"{name}.npz", voxel_size)
+                                        for name in scene_entries})
+    for name, entries in evaluation.scenes.items():
+        scene_entries.setdefault(name, {}).update(entries)
+    metrics = {**evaluation.entries, "scenes": scene_entries, "mean": mean_entries(scene_entries.values())}
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"metrics: {args.out / 'metrics.json'} (mean over {len(scene_entries)} scenes: "
+          + ", ".join(f"{name} {value}" for name, value in metrics["mean"].items()) + ")", file=sys.stderr)
+    if evaluation.ap_line is not None:
+        print(evaluation.ap_line)
+    return evaluation.code
 
 
-def _evaluate(data_root: Path, pred_root: Path) -> int:
-    """Score the written maps; the AP line is the last thing printed."""
+def mean_entries(scenes: Iterable[dict]) -> dict:
+    """The mean over ``scenes`` of each of ``MEAN_ENTRIES`` that every scene has, to 4 decimals."""
+    scenes = list(scenes)
+    return {name: round(sum(s[name] for s in scenes) / len(scenes), 4)
+            for name in MEAN_ENTRIES if scenes and all(name in s for s in scenes)}
+
+
+@dataclass
+class Evaluation:
+    """What scoring the written maps gave: the AP line to print, pooled and per-scene metrics.json entries."""
+
+    code: int = 0
+    ap_line: str | None = None
+    entries: dict = field(default_factory=dict)
+    scenes: dict[str, dict] = field(default_factory=lambda: defaultdict(dict))
+
+
+def _evaluate(data_root: Path, pred_root: Path, voxel_size: float) -> Evaluation:
+    """Score the written maps: pooled AP, and per scene its AP and map quality (maps on ``voxel_size``)."""
     try:
-        from samosaic3d_core.eval import evaluate_directory, format_ap_line
+        from samosaic3d_core.eval import ap_entries, evaluate_directory, format_ap_line
     except ImportError as exc:
         print(f"samosaic3d run: maps written; evaluation not available ({exc})", file=sys.stderr)
-        return 0
+        return Evaluation()
+    evaluation = Evaluation()
     try:
-        result = evaluate_directory(data_root, pred_root)
+        result = evaluate_directory(
+            data_root, pred_root,
+            on_map=lambda name, scored: evaluation.scenes[name].update(scored.quality(voxel_size)),
+            on_scene=lambda name, scene_result: evaluation.scenes[name].update(ap_entries(scene_result)),
+        )
     except ValueError as exc:
         print(f"samosaic3d run: maps written; evaluation failed: {exc}", file=sys.stderr)
-        return 2
-    print(format_ap_line(result))
-    return 0
+        return Evaluation(code=2)
+    evaluation.ap_line, evaluation.entries = format_ap_line(result), ap_entries(result)
+    return evaluation
+
+
+def _quality_without_ground_truth(map_path: Path, voxel_size: float) -> dict:
+    """map_instances and label_noise of a written map (object counts need ground truth)."""
+    from samosaic3d_core.eval.map_quality import map_quality
+
+    return map_quality(read_scene_map(map_path), None, None, voxel_size)

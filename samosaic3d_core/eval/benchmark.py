@@ -18,7 +18,8 @@ import numpy as np
 
 from samosaic3d_core.eval.config import EvalConfig
 from samosaic3d_core.eval.instance_ap import ApResult, SceneEvalInput, evaluate_matches, format_ap_line, match_scene
-from samosaic3d_core.eval.scene_points import build_scene_points, prediction_masks, transfer_instances
+from samosaic3d_core.eval.map_quality import ScoredMap, score_map
+from samosaic3d_core.eval.scene_points import build_scene_points
 from samosaic3d_core.io.atomic import atomic_path
 from samosaic3d_core.types import Frame, SceneMap
 
@@ -28,9 +29,7 @@ DUMP_KEYS = ("gt_instance", "pred_masks", "pred_scores")
 
 def scene_eval_input(frames: Iterable[Frame], scene_map: SceneMap, config: EvalConfig, name: str) -> SceneEvalInput:
     """Scene points from ``frames`` with their ground truth, and ``scene_map`` transferred onto them."""
-    points = build_scene_points(frames, config)
-    masks, scores = prediction_masks(transfer_instances(points, scene_map, config), scene_map)
-    return SceneEvalInput(gt_instance=points.gt_instance, pred_masks=masks, pred_scores=scores, name=name)
+    return score_map(build_scene_points(frames, config), scene_map, config, name).eval_input
 
 
 def write_eval_dump(path: str | os.PathLike, scene: SceneEvalInput) -> None:
@@ -75,12 +74,15 @@ def evaluate_directory(
     dump_dir: str | os.PathLike | None = None,
     *,
     on_scene: Optional[Callable[[str, ApResult], None]] = None,
+    on_map: Optional[Callable[[str, ScoredMap], None]] = None,
     on_warning: Callable[[str], None] = _warn,
 ) -> ApResult:
     """Pooled AP of the maps in ``pred_root`` over the scenes of ``data_root``.
 
     dump_dir: if given, ``<dump_dir>/<scene>.npz`` (see ``write_eval_dump``) per scene.
     on_scene: called with (scene name, that scene's ApResult) after each scene.
+    on_map: called with (scene name, the map scored on the scene's points) before each scene's AP,
+    e.g. for its ``quality``.
     on_warning: receives the message for each skipped scene (``config.skip_missing``).
     Raises FileNotFoundError for a missing map (unless skipping) and ValueError when no
     scene was scored or an input file is malformed.
@@ -105,7 +107,10 @@ def evaluate_directory(
                 f"no map for scene {name}: expected {map_path}; run 'samosaic3d run' on it "
                 f"or pass --skip-missing to score only the scenes that have maps"
             )
-        scene = scene_eval_input(SceneReader(scene_dir), read_scene_map(map_path), config, name)
+        scored = score_map(build_scene_points(SceneReader(scene_dir), config), read_scene_map(map_path), config, name)
+        if on_map is not None:
+            on_map(name, scored)
+        scene = scored.eval_input
         if dump_dir is not None:
             write_eval_dump(Path(dump_dir) / f"{name}.npz", scene)
         scene_matches = match_scene(scene, config.min_region_size)

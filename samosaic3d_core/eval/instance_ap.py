@@ -254,3 +254,9 @@ def evaluate_matches(matches: Sequence[SceneMatches]) -> ApResult:
 def format_ap_line(result: ApResult) -> str:
     """``AP=0.4123 AP50=0.6012 AP25=0.7800`` (fractions, 4 decimals; ``nan`` without ground truth)."""
     return f"AP={result.ap:.4f} AP50={result.ap50:.4f} AP25={result.ap25:.4f}"
+
+
+def ap_entries(result: ApResult) -> dict:
+    """``{"AP": 0.4123, "AP50": 0.6012, "AP25": 0.78}`` for a metrics.json (4 decimals; None for NaN)."""
+    values = {"AP": result.ap, "AP50": result.ap50, "AP25": result.ap25}
+    return {name: None if np.isnan(value) else round(float(value), 4) for name, value in values.items()}

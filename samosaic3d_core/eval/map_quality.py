@@ -3,7 +3,8 @@
     label_noise        share of labelled map points whose id differs from their neighbours' majority
     instance_counts    map instances that stand for objects (>= min_points scene points, mostly on
                        labelled ground truth) against the ground-truth objects
-    map_quality        both, as the entries of a metrics.json (the demo's report)
+    map_quality        both, as the entries of a metrics.json (``run``, ``demo``, ``eval-bag``)
+    score_map          a map transferred onto a scene's points: what AP scores, and its map quality
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from samosaic3d_core.eval.config import EvalConfig
+from samosaic3d_core.eval.instance_ap import SceneEvalInput
+from samosaic3d_core.eval.scene_points import ScenePoints, prediction_masks, transfer_instances
 from samosaic3d_core.geometry import VoxelIndex, neighbourhood_mode, pack_voxel_keys, voxel_keys
+from samosaic3d_core.types import SceneMap
+
 
 def label_noise(xyz: np.ndarray, instance_ids: np.ndarray, voxel_size: float) -> float:
     """Share of labelled points (id > 0) that disagree with the majority of their neighbours.
@@ -74,12 +80,46 @@ def instance_counts(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 
     return InstanceCounts(map_instances=int(big.sum()), objects=int((gt_size >= min_points).sum()))
 
 
-def map_quality(scene_map, pred_ids: np.ndarray, gt_ids: np.ndarray, voxel_size: float, min_points: int = 100) -> dict:
-    """The map-quality entries of a metrics.json: label noise (0..1), object instances, objects.
+def map_quality(scene_map: SceneMap, pred_ids: np.ndarray | None, gt_ids: np.ndarray | None, voxel_size: float,
+                min_points: int = 100) -> dict:
+    """The map-quality entries of a metrics.json.
 
-    scene_map: the map (``SceneMap``) on its own grid of ``voxel_size``; pred_ids, gt_ids: (N,) per
-    scene point (``transfer_instances`` and the ground truth).
+    map_instances (distinct ids in the map), label_noise (0..1, rounded to 4 decimals) and, with
+    ground truth, object_instances and objects (``instance_counts``).
+
+    scene_map: the map on its own grid of ``voxel_size``; pred_ids, gt_ids: (N,) per scene point
+    (``transfer_instances`` and the ground truth), or both None for a scene without ground truth.
     """
+    ids = np.asarray(scene_map.instance_ids)
+    entries = {"map_instances": int(len(np.unique(ids[ids > 0]))),
+               "label_noise": round(label_noise(scene_map.xyz, ids, voxel_size), 4)}
+    if pred_ids is None or gt_ids is None:
+        return entries
     counts = instance_counts(pred_ids, gt_ids, min_points)
-    return {"label_noise": round(label_noise(scene_map.xyz, scene_map.instance_ids, voxel_size), 4),
-            "object_instances": counts.map_instances, "objects": counts.objects}
+    return {**entries, "object_instances": counts.map_instances, "objects": counts.objects}
+
+
+@dataclass(frozen=True)
+class ScoredMap:
+    """A map transferred onto the scored points of a scene (``score_map``)."""
+
+    scene_map: SceneMap
+    gt_ids: np.ndarray
+    """(N,) ground-truth instance per scene point, 0 = unlabelled."""
+    pred_ids: np.ndarray
+    """(N,) map instance per scene point (``transfer_instances``), 0 = none."""
+    eval_input: SceneEvalInput
+    """What the AP scores: the map's instances as masks over the scene points, with their scores."""
+
+    def quality(self, voxel_size: float, min_points: int = 100) -> dict:
+        """``map_quality`` of the map (on its grid of ``voxel_size``) against the scene's ground truth."""
+        return map_quality(self.scene_map, self.pred_ids, self.gt_ids, voxel_size, min_points)
+
+
+def score_map(points: ScenePoints, scene_map: SceneMap, config: EvalConfig = EvalConfig(),
+              name: str = "scene") -> ScoredMap:
+    """Transfer ``scene_map`` onto ``points`` (``build_scene_points``); ``name`` labels the scene in errors."""
+    pred_ids = transfer_instances(points, scene_map, config)
+    masks, scores = prediction_masks(pred_ids, scene_map)
+    return ScoredMap(scene_map, points.gt_instance, pred_ids,
+                     SceneEvalInput(gt_instance=points.gt_instance, pred_masks=masks, pred_scores=scores, name=name))

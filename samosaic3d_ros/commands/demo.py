@@ -46,9 +46,9 @@ def _ros_available() -> bool:
 def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.data.scannet import SceneReader
     from samosaic3d_core.data.synth import SynthConfig, generate_scene, write_scene
-    from samosaic3d_core.eval import EvalConfig, build_scene_points, evaluate_scenes, format_ap_line, transfer_instances
-    from samosaic3d_core.eval.instance_ap import SceneEvalInput
-    from samosaic3d_core.eval.scene_points import prediction_masks
+    from samosaic3d_core.eval import (
+        EvalConfig, ap_entries, build_scene_points, evaluate_scenes, format_ap_line, score_map,
+    )
     from samosaic3d_core.report.scene_report import ReportInputs, write_report
     from samosaic3d_ros.bag.reader import without_ground_truth
     from samosaic3d_ros.bag.replay import default_params_file
@@ -94,27 +94,24 @@ def run(args: argparse.Namespace) -> int:
         scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
     seg_seconds = time.perf_counter() - seg_started
 
-    from samosaic3d_core.eval.map_quality import map_quality
-
     config = EvalConfig()
     points = build_scene_points(frames, config)
-    pred_ids = transfer_instances(points, scene_map, config)
-    masks, scores = prediction_masks(pred_ids, scene_map)
-    ap = evaluate_scenes([SceneEvalInput(points.gt_instance, masks, scores, name=scene.name)], config.min_region_size)
+    scored = score_map(points, scene_map, config, scene.name)
+    ap = evaluate_scenes([scored.eval_input], config.min_region_size)
 
     shown = max(frames, key=_visible_instances)
     shown_masks = build_mask_source(params.segmenter.masks)(shown)  # the masks the segmenter saw
     metrics = {
         "scene": scene.name, "seed": args.seed, "frames": len(frames), "frames_processed": processed,
         "mode": mode, "pipeline": resolve_pipeline(params.segmenter).pipeline, "masks": params.segmenter.masks.source,
-        "AP": round(ap.ap, 4), "AP50": round(ap.ap50, 4), "AP25": round(ap.ap25, 4),
+        **ap_entries(ap),
         "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
-        "map_instances": int(len(set(scene_map.instance_ids.tolist()) - {0})),
         "gt_instances": int(len(set(points.gt_instance.tolist()) - {0})), "map_points": int(len(scene_map.xyz)),
-        **map_quality(scene_map, pred_ids, points.gt_instance, params.segmenter.memory.map_voxel_size),
+        **scored.quality(params.segmenter.memory.map_voxel_size),
     }
     report = out / "report"
-    write_report(report, ReportInputs(shown, shown_masks, points.xyz, pred_ids, points.gt_instance, scene_map, metrics))
+    write_report(report, ReportInputs(shown, shown_masks, points.xyz, scored.pred_ids, points.gt_instance, scene_map,
+                                      metrics))
     print(json.dumps(metrics))
     print(f"demo finished in {time.perf_counter() - started:.0f} s; report: {report}/ "
           "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")

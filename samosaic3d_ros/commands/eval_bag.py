@@ -1,12 +1,16 @@
 """``samosaic3d eval-bag BAG``: replay a bag into the node (or, with --offline, straight into the core),
 score the final map against the bag's ground-truth instance images; the last line is ``AP=… AP50=… AP25=…``.
+``--metrics FILE`` also writes the scores as JSON: AP/AP50/AP25 and the map quality (map_instances,
+label_noise, object_instances, objects; ``samosaic3d_core.eval.map_quality``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
+from pathlib import Path
 
 HELP = "replay a bag into the node (or --offline) and score it"
 
@@ -21,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-lockstep", action="store_true",
                         help="publish at the bag's rate; the node drops frames it cannot keep up with")
     parser.add_argument("--voxel", type=float, default=None, help="evaluation voxel size (m)")
+    parser.add_argument("--metrics", type=Path, default=None,
+                        help="write AP and map quality (label noise, object instances) as JSON to this file")
 
 
 def _overrides(args) -> dict:
@@ -33,7 +39,9 @@ def _overrides(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samosaic3d_core.eval import EvalConfig, evaluate_scenes, format_ap_line, scene_eval_input
+    from samosaic3d_core.eval import (
+        EvalConfig, ap_entries, build_scene_points, evaluate_scenes, format_ap_line, score_map,
+    )
     from samosaic3d_ros.bag.reader import read_frames, without_ground_truth
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
     from samosaic3d_ros.bag.replay import ReplayConfig, default_params_file, replay
@@ -59,9 +67,16 @@ def run(args: argparse.Namespace) -> int:
         mode = "node"
     seconds = time.perf_counter() - started
     config = EvalConfig() if args.voxel is None else EvalConfig(voxel_size=args.voxel)
-    scene = scene_eval_input(frames, scene_map, config, name=str(args.bag))
-    ap = evaluate_scenes([scene], config.min_region_size)
+    scored = score_map(build_scene_points(frames, config), scene_map, config, name=str(args.bag))
+    ap = evaluate_scenes([scored.eval_input], config.min_region_size)
+    quality = scored.quality(params.segmenter.memory.map_voxel_size)
     print(f"{mode}: {processed}/{len(frames)} frames processed in {seconds:.1f} s, "
-          f"{len(set(scene_map.instance_ids.tolist()) - {0})} map instances")
+          f"{quality['map_instances']} map instances ({quality['object_instances']} object instances, "
+          f"{quality['objects']} objects), label noise {quality['label_noise']:.4f}")
+    if args.metrics:
+        metrics = {"bag": str(args.bag), "mode": mode, "frames": len(frames), "frames_processed": processed,
+                   "segment_seconds": round(seconds, 2), **ap_entries(ap), **quality}
+        args.metrics.parent.mkdir(parents=True, exist_ok=True)
+        args.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
     print(format_ap_line(ap))
     return 0

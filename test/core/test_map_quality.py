@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from samosaic3d_core.eval.map_quality import InstanceCounts, instance_counts, label_noise
+from samosaic3d_core.eval import EvalConfig, ScenePoints, ap_entries, evaluate_scenes
+from samosaic3d_core.eval.map_quality import InstanceCounts, instance_counts, label_noise, map_quality, score_map
+from samosaic3d_core.types import SceneMap
 
 VOXEL = 0.02
 
@@ -53,3 +55,33 @@ def test_instance_counts_skip_small_and_structure_instances():
     assert InstanceCounts(3, 0).ratio == float("inf")
     with pytest.raises(ValueError, match="same shape"):
         instance_counts(pred, gt[:3])
+
+
+def patch_map(ids: np.ndarray) -> SceneMap:
+    """A 3 x 3 map patch on the VOXEL grid with the given ids (score 0.5)."""
+    n = len(ids)
+    return SceneMap(grid(3, 3).astype(np.float32), np.zeros((n, 3), np.uint8), ids.astype(np.int32),
+                    np.full(n, 0.5, np.float32))
+
+
+def test_map_quality_entries_with_and_without_ground_truth():
+    scene_map = patch_map(np.array([1, 1, 1, 1, 1, 1, 2, 2, 2]))
+    pred, gt = np.array([1, 1, 1, 2, 2, 2]), np.array([4, 4, 4, 0, 0, 0])
+    assert map_quality(scene_map, pred, gt, VOXEL, min_points=3) == {
+        "map_instances": 2, "label_noise": round(3 / 9, 4), "object_instances": 1, "objects": 1}
+    assert map_quality(scene_map, None, None, VOXEL) == {"map_instances": 2, "label_noise": round(3 / 9, 4)}
+
+
+def test_score_map_transfers_the_map_once_for_ap_and_quality():
+    scene_map = patch_map(np.array([3, 3, 3, 3, 3, 3, 0, 0, 0]))
+    xyz = grid(3, 3)
+    points = ScenePoints(xyz=xyz, coords=np.floor(xyz / VOXEL).astype(np.int64),
+                         gt_instance=np.array([7, 7, 7, 7, 7, 7, 0, 0, 0]))
+    scored = score_map(points, scene_map, EvalConfig(voxel_size=VOXEL, min_region_size=3), "patch")
+    np.testing.assert_array_equal(scored.pred_ids, [3, 3, 3, 3, 3, 3, 0, 0, 0])
+    assert scored.eval_input.pred_masks.shape == (1, 9) and scored.eval_input.name == "patch"
+    assert scored.quality(VOXEL, min_points=3) == {"map_instances": 1, "label_noise": 0.0, "object_instances": 1,
+                                                   "objects": 1}
+    assert ap_entries(evaluate_scenes([scored.eval_input], min_region_size=3)) == {"AP": 1.0, "AP50": 1.0, "AP25": 1.0}
+    no_scored_gt = evaluate_scenes([scored.eval_input], min_region_size=10)
+    assert ap_entries(no_scored_gt) == {"AP": None, "AP50": None, "AP25": None}

@@ -356,8 +356,9 @@ def fake_modules(monkeypatch, evaluated):
     masks = pytypes.ModuleType("samosaic3d_core.masks")
     masks.build_mask_source = lambda config: oracle_masks
     evaluation = pytypes.ModuleType("samosaic3d_core.eval")
-    evaluation.evaluate_directory = lambda data_root, pred_root, config=None, dump_dir=None: evaluated.append(pred_root) or 1.0
+    evaluation.evaluate_directory = lambda data_root, pred_root, **hooks: evaluated.append(pred_root) or 1.0
     evaluation.format_ap_line = lambda result: "AP=1.0000 AP50=1.0000 AP25=1.0000"
+    evaluation.ap_entries = lambda result: {"AP": result, "AP50": result, "AP25": result}
     for module in (scannet, masks, evaluation):
         monkeypatch.setitem(__import__("sys").modules, module.__name__, module)
 
@@ -375,7 +376,11 @@ def test_run_command_writes_maps_and_prints_ap_last(tmp_path, monkeypatch, capsy
     assert evaluated == [tmp_path / "out"]
     assert "lost: 3 frames (1 skipped)" in err and "room: 4 frames, " in err and "FPS" in err
     assert "skipping lost frame 3" in err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lost.npz", "lost.ply", "room.npz", "room.ply"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "lost.npz", "lost.ply", "metrics.json", "room.npz", "room.ply"]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["AP"] == 1.0 and sorted(metrics["scenes"]) == ["lost", "room"]
+    assert metrics["scenes"]["lost"]["frames"] == 3 and metrics["scenes"]["lost"]["skipped"] == 1
     scene_map = read_scene_map(tmp_path / "out" / "room.npz")
     assert set(np.unique(scene_map.instance_ids)) == {1, 2}
     ply = (tmp_path / "out" / "room.ply").read_bytes()

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("ros_commands")
 FLAGS = {
     "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks"],
     "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--storage", "--overwrite"],
-    "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel"],
+    "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel", "--metrics"],
     "params": ["--describe"],
 }
 
