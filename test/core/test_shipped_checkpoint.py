@@ -34,8 +34,10 @@ def pooled_ap(scenes, config: SegmenterConfig) -> float:
 
 
 def sim_config(pipeline: str, checkpoint: str = "") -> SegmenterConfig:
+    """Sim masks; map consolidation off, so that the scores compare the learned parts with the
+    heuristic ones and not the map-level revision both pipelines share."""
     return SegmenterConfig.from_flat({"pipeline": pipeline, "checkpoint": checkpoint, "masks.source": "sim",
-                                      "masks.sim.seed": 12345})
+                                      "masks.sim.seed": 12345, "memory.consolidation.every": 0})
 
 
 def test_the_shipped_checkpoint_loads_and_auto_uses_it():
