@@ -311,6 +311,9 @@ def main(args=None, segmenter_factory=None) -> int:
     except ValueError as exc:  # bad parameters or segmenter configuration
         rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
         return 1
+    except RuntimeError:  # a signal shut the context down while the executor was building its wait set
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
