@@ -23,8 +23,9 @@ Layout
     long-term (tier 1); a long-term id that is merged again is promoted back.
 
 Files: this one holds ``MemoryConfig`` and ``SceneMemory`` (updates and persistence);
-``memory_observation.py`` the read-only ``FrameObservation``; ``memory_tiers.py`` the short-term
-FIFO; ``memory_grid.py`` the tables and owner grids underneath.
+``memory_observation.py`` the read-only ``FrameObservation``; ``memory_revision.py`` the
+consolidation passes (merges, pruning, label fill) and ``memory_consolidation.py`` their evidence;
+``memory_tiers.py`` the short-term FIFO; ``memory_grid.py`` the tables and owner grids underneath.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from typing import Literal
 import numpy as np
 
 from samosaic3d_core import config as config_io
-from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
-from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEvidence, frame_grouping, mode_labels
+from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEvidence, frame_grouping
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
 from samosaic3d_core.memory_observation import FrameObservation
+from samosaic3d_core.memory_revision import MapRevision
 from samosaic3d_core.memory_tiers import ShortTermTier
 from samosaic3d_core.types import FramePoints, Instances, SceneMap
 
@@ -102,7 +103,7 @@ def _instance_spec(feat_dim: int) -> dict:
     }
 
 
-class SceneMemory:
+class SceneMemory(MapRevision):
     """Map instances and their voxels; see the module docstring for the layout and update rules."""
 
     def __init__(self, config: MemoryConfig | None = None):
@@ -369,93 +370,6 @@ class SceneMemory:
     def _demote(self, map_id: int) -> None:
         self._short.remove(map_id)
         self._inst["tier"][map_id - 1] = 1
-
-    # ----------------------------------------------------------------- consolidation
-    def consolidate(self, frame_index: int) -> None:
-        """Revise the grouping (``samosaic3d_core.memory_consolidation``): merge the pairs that views
-        group, dissolve rarely seen instances, fill and smooth the labels of recently seen voxels."""
-        cfg = self.config.consolidation
-        alive = self._inst["num_voxels"]
-        for low, high in self._evidence.merges(cfg.merge_min_views, cfg.merge_ratio):
-            # the older id survives, and comes back if the newer one had taken all its voxels
-            if (alive[low - 1] or alive[high - 1]) and (low, high) in self._evidence.counts:
-                self.merge(low, high)
-        rows = [*self._recent, self._prune(frame_index)]
-        self._recent = []
-        self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64))
-
-    def merge(self, keep: int, gone: int) -> None:
-        """Merge map instance ``gone`` into ``keep``: its voxels, cells, feature, counts and evidence."""
-        if keep == gone or not (1 <= keep <= self.num_ids and 1 <= gone <= self.num_ids):
-            raise ValueError(f"cannot merge map id {gone} into {keep} (ids 1..{self.num_ids}, distinct)")
-        rows = self._member_rows(gone)
-        self._voxels.owner[rows] = keep
-        self._record_owner_changes(rows, np.full(len(rows), keep), np.full(len(rows), gone))
-        cells = np.flatnonzero(self._cells.owner == gone)
-        self._cells.owner[cells] = keep
-        self._count_owner_changes("num_cells", np.full(len(cells), keep), np.full(len(cells), gone))
-        inst, k, g = self._inst, keep - 1, gone - 1
-        weight = inst["feat_weight"][[k, g]]
-        if self._feat_dim:
-            inst["feats"][k] = (weight @ inst["feats"][[k, g]]) / max(weight.sum(), 1e-12)
-        inst["feat_weight"][k] = weight.sum()
-        seen = inst["obs_count"][[k, g]].astype(np.float64)
-        inst["score"][k] = (seen @ inst["score"][[k, g]]) / max(seen.sum(), 1.0)
-        inst["obs_count"][k] = seen.sum()
-        for column, pick in (("first_frame", min), ("first_seen", min), ("last_frame", max), ("last_seen", max)):
-            inst[column][k] = pick(inst[column][k], inst[column][g])
-        self._refresh_geometry([keep])
-        if gone in self._short:
-            self._demote(gone)
-        self._touch(keep)
-        self._evidence.merge_ids(keep, gone)
-
-    def _prune(self, frame_index: int) -> np.ndarray:
-        """Dissolve instances seen in too few frames and not since ``prune_after`` frames; their voxel rows."""
-        cfg, inst = self.config.consolidation, self._inst
-        if not cfg.prune_min_frames:
-            return np.zeros(0, np.int64)
-        stale = (inst["num_voxels"] > 0) & (inst["obs_count"] < cfg.prune_min_frames)
-        stale &= frame_index - inst["last_frame"] > cfg.prune_after
-        ids = np.flatnonzero(stale) + 1
-        if len(ids) == 0:
-            return np.zeros(0, np.int64)
-        rows = np.concatenate([self._member_rows(i) for i in ids.tolist()])
-        lost = self._voxels.owner[rows].copy()
-        self._voxels.owner[rows] = 0
-        self._voxels.table["confidence"][rows] = 0
-        self._record_owner_changes(rows, np.zeros(len(rows), np.int64), lost)
-        cells = np.flatnonzero(np.isin(self._cells.owner, ids))
-        self._count_owner_changes("num_cells", np.zeros(0, np.int64), self._cells.owner[cells].copy())
-        self._cells.owner[cells] = 0
-        self._cells.table["confidence"][cells] = 0
-        for map_id in ids.tolist():
-            if map_id in self._short:
-                self._demote(map_id)
-        self._evidence.forget(ids.tolist())
-        return rows
-
-    def _relabel_by_neighbours(self, rows: np.ndarray) -> None:
-        """``fill_passes`` then ``smooth_passes`` of ``mode_labels`` over voxel ``rows``."""
-        cfg = self.config.consolidation
-        if len(rows) == 0 or not (cfg.fill_passes or cfg.smooth_passes):
-            return
-        keys, owner = self._voxels.table["key"], self._voxels.owner
-        neighbours = VoxelIndex(keys).neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
-        labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
-        labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)
-        changed = rows[labels[rows] != owner[rows]]
-        if len(changed) == 0:
-            return
-        gained, lost = labels[changed], owner[changed].copy()
-        owner[changed] = gained
-        self._voxels.table["confidence"][changed] = 1
-        self._record_owner_changes(changed, gained, lost)
-        affected = sorted((set(gained.tolist()) | set(lost.tolist())) - {0})
-        self._refresh_geometry(affected)
-        for map_id in affected:
-            if self._inst["num_voxels"][map_id - 1] == 0 and map_id in self._short:
-                self._demote(map_id)
 
     # ----------------------------------------------------------------- persistence
     def state(self) -> dict[str, np.ndarray]:
