@@ -85,6 +85,10 @@ class MapRevision:
         if len(rows) == 0 or not (cfg.fill_passes or cfg.smooth_passes):
             return
         keys, owner = self._voxels.table["key"], self._voxels.owner
+        if not cfg.smooth_passes:  # filling changes unlabelled voxels only
+            rows = rows[owner[rows] == 0]
+            if len(rows) == 0:
+                return
         neighbours = VoxelIndex(keys).neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
         labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
         labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)

@@ -1,0 +1,65 @@
+"""Per-frame time with and without map consolidation, in one run (alternating, same frames).
+
+    python bench/consolidation_cost.py                  # validation scenes, sim masks, shipped weights
+    python bench/consolidation_cost.py --repeats 3 --scenes 1
+
+Prints ms/frame of the whole step and of the memory stage (where consolidation runs) for
+``memory.consolidation.every`` = 0 and the default, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from common import MASK_SEED, ensure_scenes
+
+from samosaic3d_core.data.scannet import SceneReader, list_scenes
+from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+
+def run_once(seg: OnlineSegmenter, frames) -> tuple[float, float]:
+    """Seconds of all steps and of their memory stage over ``frames`` (segmenter reset first)."""
+    seg.reset()
+    total = memory = 0.0
+    for frame in frames:
+        started = time.perf_counter()
+        result = seg.step(frame)
+        total += time.perf_counter() - started
+        memory += result.timings["memory"]
+    return total, memory
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/synth/val"))
+    parser.add_argument("--scenes", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    data = ensure_scenes(args.data, args.scenes, 60, 200, 320, 240)
+    scenes = [list(SceneReader(d)) for d in list_scenes(data)[: args.scenes]]
+    base = {"masks.source": "sim", "masks.sim.seed": MASK_SEED}
+    variants = {"off": SegmenterConfig.from_flat({**base, "memory.consolidation.every": 0}),
+                "on": SegmenterConfig.from_flat(base)}
+    segs = {name: OnlineSegmenter.from_config(config) for name, config in variants.items()}
+    sums = {name: [0.0, 0.0, 0] for name in variants}
+    for _ in range(args.repeats):
+        for frames in scenes:
+            for name, seg in segs.items():  # alternate so that both see the same machine load
+                total, memory = run_once(seg, frames)
+                sums[name][0] += total
+                sums[name][1] += memory
+                sums[name][2] += len(frames)
+    ms = {name: (1000 * t / n, 1000 * m / n) for name, (t, m, n) in sums.items()}
+    print(f"consolidation cost, {args.scenes} scenes x 60 frames x {args.repeats}, {os.cpu_count()} CPU cores")
+    print("| consolidation | ms/frame | memory stage ms/frame |\n|---|---|---|")
+    for name, (step, memory) in ms.items():
+        print(f"| {name} | {step:.1f} | {memory:.1f} |")
+    print(f"ratio on/off of the step time: {ms['on'][0] / ms['off'][0]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
