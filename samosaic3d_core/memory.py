@@ -223,11 +223,12 @@ class SceneMemory(MapRevision):
         point_ids = local_to_map[obs.point_local]
 
         label = obs.voxel_labels(point_ids)  # (U,) map id per frame voxel
-        seen = obs.voxel_row >= 0
-        owner_before = np.zeros(len(label), np.int64)
-        owner_before[seen] = self._voxels.owner[obs.voxel_row[seen]]
         cfg = self.config.consolidation
-        self._evidence.observe(*frame_grouping(owner_before, label, cfg.min_share, cfg.min_voxels))
+        if cfg.every and cfg.merge_min_views:  # view-consensus evidence, read before the votes
+            seen = obs.voxel_row >= 0
+            owner_before = np.zeros(len(label), np.int64)
+            owner_before[seen] = self._voxels.owner[obs.voxel_row[seen]]
+            self._evidence.observe(*frame_grouping(owner_before, label, cfg.min_share, cfg.min_voxels))
         losers = self._fuse_voxels(obs, label)
         self._fuse_cells(obs, point_ids)
         touched = list(dict.fromkeys(local_to_map[1:].tolist()))
@@ -284,11 +285,20 @@ class SceneMemory(MapRevision):
         table["rgb"][new_rows] = mean_rgb[new]
         table["hits"][new_rows] = 1
 
-        self._recent.append(rows[rows >= 0])
+        if self.config.consolidation.every:  # the voxels the next consolidation revises
+            self._recent.append(rows[rows >= 0])
         voted = (rows >= 0) & (label > 0)
         gained_rows, gained_by, lost_by = self._voxels.vote(rows[voted], label[voted])
         self._record_owner_changes(gained_rows, gained_by, lost_by)
         return np.unique(lost_by[lost_by > 0]).tolist()
+
+    def _reassign_voxels(self, rows: np.ndarray, owners: np.ndarray, confidence: int | None = None) -> None:
+        """Give voxel ``rows`` the (R,) map ids ``owners`` (0 = none), optionally with a new vote confidence."""
+        lost = self._voxels.owner[rows].copy()
+        self._voxels.owner[rows] = owners
+        if confidence is not None:
+            self._voxels.table["confidence"][rows] = confidence
+        self._record_owner_changes(rows, owners, lost)
 
     def _record_owner_changes(self, rows: np.ndarray, gained_by: np.ndarray, lost_by: np.ndarray) -> None:
         """Voxel counts and member lists after voxel ``rows`` passed from ``lost_by`` to ``gained_by`` (0 = none)."""

@@ -33,8 +33,7 @@ class MapRevision:
         if keep == gone or not (1 <= keep <= self.num_ids and 1 <= gone <= self.num_ids):
             raise ValueError(f"cannot merge map id {gone} into {keep} (ids 1..{self.num_ids}, distinct)")
         rows = self._member_rows(gone)
-        self._voxels.owner[rows] = keep
-        self._record_owner_changes(rows, np.full(len(rows), keep), np.full(len(rows), gone))
+        self._reassign_voxels(rows, np.full(len(rows), keep))
         cells = np.flatnonzero(self._cells.owner == gone)
         self._cells.owner[cells] = keep
         self._count_owner_changes("num_cells", np.full(len(cells), keep), np.full(len(cells), gone))
@@ -65,10 +64,7 @@ class MapRevision:
         if len(ids) == 0:
             return np.zeros(0, np.int64)
         rows = np.concatenate([self._member_rows(i) for i in ids.tolist()])
-        lost = self._voxels.owner[rows].copy()
-        self._voxels.owner[rows] = 0
-        self._voxels.table["confidence"][rows] = 0
-        self._record_owner_changes(rows, np.zeros(len(rows), np.int64), lost)
+        self._reassign_voxels(rows, np.zeros(len(rows), np.int64), confidence=0)
         cells = np.flatnonzero(np.isin(self._cells.owner, ids))
         self._count_owner_changes("num_cells", np.zeros(0, np.int64), self._cells.owner[cells].copy())
         self._cells.owner[cells] = 0
@@ -96,9 +92,7 @@ class MapRevision:
         if len(changed) == 0:
             return
         gained, lost = labels[changed], owner[changed].copy()
-        owner[changed] = gained
-        self._voxels.table["confidence"][changed] = 1
-        self._record_owner_changes(changed, gained, lost)
+        self._reassign_voxels(changed, gained, confidence=1)
         affected = sorted((set(gained.tolist()) | set(lost.tolist())) - {0})
         self._refresh_geometry(affected)
         for map_id in affected:
