@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
+
+import numpy as np
 
 from samosaic3d_core.lift import LiftConfig
 from samosaic3d_core.train.dataset import AugmentConfig
@@ -36,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--init; temporal: I2S merging, needs --init)")
     parser.add_argument("--init", type=Path, help="F2I weights (.safetensors) to start from: frozen in the pair and "
                         "temporal stages, fine-tuned in the f2i stage (its model config must match)")
-    parser.add_argument("--data", type=Path, help="folder of training scenes (or data.train in --config)")
+    parser.add_argument("--data", type=Path, help="folder of training scenes (or data.train in --config); "
+                        "several joined by ':' are read together")
     parser.add_argument("--val-data", type=Path, help="folder of validation scenes (validated at each checkpoint)")
     parser.add_argument("--out", type=Path, help="run directory (default runs/f2i, runs/pair or runs/temporal)")
     parser.add_argument("--config", type=Path, help="YAML/JSON with 'model', 'loss', 'train', 'data' sections")
@@ -49,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
     parser.add_argument("--no-resume", action="store_true", help="start over even if --out holds a run")
-    parser.add_argument("--masks", help="mask source that cuts frames into fragments (default sim)")
+    parser.add_argument("--masks", help="mask source that cuts frames into fragments (default sim); "
+                        "several joined by '+' (sim+oversegment) are mixed, one picked per frame")
     parser.add_argument("--frame-stride", type=int, help="use every k-th frame of each scene (default 1)")
     parser.add_argument("--point-budget", type=int, help="points per frame after lifting (LiftConfig.point_budget)")
     parser.add_argument("--no-augment", action="store_true", help="no random rotation/scale/shift/colour")
@@ -57,13 +62,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _mask_factory(name: str):
     """seed -> mask source. 'sim' is rebuilt per frame so every epoch cuts objects differently;
-    other sources are deterministic and built once."""
-    from samosaic3d_core.masks import make_mask_source
+    other sources are deterministic and built once. Several sources joined by '+' (``sim+oversegment``)
+    are mixed: each frame's seed picks one of them at random."""
+    from samosaic3d_core.masks import MASK_SOURCES, make_mask_source
 
-    if name == "sim":
-        return lambda seed: make_mask_source("sim", seed=seed)
-    source = make_mask_source(name)
-    return lambda seed: source
+    names = name.split("+")
+    unknown = [n for n in names if n not in MASK_SOURCES]
+    if unknown:
+        raise SystemExit(f"samosaic3d train: unknown mask source {unknown[0]!r} in --masks {name!r}; "
+                         f"expected one of {', '.join(MASK_SOURCES)}, or several joined by '+'")
+    fixed = {n: make_mask_source(n) for n in names if n != "sim"}
+
+    def source(n: str, seed: int):
+        return make_mask_source("sim", seed=seed) if n == "sim" else fixed[n]
+
+    if len(names) == 1:
+        return lambda seed: source(names[0], seed)
+    return lambda seed: source(names[int(np.random.default_rng([seed, 7]).integers(len(names)))], seed)
+
+
+def _scenes(data: Path, stage: str) -> list[Path]:
+    """The scenes of ``--data``/``data.train``: one folder, or several joined by the path separator
+    (``data/synth/train:data/synth/train_hard``)."""
+    from samosaic3d_core.data.scannet import list_scenes
+
+    scenes: list[Path] = []
+    for root in str(data).split(os.pathsep):
+        try:
+            found = list_scenes(root)
+        except ValueError as exc:
+            raise SystemExit(f"{stage}: {exc}") from None
+        if not found:
+            raise SystemExit(f"{stage}: no scenes found under {root}")
+        scenes.extend(found)
+    return scenes
 
 
 def _data_arguments(args: argparse.Namespace, data) -> None:
@@ -103,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
         return run_temporal(args)
     if args.stage == "pair":
         return run_pair(args)
-    from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.train.dataset import SceneFrameDataset
     from samosaic3d_core.train.loop import train
 
@@ -132,10 +163,7 @@ def run(args: argparse.Namespace) -> int:
     make_masks = _mask_factory(args.masks)
 
     def dataset(root: Path, augment_config):
-        scenes = list_scenes(root)
-        if not scenes:
-            raise SystemExit(f"samosaic3d train: no scenes found under {root}")
-        return SceneFrameDataset(scenes, make_masks, lift_config, loss_config, augment_config,
+        return SceneFrameDataset(_scenes(root, "samosaic3d train"), make_masks, lift_config, loss_config, augment_config,
                                  frame_stride=args.frame_stride, seed=train_config.seed)
 
     train_set = dataset(args.data, augment)
@@ -170,7 +198,6 @@ def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
 def run_temporal(args: argparse.Namespace) -> int:
     """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.config import from_dict
-    from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.model.frame_model import F2IFrameModel
     from samosaic3d_core.model.i2s import I2SConfig
     from samosaic3d_core.pipeline import learned_frame_features
@@ -194,10 +221,7 @@ def run_temporal(args: argparse.Namespace) -> int:
     make_masks = _mask_factory(args.masks)
 
     def dataset(root: Path):
-        scenes = list_scenes(root)
-        if not scenes:
-            raise SystemExit(f"samosaic3d train: no scenes found under {root}")
-        return MergeDataset(scenes, make_masks, frame_features, lift_config, temporal_config, seed=train_config.seed)
+        return MergeDataset(_scenes(root, "samosaic3d train"), make_masks, frame_features, lift_config, temporal_config, seed=train_config.seed)
 
     train_set = dataset(args.data)
     val_set = dataset(args.val_data) if args.val_data else None
@@ -212,7 +236,6 @@ def run_temporal(args: argparse.Namespace) -> int:
 
 def run_pair(args: argparse.Namespace) -> int:
     """``--stage pair``: fit the pair head on fragment pairs, the F2I model of ``--init`` frozen."""
-    from samosaic3d_core.data.scannet import list_scenes
     from samosaic3d_core.train.pair import train_pair_head
 
     stage = "samosaic3d train --stage pair"
@@ -227,10 +250,8 @@ def run_pair(args: argparse.Namespace) -> int:
     _data_arguments(args, file_config.data)
     f2i, f2i_config, device = _frozen_init(args.init, stage, config.device, config.threads)
     lift_config = _lift_config(args, file_config.data)
-    train_scenes = list_scenes(args.data)
-    val_scenes = list_scenes(args.val_data) if args.val_data else []
-    if not train_scenes:
-        raise SystemExit(f"{stage}: no scenes found under {args.data}")
+    train_scenes = _scenes(args.data, stage)
+    val_scenes = _scenes(args.val_data, stage) if args.val_data else []
     extra = {"init": str(args.init), "data": {"train": str(args.data), "masks": args.masks,
                                               "val": str(args.val_data) if args.val_data else None}}
     final = train_pair_head(config, file_config.pair_head, f2i, f2i_config, train_scenes, val_scenes,

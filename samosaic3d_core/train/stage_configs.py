@@ -29,11 +29,12 @@ class DataConfig:
     """The scenes a stage reads and how their frames become points and fragments."""
 
     train: Optional[str] = None
-    """Folder of training scenes (--data wins)."""
+    """Folder of training scenes, or several joined by ':' (--data wins)."""
     val: Optional[str] = None
     """Folder of validation scenes (--val-data wins)."""
     masks: str = "sim"
-    """Mask source that cuts frames into fragments."""
+    """Mask source that cuts frames into fragments; several joined by '+' (``sim+oversegment``) are mixed,
+    each frame cut by one of them picked at random."""
     frame_stride: int = 1
     """Use every k-th frame of each scene (f2i stage; the pair stage has ``pair.frame_stride``)."""
     augment: bool = True

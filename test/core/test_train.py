@@ -170,3 +170,26 @@ def test_the_temporal_stage_reads_the_run_time_components_configs():
     assert (temporal.frame_model.readout, temporal.frame_model.group_threshold) == ("affinity", None)
     assert (temporal.descriptor.color_bins, temporal.learned_association.i2s_merge_threshold) == (8, 0.5)
     assert (config.train.out_dir, config.train.steps, config.train.batch_size) == ("runs/temporal", 3000, 4)
+
+
+def test_training_data_mixes_folders_and_mask_sources(tmp_path):
+    from samosaic3d_core.cli.train import _mask_factory, _scenes
+    from samosaic3d_core.masks.oversegment import OversegmentMasks
+    from samosaic3d_core.masks.sim import SimMasks
+
+    make = _mask_factory("sim+oversegment")
+    kinds = {type(make(seed)) for seed in range(20)}
+    assert kinds == {SimMasks, OversegmentMasks}
+    assert all(type(make(3)) is type(make(3)) for _ in range(3)), "a seed always picks the same source"
+    assert {type(_mask_factory("oversegment")(s)) for s in range(5)} == {OversegmentMasks}
+    with pytest.raises(SystemExit, match="unknown mask source 'sam'"):
+        _mask_factory("sim+sam")
+
+    for root, count in (("a", 2), ("b", 1)):
+        for i in range(count):
+            for sub in ("color", "depth", "pose"):
+                (tmp_path / root / f"scene{i}" / sub).mkdir(parents=True)
+    scenes = _scenes(Path(f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}"), "train")
+    assert [s.parent.name for s in scenes] == ["a", "a", "b"]
+    with pytest.raises(SystemExit, match="missing"):
+        _scenes(Path(f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'missing'}"), "train")
