@@ -40,6 +40,7 @@ from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEviden
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
 from samosaic3d_core.memory_observation import FrameObservation
 from samosaic3d_core.memory_revision import MapRevision
+from samosaic3d_core.memory_structure import StructureConfig, detached_on_planes, plane_shares
 from samosaic3d_core.memory_tiers import ShortTermTier
 from samosaic3d_core.types import FramePoints, Instances, SceneMap
 
@@ -63,6 +64,7 @@ class MemoryConfig:
     keep_unassigned: bool = True
     """Keep voxels of points that belong to no instance in the map (instance id 0)."""
     consolidation: ConsolidationConfig = field(default_factory=ConsolidationConfig)
+    structure: StructureConfig = field(default_factory=StructureConfig)
 
     def __post_init__(self):
         config_io.check_sections(self)
@@ -121,6 +123,7 @@ class SceneMemory(MapRevision):
         self._short = ShortTermTier(cfg.short_term_size)
         self._evidence = PairEvidence()
         self._recent: list[np.ndarray] = []  # voxel rows seen since the last consolidation
+        self._planes = np.zeros((0, 4))  # boundary planes (floor, walls, ceiling): unit normal, offset
         self._frames = 0  # frames integrated
 
     # ----------------------------------------------------------------- reading
@@ -186,7 +189,31 @@ class SceneMemory(MapRevision):
             scores=scores,
         )
 
+    def structure_planes(self) -> np.ndarray:
+        """(P, 4) float64 boundary planes found so far (unit normal towards the room, offset); see
+        ``samosaic3d_core.memory_structure``."""
+        return self._planes.copy()
+
     # ----------------------------------------------------------------- one frame
+    def without_structure(
+        self, points: FramePoints, instances: Instances, point_local: np.ndarray
+    ) -> tuple[Instances, np.ndarray]:
+        """The frame without its structure (``samosaic3d_core.memory_structure``): instances with at
+        least ``structure.min_share`` of their points on one boundary plane are dropped and the rest
+        renumbered; points on a plane away from the rest of their instance (``structure.attach``)
+        get local id 0."""
+        cfg = self.config.structure
+        if len(self._planes) == 0 or len(instances) == 0:
+            return instances, point_local
+        local = np.asarray(point_local, np.int64)
+        shares = plane_shares(points.xyz, local - 1, len(instances), self._planes, cfg.band)
+        keep = shares < cfg.min_share
+        renumber = np.zeros(len(instances) + 1, np.int64)
+        renumber[1:][keep] = np.arange(1, keep.sum() + 1)
+        local = renumber[local]
+        local[detached_on_planes(points.xyz, local, self._planes, cfg.band, cfg.attach)] = 0
+        return instances[np.flatnonzero(keep)], local.astype(np.asarray(point_local).dtype)
+
     def observe(
         self, points: FramePoints, instances: Instances, point_local: np.ndarray, frame_index: int, timestamp: float
     ) -> FrameObservation:
@@ -387,6 +414,7 @@ class SceneMemory(MapRevision):
         arrays = {**self._voxels.state("voxel_"), **self._cells.state("cell_"), **self._inst.arrays("inst_")}
         arrays["short_term"] = np.asarray(self._short.ids(), np.int64)
         arrays["pair_evidence"] = self._evidence.state()
+        arrays["structure_planes"] = self._planes.copy()
         arrays["feat_dim"] = np.asarray(-1 if self._feat_dim is None else self._feat_dim, np.int64)
         return arrays
 
@@ -422,6 +450,11 @@ class SceneMemory(MapRevision):
         memory._short = ShortTermTier(config.short_term_size, short.tolist())
         if "pair_evidence" in arrays:  # states of version 1 have none
             memory._evidence = PairEvidence.from_state(arrays["pair_evidence"], num_ids, source)
+        if "structure_planes" in arrays:  # states before version 3 have none
+            planes = np.asarray(arrays["structure_planes"])
+            if planes.ndim != 2 or planes.shape[1] != 4 or not np.isfinite(planes).all():
+                raise ValueError(f"{source}: 'structure_planes' must be a finite (P, 4) array, got {planes.shape}")
+            memory._planes = planes.astype(np.float64)
         memory._inst["tier"][np.asarray(memory._short.trim(), np.int64) - 1] = 1
         return memory
 

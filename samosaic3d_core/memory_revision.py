@@ -10,6 +10,7 @@ import numpy as np
 
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
 from samosaic3d_core.memory_consolidation import mode_labels
+from samosaic3d_core.memory_structure import detached_on_planes, find_boundary_planes, on_planes, plane_shares
 
 
 class MapRevision:
@@ -24,7 +25,7 @@ class MapRevision:
             # the older id survives, and comes back if the newer one had taken all its voxels
             if (alive[low - 1] or alive[high - 1]) and (low, high) in self._evidence.counts:
                 self.merge(low, high)
-        rows = [*self._recent, self._prune(frame_index)]
+        rows = [*self._recent, self._prune(frame_index), self._take_structure()]
         self._recent = []
         self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64))
 
@@ -60,7 +61,33 @@ class MapRevision:
             return np.zeros(0, np.int64)
         stale = (inst["num_voxels"] > 0) & (inst["obs_count"] < cfg.prune_min_frames)
         stale &= frame_index - inst["last_frame"] > cfg.prune_after
-        ids = np.flatnonzero(stale) + 1
+        return self._dissolve(np.flatnonzero(stale) + 1)
+
+    def _take_structure(self) -> np.ndarray:
+        """Every ``structure.every_passes`` passes: find the boundary planes again and dissolve the
+        instances that lie on one of them (``samosaic3d_core.memory_structure``); their voxel rows."""
+        cfg, passes = self.config.structure, self._frames // max(self.config.consolidation.every, 1)
+        if not cfg.every_passes or passes % cfg.every_passes:
+            return np.zeros(0, np.int64)
+        xyz = self._voxels.table["xyz"]
+        self._planes = find_boundary_planes(xyz, self.config.map_voxel_size, cfg, seed=self._frames)
+        if len(self._planes) == 0 or cfg.min_share > 1.0:
+            return np.zeros(0, np.int64)
+        alive = self.alive_ids()
+        labelled = np.flatnonzero(self._voxels.owner > 0)
+        owner = self._voxels.owner[labelled]
+        shares = plane_shares(xyz[labelled], owner - 1, self.num_ids, self._planes, cfg.band)
+        rows = self._dissolve(alive[shares[alive - 1] >= cfg.min_share])
+        owner = self._voxels.owner[labelled]  # what is left after dissolving
+        detached = labelled[detached_on_planes(xyz[labelled], owner, self._planes, cfg.band, cfg.attach)]
+        if len(detached):
+            lost = np.unique(self._voxels.owner[detached])
+            self._reassign_voxels(detached, np.zeros(len(detached), np.int64), confidence=0)
+            self._refresh_geometry(lost.tolist())
+        return np.concatenate([rows, detached])
+
+    def _dissolve(self, ids: np.ndarray) -> np.ndarray:
+        """Take map ``ids`` apart: their voxels and cells become unlabelled; their voxel rows."""
         if len(ids) == 0:
             return np.zeros(0, np.int64)
         rows = np.concatenate([self._member_rows(i) for i in ids.tolist()])
@@ -83,8 +110,10 @@ class MapRevision:
         keys, owner = self._voxels.table["key"], self._voxels.owner
         if not cfg.smooth_passes:  # filling changes unlabelled voxels only
             rows = rows[owner[rows] == 0]
-            if len(rows) == 0:
-                return
+        if len(self._planes):  # structure stays unlabelled
+            rows = rows[~on_planes(self._voxels.table["xyz"][rows], self._planes, self.config.structure.band)]
+        if len(rows) == 0:
+            return
         neighbours = VoxelIndex(keys).neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
         labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
         labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)

@@ -36,9 +36,10 @@ from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
-STATE_VERSION = 2
-"""Version 2 adds the view-consensus evidence of map consolidation; version 1 files load without it."""
-READABLE_STATE_VERSIONS = (1, 2)
+STATE_VERSION = 3
+"""Version 2 adds the view-consensus evidence of map consolidation, version 3 the boundary planes of
+the room structure; older files load without them."""
+READABLE_STATE_VERSIONS = (1, 2, 3)
 MERGING = ("auto", "heuristic", "learned", "untrained")
 
 
@@ -165,6 +166,7 @@ class OnlineSegmenter:
         lap("lift")
         frame_instances, point_local = self.frame_model(frame, points, fragments)
         lap("frame_model")
+        frame_instances, point_local = self.memory.without_structure(points, frame_instances, point_local)
         obs = self.memory.observe(points, frame_instances, point_local, frame.index, frame.timestamp)
         matches = np.asarray(self.associator(obs, self.memory), np.int64)
         lap("associate")

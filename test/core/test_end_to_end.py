@@ -65,6 +65,7 @@ def run_metrics(tmp_path, masks: str, capsys) -> tuple[dict, list[str]]:
 def test_run_writes_map_quality_and_ap_to_metrics_json(tiny_dataset, tmp_path, capsys):
     objects = scored_objects(tiny_dataset)
     assert objects >= 5
+    noise = {}
     for masks in ("oracle", "sim"):
         metrics, lines = run_metrics(tmp_path, masks, capsys)
         assert lines[-1] == f"AP={metrics['AP']:.4f} AP50={metrics['AP50']:.4f} AP25={metrics['AP25']:.4f}"
@@ -73,10 +74,11 @@ def test_run_writes_map_quality_and_ap_to_metrics_json(tiny_dataset, tmp_path, c
         assert all(isinstance(scene[k], int) for k in ("map_instances", "object_instances", "objects"))
         assert 0.0 <= scene["label_noise"] <= 1.0 and scene["object_instances"] <= scene["map_instances"]
         assert metrics["mean"]["label_noise"] == scene["label_noise"]
+        noise[masks] = scene["label_noise"]
         if masks == "oracle":  # one map instance per object, clean labels
             assert scene["object_instances"] == objects and scene["label_noise"] < 0.05 and metrics["AP"] > 0.9
-        else:  # sim masks split objects into parts that stay apart
-            assert scene["object_instances"] > objects and scene["label_noise"] > 0.05
+        else:  # sim masks split objects into parts that stay apart, with speckled borders
+            assert scene["object_instances"] > objects and scene["label_noise"] > 2 * noise["oracle"]
 
 
 def test_run_without_ground_truth_writes_label_noise_only(tiny_dataset, tmp_path, capsys):

@@ -1,0 +1,144 @@
+"""Room structure: boundary planes found in a map, and what the memory does with them."""
+
+import numpy as np
+import pytest
+
+from samosaic3d_core.memory_consolidation import ConsolidationConfig
+from samosaic3d_core.memory_structure import (
+    StructureConfig, detached_on_planes, find_boundary_planes, on_planes, plane_shares,
+)
+from samosaic3d_core.types import FramePoints, Instances
+from test.core.test_memory import VOXEL, memory_with, step
+
+GRID = 0.02
+
+
+def patch(axes, fixed, lo, hi, step_m=GRID):
+    """Points on an axis-aligned rectangle: ``axes`` the two free axes over [lo, hi), the third at ``fixed``."""
+    u, v = np.meshgrid(np.arange(lo[0], hi[0], step_m), np.arange(lo[1], hi[1], step_m), indexing="ij")
+    xyz = np.zeros((u.size, 3))
+    xyz[:, axes[0]], xyz[:, axes[1]] = u.ravel(), v.ravel()
+    xyz[:, 3 - sum(axes)] = fixed
+    return xyz
+
+
+def room():
+    """A 3 x 3 m floor, walls at x = 0 and y = 0 (2 m high), a 1 x 1 m table top at 0.75 m with a
+    box on the floor under it."""
+    floor = patch((0, 1), 0.0, (0, 0), (3, 3))
+    wall_x = patch((1, 2), 0.0, (0, 0), (3, 2))
+    wall_y = patch((0, 2), 0.0, (0, 0), (3, 2))
+    table = patch((0, 1), 0.75, (1, 1), (2, 2))
+    box = np.concatenate([patch((0, 2), 1.2, (1.2, 0.02), (1.6, 0.5)), patch((0, 1), 0.5, (1.2, 1.2), (1.6, 1.6))])
+    return np.concatenate([floor, wall_x, wall_y, table, box])
+
+
+def test_boundary_planes_are_floor_and_walls_not_the_table_top():
+    planes = find_boundary_planes(room(), GRID, StructureConfig(sample=6000))
+    assert len(planes) == 3
+    normals = {tuple(np.round(np.abs(p[:3])).astype(int)) for p in planes}
+    assert normals == {(0, 0, 1), (1, 0, 0), (0, 1, 0)}
+    inside = np.array([1.5, 1.5, 1.0])
+    assert (planes[:, :3] @ inside + planes[:, 3] > 0).all(), "normals point into the room"
+    assert np.allclose(np.abs(planes[:, 3]), 0.0, atol=0.01)
+
+
+def test_small_planes_are_not_structure():
+    config = StructureConfig(min_area=20.0)  # more than the whole room holds
+    assert len(find_boundary_planes(room(), GRID, config)) == 0
+    assert find_boundary_planes(np.zeros((2, 3)), GRID, StructureConfig()).shape == (0, 4)
+
+
+def test_plane_shares_on_planes_and_detached_points():
+    planes = np.array([[0.0, 0.0, 1.0, 0.0]])  # the floor z = 0
+    xyz = np.array([[0, 0, 0.0], [0.5, 0, 0.01], [0, 0, 0.5], [0.02, 0, 0.02], [2.0, 2.0, 0.0]])
+    group = np.array([0, 0, 1, 1, 1])
+    assert np.allclose(plane_shares(xyz, group, 2, planes, band=0.03), [1.0, 2 / 3])
+    assert on_planes(xyz, planes, 0.03).tolist() == [True, True, False, True, True]
+    labels = group + 1
+    # label 2: (0.02, 0, 0.02) is 0.48 m from its off-plane point, (2, 2, 0) farther: both detached at 0.3 m
+    assert detached_on_planes(xyz, labels, planes, 0.03, attach=0.3).tolist() == [True, True, False, True, True]
+    assert detached_on_planes(xyz, labels, planes, 0.03, attach=0.5).tolist() == [True, True, False, False, True]
+    assert not detached_on_planes(xyz, np.zeros(5, int), planes, 0.03, 0.5).any(), "unlabelled points stay as they are"
+
+
+def structured(**overrides):
+    """A memory on the 0.1 m test grid that consolidates and looks for structure after every frame."""
+    structure = StructureConfig(**{"every_passes": 1, "band": 0.05, "min_area": 1.0, "attach": 0.15, **overrides})
+    consolidation = ConsolidationConfig(every=1, merge_min_views=0, prune_min_frames=0, fill_passes=0, min_voxels=1)
+    return memory_with(consolidation=consolidation, structure=structure)
+
+
+FLOOR = [(x, y, 0) for x in range(15) for y in range(15)]  # 2.25 m^2 at z = 0.05
+CUBE = [(x, y, z) for x in (5, 6) for y in (5, 6) for z in (0, 1, 2)]  # stands on the floor
+
+
+def test_instances_on_the_floor_are_dissolved_objects_keep_their_base():
+    memory = structured()
+    floor = [c for c in FLOOR if c not in CUBE]
+    step(memory, [floor[:100], floor[100:], CUBE])  # the floor in two pieces, and a cube
+    assert len(memory.structure_planes()) == 1
+    assert memory.alive_ids().tolist() == [3], "both floor pieces are structure"
+    xyz, _ = memory.instance_points(3)
+    assert len(xyz) == len(CUBE), "the cube keeps its base on the floor"
+    labels = memory.scene_map().instance_ids
+    assert (labels == 0).sum() == len(floor)
+
+
+def test_structure_takes_a_floor_piece_fused_with_an_object():
+    memory = structured()
+    far_floor = [(x, y, 0) for x in range(10, 15) for y in range(10, 15)]
+    step(memory, [[c for c in FLOOR if c not in CUBE and c not in far_floor], CUBE + far_floor])
+    xyz, _ = memory.instance_points(memory.alive_ids()[0])
+    assert len(xyz) == len(CUBE), "the far floor cells left the cube; its base stayed"
+
+
+def test_frames_drop_structure_instances_and_detached_points():
+    memory = structured()
+    step(memory, [FLOOR])  # finds the floor
+    assert len(memory.structure_planes()) == 1 and len(memory.alive_ids()) == 0
+    cube_xyz = (np.array(CUBE) + 0.5) * VOXEL
+    floor_xyz = (np.array([(x, y, 0) for x in range(10, 13) for y in range(10, 13)]) + 0.5) * VOXEL
+    xyz = np.concatenate([floor_xyz, cube_xyz, floor_xyz + [0, 0, 0]])
+    local = np.concatenate([np.full(9, 1), np.full(len(CUBE), 2), np.full(9, 2)])
+    points = FramePoints(xyz.astype(np.float32), np.zeros((len(xyz), 3), np.uint8), np.arange(len(xyz)),
+                         np.zeros(len(xyz), np.int32))
+    frame = Instances(ids=np.array([1, 2]), scores=np.array([0.5, 0.9], np.float32),
+                      box_min=np.zeros((2, 3), np.float32), box_max=np.ones((2, 3), np.float32),
+                      num_points=np.array([9, len(CUBE) + 9]), feats=np.ones((2, 2), np.float32))
+    kept, new_local = memory.without_structure(points, frame, local)
+    assert len(kept) == 1 and kept.scores.tolist() == [pytest.approx(0.9)], "the floor piece is no instance"
+    assert new_local[:9].tolist() == [0] * 9
+    assert new_local[9:9 + len(CUBE)].tolist() == [1] * len(CUBE), "renumbered, the base kept"
+    assert new_local[-9:].tolist() == [0] * 9, "floor points far from the cube are dropped"
+
+
+def test_fill_leaves_the_floor_unlabelled():
+    memory = memory_with(consolidation=ConsolidationConfig(every=1, merge_min_views=0, prune_min_frames=0,
+                                                           fill_passes=4, min_voxels=1),
+                         structure=StructureConfig(every_passes=1, band=0.05, min_area=1.0, attach=0.15),
+                         keep_unassigned=True)
+    step(memory, [FLOOR])
+    floor = [c for c in FLOOR if c not in CUBE]
+    step(memory, [floor, CUBE], matches=[0, 0], index=1)  # the floor piece is dissolved at once
+    labels = memory.scene_map().instance_ids
+    assert (labels > 0).sum() == len(CUBE)
+
+
+def test_planes_are_saved_and_checked_on_load():
+    memory = structured()
+    step(memory, [FLOOR])
+    state = memory.state()
+    back = type(memory).from_state(state, memory.config, "test")
+    assert np.array_equal(back.structure_planes(), memory.structure_planes())
+    del state["structure_planes"]  # a state of version 2
+    assert len(type(memory).from_state(state, memory.config, "test").structure_planes()) == 0
+    state["structure_planes"] = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="structure_planes"):
+        type(memory).from_state(state, memory.config, "test")
+
+
+def test_structure_config_rejects_bad_values():
+    for bad in ({"band": 0}, {"every_passes": -1}, {"max_behind": 2.0}, {"sample": 2}, {"attach": -1.0}):
+        with pytest.raises(ValueError, match="structure"):
+            StructureConfig(**bad)
