@@ -65,7 +65,7 @@ def test_affinity_readout_fills_points_outside_fragments_from_the_group_masks():
     no_xyz = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD))[0]
     assert no_xyz[4:].tolist() == [0, 0, 0]  # no xyz: no filling
     with pytest.raises(ValueError, match="group_threshold is None"):
-        label_affinity(pred, fragment, F2IFrameConfig())
+        label_affinity(pred, fragment, F2IFrameConfig(group_threshold=None))
 
 
 def test_fragments_covered_by_an_instance_join_it_the_rest_stay_alone():

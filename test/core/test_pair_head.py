@@ -218,10 +218,12 @@ def test_the_refined_affinity_is_a_prediction_of_forward():
     assert without_uv.pair_affinity is None and without_uv.grouping_affinity is without_uv.affinity
 
 
-def test_the_grouping_threshold_is_the_models_own_unless_the_config_sets_one():
+def test_the_grouping_threshold_is_the_configs_or_with_none_the_models_own():
     with_head = F2IModel.from_config(F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True,
                                                                                       "group_threshold": 0.4}}))
     without_head = F2IModel.from_config(TINY)
-    assert F2IFrameModel(with_head).config.group_threshold == 0.4
-    assert F2IFrameModel(without_head).config.group_threshold == W_GROUP_THRESHOLD == 0.7
+    own = F2IFrameConfig(group_threshold=None)
+    assert F2IFrameModel(with_head, own).config.group_threshold == 0.4
+    assert F2IFrameModel(without_head, own).config.group_threshold == W_GROUP_THRESHOLD == 0.7
+    assert F2IFrameModel(with_head).config.group_threshold == F2IFrameConfig().group_threshold == 0.8
     assert F2IFrameModel(with_head, F2IFrameConfig(group_threshold=0.9)).config.group_threshold == 0.9
