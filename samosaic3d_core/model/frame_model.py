@@ -42,7 +42,7 @@ class F2IFrameConfig:
     ``mask_threshold``); fragments no instance covers stay instances of their own. With
     "fragments" (and "affinity", but for the points it fills), instance boundaries are fragment
     boundaries; both label every fragment point."""
-    group_threshold: float | None = 0.8
+    group_threshold: float | None = 0.7
     """With ``readout="affinity"``: the mean affinity above which two groups of fragments join.
     None: the model's own (``F2IModel.group_threshold``: ``PairHeadConfig.group_threshold`` for a
     model with a pair head, whose refined affinity replaces W, else ``W_GROUP_THRESHOLD``). The

@@ -225,5 +225,5 @@ def test_the_grouping_threshold_is_the_configs_or_with_none_the_models_own():
     own = F2IFrameConfig(group_threshold=None)
     assert F2IFrameModel(with_head, own).config.group_threshold == 0.4
     assert F2IFrameModel(without_head, own).config.group_threshold == W_GROUP_THRESHOLD == 0.7
-    assert F2IFrameModel(with_head).config.group_threshold == F2IFrameConfig().group_threshold == 0.8
+    assert F2IFrameModel(with_head).config.group_threshold == F2IFrameConfig().group_threshold == 0.7
     assert F2IFrameModel(with_head, F2IFrameConfig(group_threshold=0.9)).config.group_threshold == 0.9
