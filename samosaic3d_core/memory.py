@@ -450,7 +450,7 @@ class SceneMemory(MapRevision):
         memory._short = ShortTermTier(config.short_term_size, short.tolist())
         if "pair_evidence" in arrays:  # states of version 1 have none
             memory._evidence = PairEvidence.from_state(arrays["pair_evidence"], num_ids, source)
-        if "structure_planes" in arrays:  # states before version 3 have none
+        if "structure_planes" in arrays and config.structure.every_passes:  # none before version 3
             planes = np.asarray(arrays["structure_planes"])
             if planes.ndim != 2 or planes.shape[1] != 4 or not np.isfinite(planes).all():
                 raise ValueError(f"{source}: 'structure_planes' must be a finite (P, 4) array, got {planes.shape}")

@@ -1,5 +1,7 @@
 """Room structure: boundary planes found in a map, and what the memory does with them."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -131,6 +133,8 @@ def test_planes_are_saved_and_checked_on_load():
     state = memory.state()
     back = type(memory).from_state(state, memory.config, "test")
     assert np.array_equal(back.structure_planes(), memory.structure_planes())
+    off = dataclasses.replace(memory.config, structure=StructureConfig(every_passes=0))
+    assert len(type(memory).from_state(state, off, "test").structure_planes()) == 0, "structure off: planes unused"
     del state["structure_planes"]  # a state of version 2
     assert len(type(memory).from_state(state, memory.config, "test").structure_planes()) == 0
     state["structure_planes"] = np.zeros((2, 3))
