@@ -71,7 +71,7 @@ class MapRevision:
             return np.zeros(0, np.int64)
         xyz = self._voxels.table["xyz"]
         self._planes = find_boundary_planes(xyz, self.config.map_voxel_size, cfg, seed=self._frames)
-        if len(self._planes) == 0 or cfg.min_share > 1.0:
+        if len(self._planes) == 0:
             return np.zeros(0, np.int64)
         alive = self.alive_ids()
         labelled = np.flatnonzero(self._voxels.owner > 0)

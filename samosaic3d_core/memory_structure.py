@@ -15,10 +15,11 @@ one. ``SceneMemory`` then
   * never fills unlabelled voxels on a boundary plane with a neighbour's label.
 
 Objects keep what they hold close to a wall or the floor (the base of a cabinet): structure only
-takes instances that are (nearly) all on a plane and the parts of others that are away from them. Structure points stay in the map with
-instance id 0, like the floor and walls of ScanNet's instance ground truth. Flat things on a wall or
-the floor that a frame model keeps as instances of their own (posters, rugs, doors) lie on the
-plane too and are dropped with it; set ``structure.min_share`` to 1.0 to keep everything.
+takes instances that are (nearly) all on a plane and the parts of others that are away from them.
+Structure points stay in the map with instance id 0, like the floor and walls of ScanNet's instance
+ground truth. Flat things on a wall or the floor that a frame model keeps as instances of their own
+(posters, rugs, doors) lie on the plane too and are dropped with it; ``structure.min_share`` above
+1 keeps them.
 
 Planes are found by RANSAC on a fixed-size random sample of the map voxels (``find_boundary_planes``),
 so a pass costs the same for any map size.
@@ -134,10 +135,9 @@ def plane_shares(xyz: np.ndarray, group: np.ndarray, num_groups: int, planes: np
     valid = (group >= 0) & (group < num_groups)
     if len(planes) == 0 or not valid.any():
         return shares
-    xyz, group = np.asarray(xyz, np.float64)[valid], group[valid]
+    group = group[valid]
     total = np.maximum(np.bincount(group, minlength=num_groups), 1)
-    for plane in planes:
-        on = np.abs(xyz @ plane[:3] + plane[3]) <= band
+    for on in _on_each_plane(np.asarray(xyz)[valid], planes, band):
         shares = np.maximum(shares, np.bincount(group[on], minlength=num_groups) / total)
     return shares
 
@@ -163,7 +163,10 @@ def detached_on_planes(xyz: np.ndarray, labels: np.ndarray, planes: np.ndarray, 
 
 def on_planes(xyz: np.ndarray, planes: np.ndarray, band: float) -> np.ndarray:
     """(N,) bool: the point lies within ``band`` of some plane."""
-    on = np.zeros(len(xyz), bool)
-    for plane in planes:
-        on |= np.abs(np.asarray(xyz, np.float64) @ plane[:3] + plane[3]) <= band
-    return on
+    return _on_each_plane(xyz, planes, band).any(axis=0)
+
+
+def _on_each_plane(xyz: np.ndarray, planes: np.ndarray, band: float) -> np.ndarray:
+    """(P, N) bool: point n lies within ``band`` of plane p."""
+    planes = np.asarray(planes, np.float64).reshape(-1, 4)
+    return np.abs(np.asarray(xyz, np.float64) @ planes[:, :3].T + planes[:, 3]).T <= band
