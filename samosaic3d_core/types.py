@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -77,6 +77,8 @@ class Frame:
     intrinsics: of the depth image (rgb is registered to it)
     timestamp:  seconds
     instance_gt / part_gt: optional (H, W) int32 ground truth, 0 = unlabeled
+    true_pose:  optional (4, 4) ground-truth camera-to-world pose when ``pose`` is a tracker's
+                estimate (synthetic scenes, scenes with a ``pose_true/`` folder); diagnostics only
     """
 
     rgb: np.ndarray
@@ -87,6 +89,7 @@ class Frame:
     index: int = 0
     instance_gt: Optional[np.ndarray] = None
     part_gt: Optional[np.ndarray] = None
+    true_pose: Optional[np.ndarray] = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -108,6 +111,8 @@ class Frame:
                 f"{name}: intrinsics are for {self.intrinsics.width}x{self.intrinsics.height}, depth is {w}x{h}"
             )
         check_rigid(self.pose, f"{name} pose")
+        if self.true_pose is not None:
+            check_rigid(self.true_pose, f"{name} true_pose")
         for gt_name in ("instance_gt", "part_gt"):
             gt = getattr(self, gt_name)
             if gt is not None and gt.shape != (h, w):
@@ -302,6 +307,8 @@ class StepResult:
     point_instance:  (N,) int32 map id per frame point, 0 = none
     created / updated: map ids created / updated by this frame
     timings:         seconds per stage, e.g. {"masks": 0.01, "lift": 0.002, ...}
+    pose_correction: ``pose_refine.PoseCorrection``: the tracker's pose, the pose the frame was
+                     fused with and whether refinement against the map changed it
     """
 
     points: FramePoints
@@ -312,3 +319,4 @@ class StepResult:
     created: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    pose_correction: Optional[Any] = None

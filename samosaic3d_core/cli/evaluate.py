@@ -19,13 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred", required=True, help="folder of map files <scene>.npz written by 'samosaic3d run'")
     parser.add_argument("--dump", default=None, help="write <scene>.npz with exactly what was scored into this folder")
     parser.add_argument("--voxel", type=float, default=defaults.voxel_size, help="evaluation voxel size in metres")
+    parser.add_argument("--gt-poses", choices=("true", "reported"), default=defaults.gt_poses,
+                        help="place ground-truth points with the true poses where a scene has them (pose_true/), "
+                             "or with the poses the frames report (default: %(default)s)")
     parser.add_argument("--skip-missing", action="store_true",
                         help="skip scenes without a map file (with a warning) instead of failing")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = EvalConfig(voxel_size=args.voxel, skip_missing=args.skip_missing)
+        config = EvalConfig(voxel_size=args.voxel, skip_missing=args.skip_missing, gt_poses=args.gt_poses)
         result = evaluate_directory(
             args.data, args.pred, config, args.dump,
             on_scene=lambda name, scene_result: print(format_scene_line(name, scene_result), flush=True),

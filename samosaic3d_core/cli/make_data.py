@@ -36,19 +36,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holes", action="store_true",
                         help="drop depth at discontinuities, on dark surfaces and at random")
     parser.add_argument("--max-range", type=float, default=0.0, help="drop depth beyond this many metres (0 = off)")
-    parser.add_argument("--pose-noise-cm", type=float, default=0.0, help="std dev of written-pose translation error")
-    parser.add_argument("--pose-noise-deg", type=float, default=0.0, help="std dev of written-pose rotation error")
+    parser.add_argument("--pose-error", choices=("none", "vio", "poor"), default="none",
+                        help="tracking error of the written poses: random-walk drift, jitter and (poor) "
+                             "relocalisation jumps; true poses go to pose_true/ (docs/tracking_error.md)")
+    parser.add_argument("--pose-noise-cm", type=float, default=0.0, help="std dev of an independent per-frame translation error (on top of --pose-error)")
+    parser.add_argument("--pose-noise-deg", type=float, default=0.0, help="std dev of an independent per-frame rotation error (on top of --pose-error)")
     parser.add_argument("--format", choices=("jpg", "png"), default="jpg", help="colour image format (default jpg)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.data.synth import SensorConfig, SynthConfig, generate_scene, write_scene
+    from samosaic3d_core.data.tracking_error import preset
 
     if args.scenes < 1 or args.frames < 1:
         raise SystemExit("make-data: --scenes and --frames must be >= 1")
     sensor = SensorConfig(depth_noise=args.depth_noise, holes=args.holes, max_range=args.max_range,
-                          pose_noise_cm=args.pose_noise_cm, pose_noise_deg=args.pose_noise_deg)
+                          pose_noise_cm=args.pose_noise_cm, pose_noise_deg=args.pose_noise_deg,
+                          tracking=preset(args.pose_error))
     config = SynthConfig(width=args.width, height=args.height, frames=args.frames, style=args.style, sensor=sensor)
     start = time.perf_counter()
     for i in range(args.scenes):

@@ -8,6 +8,8 @@ Accepted layouts of one scene folder:
        <scene>/intrinsics_depth.txt (or only intrinsics_color.txt)   4x4
        <scene>/instance/000000.png   optional, 8/16-bit, 0 = unlabeled
        <scene>/part/000000.png       optional, 16-bit part ids (synthetic scenes)
+       <scene>/pose_true/000000.txt  optional, true poses when pose/ holds a tracker's (synthetic
+                                     scenes); read into ``Frame.true_pose`` for diagnostics
 
 2. SensReader export (``reader.py --export_color_images --export_depth_images ...``)::
 
@@ -122,6 +124,7 @@ class SceneReader:
             raise ValueError(f"{self.root / 'depth'}: no depth PNGs found")
         self.has_instances = (self.root / "instance").is_dir()
         self.has_parts = (self.root / "part").is_dir()
+        self.has_true_poses = (self.root / "pose_true").is_dir()
         self._stems: list[str] = []
         self._poses: list[np.ndarray] = []
         skipped = []
@@ -194,6 +197,9 @@ class SceneReader:
             frame.instance_gt = read_ids(self.root / "instance" / f"{stem}.png", shape)
         if self.has_parts:
             frame.part_gt = read_ids(self.root / "part" / f"{stem}.png", shape)
+        if self.has_true_poses:
+            true_path = self.root / "pose_true" / f"{stem}.txt"
+            frame.true_pose = check_rigid(read_matrix(true_path), str(true_path))
         return frame
 
     @staticmethod

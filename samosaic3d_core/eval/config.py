@@ -22,6 +22,10 @@ class EvalConfig:
     transfer_radius: float = 1.5
     """Scene points with no map point in their voxel take the nearest map point's id closer
     than this many voxel sizes (else no instance)."""
+    gt_poses: str = "true"
+    """Poses the ground-truth points are placed with: "true" (a frame's ``true_pose`` where the scene
+    has one, e.g. ``pose_true/`` of a synthetic scene with tracking error; else its pose) or
+    "reported" (always the pose the frames carry, which a tracker's error smears)."""
     skip_missing: bool = False
     """Skip scenes that have no map file (with a warning) instead of failing."""
 
@@ -33,5 +37,7 @@ class EvalConfig:
                              f"got [{self.min_depth}, {self.max_depth}]")
         if self.min_region_size < 1:
             raise ValueError(f"EvalConfig.min_region_size must be >= 1 point, got {self.min_region_size}")
+        if self.gt_poses not in ("true", "reported"):
+            raise ValueError(f"EvalConfig.gt_poses must be 'true' or 'reported', got {self.gt_poses!r}")
         if self.transfer_radius < 0:
             raise ValueError(f"EvalConfig.transfer_radius must be >= 0 voxel sizes, got {self.transfer_radius}")

@@ -77,6 +77,8 @@ def _weighted_majority(group: np.ndarray, label: np.ndarray, weight: np.ndarray,
 def build_scene_points(frames: Iterable[Frame], config: EvalConfig = EvalConfig()) -> ScenePoints:
     """Back-project every frame with its ``instance_gt`` and voxelize (ties in the vote -> smaller id).
 
+    Frames are placed with their true pose where they carry one (``config.gt_poses``).
+
     Frames are reduced one at a time, so memory grows with the scene, not the frame count.
     Raises ValueError naming the frame when it is malformed or has no ``instance_gt``,
     and when no frame has a valid depth pixel.
@@ -87,7 +89,8 @@ def build_scene_points(frames: Iterable[Frame], config: EvalConfig = EvalConfig(
         frame.validate(name)
         if frame.instance_gt is None:
             raise ValueError(f"{name}: no instance_gt; evaluation needs per-frame instance ground truth images")
-        xyz, pixel = backproject(frame.depth, frame.intrinsics, frame.pose, config.min_depth, config.max_depth)
+        pose = frame.true_pose if config.gt_poses == "true" and frame.true_pose is not None else frame.pose
+        xyz, pixel = backproject(frame.depth, frame.intrinsics, pose, config.min_depth, config.max_depth)
         labels = np.asarray(frame.instance_gt).reshape(-1)[pixel].astype(np.int64)
         if len(labels) == 0:
             continue

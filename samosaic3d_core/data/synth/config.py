@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from samosaic3d_core.data.tracking_error import TrackingError
 from samosaic3d_core.types import CameraIntrinsics
 
 
@@ -34,6 +35,9 @@ class SensorConfig:
     """Std dev of the per-axis translation error of the written pose, centimetres (0 = exact)."""
     pose_noise_deg: float = 0.0
     """Std dev of the rotation error angle of the written pose, degrees (0 = exact)."""
+    tracking: TrackingError = field(default_factory=TrackingError)
+    """Tracker drift, jitter and relocalisation jumps of the written poses (``tracking_error.PRESETS``);
+    the independent ``pose_noise_*`` error is added on top."""
 
 
 @dataclass

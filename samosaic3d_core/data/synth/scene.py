@@ -11,10 +11,12 @@ from samosaic3d_core.data.synth.layout import Layout, furnish
 from samosaic3d_core.data.synth.render import Renderer, RenderOutput
 from samosaic3d_core.data.synth.sensor import apply_depth, apply_pose
 from samosaic3d_core.data.synth.trajectory import scan_trajectory
+from samosaic3d_core.data.tracking_error import tracker_poses
 from samosaic3d_core.types import CameraIntrinsics, Frame
 
 _SENSOR_STREAM = 1  # rng stream tags, so that the same frame gets the same noise whatever the access order
 _POSE_STREAM = 2
+_TRACKING_STREAM = 3
 
 
 def scene_name(seed: int, index: int = 0) -> str:
@@ -31,7 +33,8 @@ class SynthScene:
         objects: list of dicts ``{instance_id, category, parts: [{part_id, shape}]}``
         layout: the furnished room (meshes, room size)
         true_poses: (F, 4, 4) camera-to-world poses the frames are rendered from
-        poses: (F, 4, 4) poses reported in the frames (``true_poses`` plus configured pose noise)
+        poses: (F, 4, 4) poses reported in the frames: ``true_poses`` with the configured tracking error
+               (drift, jitter, jumps) and independent pose noise
     """
 
     def __init__(self, config: SynthConfig, seed: int, index: int, layout: Layout, true_poses: np.ndarray,
@@ -49,8 +52,10 @@ class SynthScene:
              "parts": [{"part_id": p.part_id, "shape": p.shape} for p in o.parts]}
             for o in layout.objects
         ]
+        tracked = tracker_poses(true_poses, config.sensor.tracking,
+                                np.random.default_rng([seed, index, _TRACKING_STREAM]))
         self.poses = np.stack([
-            apply_pose(pose, config.sensor, self._rng(_POSE_STREAM, i)) for i, pose in enumerate(true_poses)
+            apply_pose(pose, config.sensor, self._rng(_POSE_STREAM, i)) for i, pose in enumerate(tracked)
         ])
 
     def _rng(self, stream: int, i: int) -> np.random.Generator:
@@ -70,7 +75,8 @@ class SynthScene:
         view = self.render(i)
         depth = apply_depth(view.depth, view.rgb, self.config.sensor, self._rng(_SENSOR_STREAM, i))
         return Frame(rgb=view.rgb, depth=depth, pose=self.poses[i].copy(), intrinsics=self.intrinsics,
-                     timestamp=i / self.config.fps, index=i, instance_gt=view.instance, part_gt=view.part)
+                     timestamp=i / self.config.fps, index=i, instance_gt=view.instance, part_gt=view.part,
+                     true_pose=self.true_poses[i].copy())
 
     def __iter__(self) -> Iterator[Frame]:
         return (self.frame(i) for i in range(len(self)))

@@ -12,6 +12,7 @@ import numpy as np
 
 from samosaic3d_core.data.synth.config import SynthConfig
 from samosaic3d_core.data.synth.layout import Layout
+from samosaic3d_core.geometry.rigid import rotation
 
 CLEARANCE = 0.35  # metres between the camera and walls / tall furniture footprints
 TALL = 1.1  # furniture whose top is above this many metres can collide with the camera
@@ -55,23 +56,13 @@ def _is_free(xy: np.ndarray, layout: Layout) -> np.ndarray:
     return ok
 
 
-def _rotation(axis_angle: np.ndarray) -> np.ndarray:
-    """Rodrigues: (3,) axis * angle (radians) -> (3, 3) rotation."""
-    angle = np.linalg.norm(axis_angle)
-    if angle < 1e-12:
-        return np.eye(3)
-    k = axis_angle / angle
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
-
-
 def perturb(pose: np.ndarray, rng: np.random.Generator, sigma_m: float, sigma_rad: float) -> np.ndarray:
     """``pose`` with a random translation (per-axis std ``sigma_m``) and rotation (angle std ``sigma_rad``)."""
     out = pose.copy()
     if sigma_rad > 0:
         axis = rng.normal(size=3)
         axis /= np.linalg.norm(axis)
-        out[:3, :3] = _rotation(axis * rng.normal(0.0, sigma_rad)) @ pose[:3, :3]
+        out[:3, :3] = rotation(axis * rng.normal(0.0, sigma_rad)) @ pose[:3, :3]
     if sigma_m > 0:
         out[:3, 3] = pose[:3, 3] + rng.normal(0.0, sigma_m, 3)
     return out

@@ -2,7 +2,8 @@
 
     <out>/<scene>/color/000000.jpg      (or .png)
                   depth/000000.png      uint16 millimetres
-                  pose/000000.txt       4x4 camera-to-world
+                  pose/000000.txt       4x4 camera-to-world, as the tracker reports it
+                  pose_true/000000.txt  4x4 true camera-to-world (diagnostics and evaluation)
                   instance/000000.png   uint16, 0 = unlabeled, scene-consistent ids
                   part/000000.png       uint16 part ids, 0 = unlabeled
                   intrinsics_color.txt, intrinsics_depth.txt   4x4
@@ -46,6 +47,8 @@ def _write_frame(root: Path, frame: Frame, image_format: str, color_params: list
     _imwrite(root / "instance" / f"{stem}.png", frame.instance_gt.astype(np.uint16), PNG_FAST)
     _imwrite(root / "part" / f"{stem}.png", frame.part_gt.astype(np.uint16), PNG_FAST)
     (root / "pose" / f"{stem}.txt").write_text(_matrix_text(frame.pose))
+    if frame.true_pose is not None:
+        (root / "pose_true" / f"{stem}.txt").write_text(_matrix_text(frame.true_pose))
 
 
 def write_scene(scene: SynthScene, out_dir: str | Path, image_format: str = "jpg", jpeg_quality: int = 95,
@@ -57,7 +60,7 @@ def write_scene(scene: SynthScene, out_dir: str | Path, image_format: str = "jpg
     if image_format not in ("jpg", "png"):
         raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
     root = Path(out_dir) / scene.name
-    for sub in ("color", "depth", "pose", "instance", "part"):
+    for sub in ("color", "depth", "pose", "pose_true", "instance", "part"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     k4 = np.eye(4)
     k4[:3, :3] = scene.intrinsics.matrix
