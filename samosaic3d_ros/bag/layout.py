@@ -3,6 +3,8 @@
 TF tree: ``map -> camera_link`` on /tf (one per frame) and
 ``camera_link -> camera_depth_optical_frame`` on /tf_static (the usual ROS body-to-optical
 rotation: x forward / y left / z up  ->  z forward / x right / y down).
+A scene with tracking error (``make-bag --pose-error``) puts the tracker's poses on /tf and the
+true optical-frame poses on ``/ground_truth/camera_pose`` for the evaluation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ COLOR_TOPIC = f"{NAMESPACE}/color/image_raw"
 DEPTH_TOPIC = f"{NAMESPACE}/depth/image_raw"
 CAMERA_INFO_TOPIC = f"{NAMESPACE}/depth/camera_info"
 INSTANCE_TOPIC = f"{NAMESPACE}/instance/image_raw"  # ground truth, 16UC1 ids (0 = unlabeled)
+TRUE_POSE_TOPIC = "/ground_truth/camera_pose"  # PoseStamped, map <- optical frame, when the poses on /tf are a tracker's
 TF_TOPIC = "/tf"
 TF_STATIC_TOPIC = "/tf_static"
 

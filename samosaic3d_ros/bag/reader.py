@@ -21,7 +21,7 @@ from samosaic3d_ros.bag import layout
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.params import NodeParams
 from samosaic3d_ros.stamps import header_ns
-from samosaic3d_ros.tf_buffer import FallbackBuffer, FallbackTransformException
+from samosaic3d_ros.tf_buffer import FallbackBuffer, FallbackTransformException, quat_to_matrix
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def open_bag(path: str | Path):
 
 def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagTopics | None = None,
                 ) -> Iterator[Frame]:
-    """Frames of the bag in stamp order, with ``instance_gt`` where the bag has ground truth.
+    """Frames of the bag in stamp order, with ``instance_gt`` (and ``true_pose``) where the bag has ground truth.
 
     Frames the node would skip (bad input, missing TF, ...) are skipped here too, with a warning.
     """
@@ -63,12 +63,12 @@ def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagT
     topics = topics or BagTopics()
     typestore = get_typestore(Stores.ROS2_KILTED)
     tf = FallbackBuffer(cache_time=1e9)  # offline: keep the whole history
-    info, colors, depths, instances = None, {}, {}, {}
+    info, colors, depths, instances, true_poses = None, {}, {}, {}, {}
     reader = open_bag(path)
     try:
         for conn, _, raw in reader.messages():
             if conn.topic not in (topics.color, topics.depth, topics.camera_info, topics.instance,
-                                  layout.TF_TOPIC, layout.TF_STATIC_TOPIC):
+                                  layout.TF_TOPIC, layout.TF_STATIC_TOPIC, layout.TRUE_POSE_TOPIC):
                 continue
             msg = typestore.deserialize_cdr(raw, conn.msgtype)
             if conn.topic in (layout.TF_TOPIC, layout.TF_STATIC_TOPIC):
@@ -77,6 +77,8 @@ def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagT
                         tf.set_transform_static(transform)
                     else:
                         tf.set_transform(transform)
+            elif conn.topic == layout.TRUE_POSE_TOPIC:
+                true_poses[header_ns(msg)] = _pose_matrix(msg.pose)
             elif conn.topic == topics.camera_info:
                 info = msg
             elif conn.topic == topics.color:
@@ -113,8 +115,17 @@ def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagT
         if stamp in instances:
             gt = _ids(instances[stamp])
             frame.instance_gt = gt[:: params.downsample, :: params.downsample] if params.downsample > 1 else gt
+        frame.true_pose = true_poses.get(stamp)
         index += 1
         yield frame
+
+
+def _pose_matrix(pose) -> np.ndarray:
+    q = np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w])
+    out = np.eye(4)
+    out[:3, :3] = quat_to_matrix(q)
+    out[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
+    return out
 
 
 def _ids(msg) -> np.ndarray:
@@ -129,4 +140,4 @@ def _ids(msg) -> np.ndarray:
 
 def without_ground_truth(frame: Frame) -> Frame:
     """``frame`` without its ground-truth images: what the node gets over ROS."""
-    return dataclasses.replace(frame, instance_gt=None, part_gt=None)
+    return dataclasses.replace(frame, instance_gt=None, part_gt=None, true_pose=None)

@@ -57,6 +57,15 @@ class _Messages:
             binning_x=0, binning_y=0, roi=roi,
         )
 
+    def pose(self, ns: int, frame_id: str, matrix: np.ndarray):
+        q = matrix_to_quat(matrix[:3, :3])
+        t = self.t
+        pose = t["geometry_msgs/msg/Pose"](
+            position=t["geometry_msgs/msg/Point"](x=float(matrix[0, 3]), y=float(matrix[1, 3]), z=float(matrix[2, 3])),
+            orientation=t["geometry_msgs/msg/Quaternion"](x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])),
+        )
+        return t["geometry_msgs/msg/PoseStamped"](header=self.header(ns, frame_id), pose=pose)
+
     def transform(self, ns: int, parent: str, child: str, matrix: np.ndarray):
         q = matrix_to_quat(matrix[:3, :3])
         t = self.t
@@ -73,7 +82,8 @@ def write_bag(path: str | Path, frames: Iterable[Frame], storage: str = "mcap", 
     """Write ``frames`` to the bag folder ``path``; returns the number of frames written.
 
     Per frame: colour (rgb8), depth (16UC1 mm), camera info, /tf map -> camera_link and,
-    when the frame has ground truth, the instance image (16UC1) on its own topic.
+    when the frame has ground truth, the instance image (16UC1) on its own topic, and when it has a
+    true pose besides the tracker's, that pose on ``/ground_truth/camera_pose``.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
 
@@ -99,6 +109,7 @@ def write_bag(path: str | Path, frames: Iterable[Frame], storage: str = "mcap", 
             "tf": connect(layout.TF_TOPIC, "tf2_msgs/msg/TFMessage"),
             "tf_static": connect(layout.TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage"),
             "instance": connect(layout.INSTANCE_TOPIC, "sensor_msgs/msg/Image"),
+            "true_pose": connect(layout.TRUE_POSE_TOPIC, "geometry_msgs/msg/PoseStamped"),
         }
 
         def write(key, ns, msg):
@@ -119,6 +130,8 @@ def write_bag(path: str | Path, frames: Iterable[Frame], storage: str = "mcap", 
             write("depth", ns, msgs.image(ns, depth_mm, "16UC1"))
             if frame.instance_gt is not None:
                 write("instance", ns, msgs.image(ns, frame.instance_gt.astype(np.uint16), "16UC1"))
+            if frame.true_pose is not None:
+                write("true_pose", ns, msgs.pose(ns, layout.MAP_FRAME, frame.true_pose))
             count += 1
     if count == 0:
         raise ValueError("no frames to write")

@@ -13,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=60, help="number of frames")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--pose-error", choices=("none", "vio", "poor"), default="none",
+                        help="tracking error of the poses on /tf (drift, jitter, jumps; make-data --help); the "
+                             "true poses go to /ground_truth/camera_pose")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bag folder")
 
@@ -20,10 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from samosaic3d_core.data.synth import SynthConfig, generate_scene
+    from samosaic3d_core.data.synth import SensorConfig, SynthConfig, generate_scene
+    from samosaic3d_core.data.tracking_error import preset
     from samosaic3d_ros.bag.writer import write_bag
 
-    scene = generate_scene(SynthConfig(frames=args.frames, width=args.width, height=args.height), seed=args.seed)
+    sensor = SensorConfig(tracking=preset(args.pose_error))
+    config = SynthConfig(frames=args.frames, width=args.width, height=args.height, sensor=sensor)
+    scene = generate_scene(config, seed=args.seed)
     frames = tqdm((scene.frame(i) for i in range(len(scene))), total=len(scene), desc=f"bag {scene.name}", unit="frame")
     count = write_bag(args.out, frames, storage=args.storage, overwrite=args.overwrite)
     print(f"wrote {count} frames of {scene.name} to {args.out}")

@@ -39,6 +39,20 @@ def test_bag_round_trip_matches_frames(tmp_path, storage):
         assert b.intrinsics == a.intrinsics
         assert b.timestamp - back[0].timestamp == pytest.approx(a.timestamp - frames[0].timestamp, abs=1e-6)
     assert [f.index for f in back] == [0, 1, 2]
+    assert all(f.true_pose is None for f in back)  # no ground-truth pose topic without true poses
+
+
+def test_true_poses_travel_beside_the_tracker_poses(tmp_path):
+    frames = _frames()
+    for i, frame in enumerate(frames):  # the tracker is 2 cm off per frame along x
+        frame.true_pose = frame.pose.copy()
+        frame.pose = frame.pose.copy()
+        frame.pose[0, 3] += 0.02 * i
+    write_bag(tmp_path / "b", frames)
+    back = list(read_frames(tmp_path / "b"))
+    for a, b in zip(frames, back):
+        np.testing.assert_allclose(b.pose, a.pose, atol=1e-9)
+        np.testing.assert_allclose(b.true_pose, a.true_pose, atol=1e-9)
 
 
 def test_write_bag_refuses_to_overwrite_and_bad_storage(tmp_path):
