@@ -195,7 +195,7 @@ def stage_split(stages: dict[str, list[float]]) -> str:
     return ", ".join(f"{k} {np.mean(v):.1f}" for k, v in stages.items() if k in CORE_STAGES)
 
 
-CORE_STAGES = ("masks", "lift", "frame_model", "associate", "memory")
+CORE_STAGES = ("refine", "masks", "lift", "frame_model", "associate", "memory")
 
 
 def table(args, core_ms, core_stages, lock, pack, stream) -> str:

@@ -177,6 +177,12 @@ class SceneMemory(MapRevision):
         rows = self._member_rows(int(map_id))
         return self._voxels.table["xyz"][rows].copy(), _to_uint8(self._voxels.table["rgb"][rows])
 
+    def surface_points(self) -> np.ndarray:
+        """(V, 3) float32 centre of mass of every map voxel (a read-only view; pose refinement aligns to it)."""
+        xyz = self._voxels.table["xyz"].view()
+        xyz.flags.writeable = False
+        return xyz
+
     def scene_map(self) -> SceneMap:
         """All map voxels as points, in insertion order; instance id 0 = none."""
         owner = self._voxels.owner

@@ -2,6 +2,7 @@
 
 One ``step`` runs the stages in order, timing each:
 
+    refine       refiner(frame, map surface)                 -> PoseCorrection (frame fused with its pose)
     masks        mask_source(frame)                          -> MaskResult (2D fragments)
     lift         lift_frame(frame, masks)                    -> FramePoints, Fragments
     frame_model  frame_model(frame, points, fragments)       -> frame Instances, local id per point
@@ -33,6 +34,7 @@ from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.masks.config import MaskConfig
 from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
 from samosaic3d_core.model.frame_model import F2IFrameConfig
+from samosaic3d_core.pose_refine import PoseRefiner, RefineConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
@@ -82,6 +84,7 @@ class SegmenterConfig:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     def __post_init__(self):
         config_io.check_sections(self)
@@ -126,6 +129,7 @@ class OnlineSegmenter:
         self.associator = associator
         self.lift_config = self.config.lift
         self.memory = SceneMemory(self.config.memory)
+        self.refiner = PoseRefiner(self.config.refine)
         self._num_frames = 0
 
     @classmethod
@@ -160,6 +164,10 @@ class OnlineSegmenter:
             timings[stage] = now - clock
             clock = now
 
+        correction = self.refiner(frame, self.memory.surface_points())
+        if not np.array_equal(correction.pose, frame.pose):
+            frame = dataclasses.replace(frame, pose=correction.pose)
+        lap("refine")
         masks = self.mask_source(frame)
         lap("masks")
         points, fragments = lift_frame(frame, masks, self.lift_config)
@@ -181,6 +189,7 @@ class OnlineSegmenter:
         return StepResult(
             points=points, masks=masks, fragments=fragments, frame_instances=frame_instances,
             point_instance=point_instance, created=created, updated=updated, timings=timings,
+            pose_correction=correction,
         )
 
     def instances(self) -> Instances:
@@ -194,6 +203,7 @@ class OnlineSegmenter:
     def reset(self) -> None:
         """Forget the map; the next instance gets id 1."""
         self.memory.reset()
+        self.refiner.reset()
         self._num_frames = 0
 
     # ----------------------------------------------------------------- persistence

@@ -19,6 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import yaml
 
 from samosaic3d_core.colors import id_colors
@@ -27,8 +28,9 @@ from samosaic3d_core.io.scene_map import read_scene_map, write_ply, write_scene_
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 from samosaic3d_core.types import Frame
 
-STAGES = ("masks", "lift", "frame_model", "associate", "memory")
-MEAN_ENTRIES = ("map_instances", "label_noise", "object_instances", "objects")
+STAGES = ("refine", "masks", "lift", "frame_model", "associate", "memory")
+MEAN_ENTRIES = ("map_instances", "label_noise", "object_instances", "objects", "ate_tracker", "ate_fused",
+                "refined_frames")
 """Per-scene metrics.json entries that are also averaged over the scenes."""
 
 
@@ -88,6 +90,9 @@ class SceneStats:
     instances: int = 0
     points: int = 0
     has_ground_truth: bool = False
+    paths: list[tuple] = field(default_factory=list)  # (tracker, fused, true) pose of each frame with a true pose
+    refined: int = 0
+    refine_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # frames per outcome
 
     @property
     def fps(self) -> float:
@@ -98,7 +103,11 @@ class SceneStats:
     def entries(self) -> dict:
         """The scene's metrics.json entries known without scoring: frames, skipped, fps, map_points."""
         fps = None if self.fps != self.fps else round(self.fps, 2)
-        return {"frames": self.frames, "skipped": self.skipped, "fps": fps, "map_points": self.points}
+        entries = {"frames": self.frames, "skipped": self.skipped, "fps": fps, "map_points": self.points,
+                   "refined_frames": self.refined, "refine_status": dict(sorted(self.refine_status.items()))}
+        if self.paths and len(self.paths) == self.frames:
+            entries.update(path_entries(*map(np.stack, zip(*self.paths))))
+        return entries
 
     def line(self) -> str:
         """``scene0000_00: 40 frames, 9.8 FPS, ms/frame masks 60.1 lift 3.2 ... | 25 instances, 80123 points``"""
@@ -137,6 +146,12 @@ def segment_scene(seg: OnlineSegmenter, name: str, frames: Iterable[Frame], out_
             stats.skipped += 1
             continue
         result = seg.step(frame)
+        correction = result.pose_correction
+        if correction is not None:
+            stats.refined += int(correction.refined)
+            stats.refine_status[correction.status] += 1
+            if frame.true_pose is not None:
+                stats.paths.append((correction.tracker_pose, correction.pose, frame.true_pose))
         for stage, seconds in result.timings.items():
             stats.seconds[stage] += seconds
         stats.frames += 1
@@ -192,6 +207,18 @@ def run(args: argparse.Namespace) -> int:
     if evaluation.ap_line is not None:
         print(evaluation.ap_line)
     return evaluation.code
+
+
+def path_entries(tracker: np.ndarray, fused: np.ndarray, true: np.ndarray) -> dict:
+    """ATE (m) and RPE (m, deg) of the tracker's poses and of the poses the frames were fused with."""
+    from samosaic3d_core.eval.trajectory import ate, rpe
+
+    out = {}
+    for name, poses in (("tracker", tracker), ("fused", fused)):
+        rpe_m, rpe_deg = rpe(poses, true)
+        out.update({f"ate_{name}": round(ate(poses, true), 5), f"rpe_{name}_m": round(rpe_m, 5),
+                    f"rpe_{name}_deg": round(rpe_deg, 4)})
+    return out
 
 
 def mean_entries(scenes: Iterable[dict]) -> dict:

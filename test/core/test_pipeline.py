@@ -108,7 +108,7 @@ def test_point_instance_and_timings():
     result = run(seg, [RED, BLUE])[-1]
     gt = render([RED, BLUE], SHAKY[-1], 3).instance_gt.reshape(-1)[result.points.pixel]
     np.testing.assert_array_equal(result.point_instance, gt)  # map ids equal gt ids here
-    assert set(result.timings) == {"masks", "lift", "frame_model", "associate", "memory", "total"}
+    assert set(result.timings) == {"refine", "masks", "lift", "frame_model", "associate", "memory", "total"}
     stages = [t for name, t in result.timings.items() if name != "total"]
     assert all(t > 0 for t in stages) and result.timings["total"] == pytest.approx(sum(stages))
 

@@ -1,0 +1,313 @@
+"""Frame-to-map pose refinement: align a frame's depth to the map before it is fused.
+
+A tracker's pose drifts; a frame fused with a drifted pose smears objects and breaks
+association. ``PoseRefiner`` corrects the pose against the map surface with projective
+point-to-plane ICP (KinectFusion's data association, inverted: map voxels are projected into a
+downsampled depth image of the frame and paired with the frame point and normal at that pixel),
+a Huber kernel, and gates that keep the tracker's pose whenever the alignment is not
+trustworthy: too little overlap (fitness), a large inlier error, a degenerate system (a plain
+wall leaves in-plane motion free) or a jump larger than the tracker can drift in one frame.
+
+Drift is smooth, so the last accepted correction is carried to the next frame as its starting
+point (voxblox's ``accumulate_icp_corrections``); a rejected frame keeps that carried correction
+only when ``carry`` says so, and the tracker's pose otherwise stays untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from samosaic3d_core.geometry.rigid import inverse, pose_error, twist, untwist
+from samosaic3d_core.geometry.voxel import sample_indices
+from samosaic3d_core.types import Frame
+
+
+@dataclass
+class RefineConfig:
+    """Frame-to-map pose refinement (``OnlineSegmenter`` runs it before lifting when ``enabled``)."""
+
+    enabled: bool = False
+    """Align each frame to the map before it is fused; the step result carries the correction."""
+    image_width: int = 160
+    """The frame's depth is subsampled to about this many columns for correspondences and normals."""
+    max_points: int = 10000
+    """Map voxels in view used per frame (a random sample when more are in view)."""
+    min_map_points: int = 2000
+    """Frames are not refined until this many map voxels are in view."""
+    iterations: int = 12
+    """Gauss-Newton iterations at most (the pairing distance shrinks from max to min over them)."""
+    max_distance: float = 0.15
+    """Pairing distance of the first iteration, metres."""
+    min_distance: float = 0.04
+    """Pairing distance of the last iterations, metres; also the inlier distance of the gate."""
+    huber: float = 0.01
+    """Huber kernel width on the point-to-plane residual, metres."""
+    min_fitness: float = 0.35
+    """Gate: share of the unoccluded map voxels in view that pair within ``min_distance``."""
+    max_rmse: float = 0.02
+    """Gate: RMS point-to-plane error of the inliers, metres."""
+    weak_direction: float = 0.01
+    """Directions in which the final 6x6 system (rotations scaled to metres at the mean depth) holds
+    less than this share of its strongest one keep the starting pose: a wall and a floor leave a
+    slide along their edge free, and ICP must not wander along it."""
+    min_conditioning: float = 1e-6
+    """Gate: smallest over largest eigenvalue of the normalised system, below which a frame is degenerate."""
+    min_gain: float = 0.0
+    """Gate: the aligned pose's ``cost`` must be lower than the starting pose's by more than this share
+    (ICP can slide along a weakly held direction to a worse fit)."""
+    max_step_m: float = 0.08
+    """Gate: largest change of the camera position against the starting pose, metres."""
+    max_step_deg: float = 3.0
+    """Gate: largest change of the camera orientation against the starting pose, degrees."""
+    start_after: int = 0
+    """Frames fused with the tracker's own poses before refinement starts: the map's frame is then their
+    average instead of the first frame's alone (which matters when every pose has its own error)."""
+    carry: bool = True
+    """Start from the last accepted correction (drift is smooth); rejected frames keep it too."""
+
+    def __post_init__(self):
+        if self.image_width < 8 or self.max_points < 10 or self.iterations < 1:
+            raise ValueError("refine: image_width >= 8, max_points >= 10 and iterations >= 1 are required")
+        if not 0 < self.min_distance <= self.max_distance:
+            raise ValueError(f"refine: need 0 < min_distance <= max_distance, got {self.min_distance}, "
+                             f"{self.max_distance}")
+        for name in ("huber", "max_rmse", "max_step_m", "max_step_deg"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"refine.{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.min_fitness <= 1 or self.min_conditioning < 0:
+            raise ValueError("refine: min_fitness must be in [0, 1] and min_conditioning >= 0")
+
+
+@dataclass
+class PoseCorrection:
+    """What refinement did to one frame.
+
+    tracker_pose: (4, 4) the pose the frame came with
+    pose:         (4, 4) the pose the frame was fused with (``tracker_pose`` when not refined)
+    status:       "refined", or why not: "off", "no_map", "few_points", "low_fitness", "high_rmse",
+                  "degenerate", "no_gain" (the start fits as well), "large_step"
+    fitness, rmse, conditioning: the gate's measures (nan when not computed)
+    cost:         mean point-to-plane distance of the voxels in view, capped at ``min_distance`` (unpaired
+                  ones count as that); the lower of two poses is the one the map agrees with
+    iterations:   Gauss-Newton iterations run
+    """
+
+    tracker_pose: np.ndarray
+    pose: np.ndarray
+    status: str = "off"
+    fitness: float = float("nan")
+    rmse: float = float("nan")
+    conditioning: float = float("nan")
+    cost: float = float("nan")
+    iterations: int = 0
+
+    @property
+    def refined(self) -> bool:
+        return self.status == "refined"
+
+    @property
+    def correction(self) -> np.ndarray:
+        """(4, 4) world-frame transform taking the tracker's pose to the fused one: ``pose = correction @ tracker_pose``."""
+        return self.pose @ inverse(self.tracker_pose)
+
+    def change(self) -> tuple[float, float]:
+        """(metres, degrees) between the tracker's pose and the fused one."""
+        t, r = pose_error(self.pose, self.tracker_pose)
+        return t, float(np.rad2deg(r))
+
+
+@dataclass
+class _FrameGrid:
+    """The frame's depth subsampled by ``stride``: camera points and normals on a (h, w) grid."""
+
+    points: np.ndarray  # (h, w, 3) camera coordinates, z = 0 where invalid
+    normals: np.ndarray  # (h, w, 3) unit, facing the camera; zero where invalid
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+
+def _frame_grid(frame: Frame, image_width: int) -> _FrameGrid:
+    k = frame.intrinsics
+    stride = max(1, int(round(k.width / image_width)))
+    depth = frame.depth[stride // 2::stride, stride // 2::stride].astype(np.float64)
+    h, w = depth.shape
+    # pixel (i, j) of the grid is pixel (stride*i + stride//2, ...) of the image
+    fx, fy = k.fx / stride, k.fy / stride
+    cx, cy = (k.cx - stride // 2) / stride, (k.cy - stride // 2) / stride
+    u, v = np.meshgrid(np.arange(w), np.arange(h))
+    points = np.stack([(u - cx) / fx * depth, (v - cy) / fy * depth, depth], axis=-1)
+    normals = np.zeros_like(points)
+    dx = points[1:-1, 2:] - points[1:-1, :-2]
+    dy = points[2:, 1:-1] - points[:-2, 1:-1]
+    n = np.cross(dx, dy)
+    length = np.linalg.norm(n, axis=-1)
+    z = depth[1:-1, 1:-1]
+    near = [depth[1:-1, 2:], depth[1:-1, :-2], depth[2:, 1:-1], depth[:-2, 1:-1]]
+    ok = (z > 0) & (length > 1e-12)
+    for other in near:  # no normal across a depth discontinuity or a hole
+        ok &= (other > 0) & (np.abs(other - z) < 0.05 * z + 0.01)
+    n = np.where(ok[..., None], n / np.maximum(length, 1e-12)[..., None], 0.0)
+    flip = np.sum(n * points[1:-1, 1:-1], axis=-1) > 0
+    n[flip] *= -1.0
+    normals[1:-1, 1:-1] = n
+    return _FrameGrid(points, normals, fx, fy, cx, cy)
+
+
+def _pair(grid: _FrameGrid, cam: np.ndarray):
+    """Map points ``cam`` (M, 3) in camera coordinates -> (in_view, frame point, frame normal) per point."""
+    h, w = grid.points.shape[:2]
+    z = cam[:, 2]
+    inv_z = 1.0 / np.where(z > 0.1, z, np.inf)  # 0 behind or too close: lands on the principal point, dropped below
+    u = (cam[:, 0] * inv_z * grid.fx + (grid.cx + 0.5)).astype(np.int64)  # + 0.5 then truncate: round
+    v = (cam[:, 1] * inv_z * grid.fy + (grid.cy + 0.5)).astype(np.int64)
+    inside = (inv_z > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    pixel = np.where(inside, v * w + u, 0)
+    normal = grid.normals.reshape(-1, 3)[pixel]
+    inside &= normal[:, 2] != 0  # normals face the camera: z < 0 wherever one exists
+    return inside, grid.points.reshape(-1, 3)[pixel], normal
+
+
+def _mean_depth(pts: np.ndarray, pose_cw: np.ndarray) -> float:
+    return float(np.mean(np.abs(pts @ pose_cw[2, :3] + pose_cw[2, 3])))
+
+
+def _strong_part(pose_cw: np.ndarray, start_cw: np.ndarray, hessian: np.ndarray, lever: float,
+                 weak: float) -> np.ndarray:
+    """``pose_cw`` with its change from ``start_cw`` kept only along the well-held directions of ``hessian``."""
+    if weak <= 0 or not np.any(hessian):
+        return pose_cw
+    scale = np.array([lever] * 3 + [1.0] * 3)
+    eig, vec = np.linalg.eigh(_normalised(hessian, lever))
+    delta = untwist(pose_cw @ inverse(start_cw)) * scale
+    keep = eig >= weak * eig[-1]
+    return twist((vec[:, keep] @ (vec[:, keep].T @ delta)) / scale) @ start_cw
+
+
+def _normalised(hessian: np.ndarray, lever: float) -> np.ndarray:
+    """The 6x6 system with rotations in metres at depth ``lever``, so its eigenvalues compare."""
+    scale = np.array([lever] * 3 + [1.0] * 3)
+    return hessian / np.outer(scale, scale)
+
+
+class PoseRefiner:
+    """Refines each frame's pose against a set of map surface points (see the module docstring)."""
+
+    def __init__(self, config: RefineConfig | None = None):
+        self.config = config or RefineConfig()
+        self._carried = np.eye(4)  # last accepted correction (world frame)
+        self._frames = 0
+
+    def reset(self) -> None:
+        self._carried = np.eye(4)
+        self._frames = 0
+
+    def __call__(self, frame: Frame, map_points: np.ndarray) -> PoseCorrection:
+        """The correction of ``frame``'s pose against ``map_points`` (P, 3) world metres."""
+        cfg = self.config
+        tracker = np.asarray(frame.pose, np.float64)
+        if not cfg.enabled:
+            return PoseCorrection(tracker, tracker.copy(), "off")
+        self._frames += 1
+        if self._frames <= cfg.start_after:
+            return PoseCorrection(tracker, tracker.copy(), "no_map")
+        starts = [self._carried @ tracker, tracker] if cfg.carry and not np.allclose(self._carried, np.eye(4)) else [tracker]
+        result = self._align(frame, np.asarray(map_points, np.float64), starts)
+        if result.refined:
+            self._carried = result.pose @ inverse(tracker)
+        result.tracker_pose = tracker
+        return result
+
+    def _align(self, frame: Frame, map_points: np.ndarray, starts: list[np.ndarray]) -> PoseCorrection:
+        """Align from the start the map fits best; a rejected alignment keeps that start."""
+        cfg = self.config
+        start = starts[0]
+        out = PoseCorrection(start, start.copy(), "no_map")
+        if len(map_points) < cfg.min_map_points:
+            return out
+        grid = _frame_grid(frame, cfg.image_width)
+        world_to_cam = inverse(start)
+        step = max(1, len(map_points) // (3 * cfg.max_points))  # a large map: every step-th voxel is enough
+        map_points = map_points[int(frame.index) % step::step]
+        cam = map_points @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
+        in_view, _, _ = _pair(grid, cam)
+        candidates = map_points[in_view]
+        if len(candidates) * step < cfg.min_map_points:
+            out.status = "few_points"
+            return out
+        pts = candidates[sample_indices(len(candidates), cfg.max_points, seed=int(frame.index))]
+        scored = []
+        for candidate in starts:  # the carried correction (drift) or the tracker's own pose (no drift)
+            score = PoseCorrection(candidate, candidate)
+            self._score(score, grid, pts, inverse(candidate), np.zeros((6, 6)))
+            scored.append((score.cost, len(scored), candidate, score))
+        _, _, start, before = min(scored, key=lambda x: x[:2])
+        out.pose, world_to_cam = start.copy(), inverse(start)
+        pose_cw = world_to_cam
+        schedule = np.geomspace(cfg.max_distance, cfg.min_distance, max(1, cfg.iterations // 2))
+        h_last = np.zeros((6, 6))
+        for it in range(cfg.iterations):
+            reach = schedule[min(it, len(schedule) - 1)]
+            s = pts @ pose_cw[:3, :3].T + pose_cw[:3, 3]
+            ok, p, n = _pair(grid, s)
+            near = ok & (np.linalg.norm(s - p, axis=1) < reach)
+            if near.sum() < 6 * 10:
+                break
+            s, p, n = s[near], p[near], n[near]
+            r = np.sum(n * (s - p), axis=1)
+            weight = np.minimum(1.0, cfg.huber / np.maximum(np.abs(r), 1e-12))
+            jac = np.concatenate([np.cross(s, n), n], axis=1)
+            h_last = (jac * weight[:, None]).T @ jac
+            try:
+                xi = -np.linalg.solve(h_last + 1e-9 * np.eye(6), (jac * weight[:, None]).T @ r)
+            except np.linalg.LinAlgError:
+                break
+            pose_cw = twist(xi) @ pose_cw
+            out.iterations = it + 1
+            if np.linalg.norm(xi[:3]) < 1e-5 and np.linalg.norm(xi[3:]) < 1e-5 and reach <= cfg.min_distance:
+                break
+        pose_cw = _strong_part(pose_cw, world_to_cam, h_last, _mean_depth(pts, pose_cw), cfg.weak_direction)
+        self._score(out, grid, pts, pose_cw, h_last)
+        out.pose = inverse(pose_cw)
+        if out.status == "refined" and out.cost >= before.cost * (1.0 - cfg.min_gain):
+            out.status = "no_gain"
+        if out.status == "refined":
+            moved_m, moved_rad = pose_error(out.pose, start)
+            if moved_m > cfg.max_step_m or np.rad2deg(moved_rad) > cfg.max_step_deg:
+                out.status = "large_step"
+        if not out.refined:
+            out.pose = start.copy()
+        return out
+
+    def _score(self, out: PoseCorrection, grid: _FrameGrid, pts: np.ndarray, pose_cw: np.ndarray,
+               hessian: np.ndarray) -> None:
+        """Fill fitness, rmse, conditioning and the status they give."""
+        cfg = self.config
+        s = pts @ pose_cw[:3, :3].T + pose_cw[:3, 3]
+        ok, p, n = _pair(grid, s)
+        occluded = ok & (s[:, 2] > p[:, 2] + cfg.min_distance)  # behind the surface the frame sees
+        seen = ok & ~occluded
+        inlier = seen & (np.linalg.norm(s - p, axis=1) < cfg.min_distance)
+        out.fitness = float(inlier.sum() / max(seen.sum(), 1))
+        r = np.sum(n[inlier] * (s[inlier] - p[inlier]), axis=1)
+        out.cost = float((np.minimum(np.abs(r), cfg.min_distance).sum() + cfg.min_distance * (seen.sum() - len(r)))
+                         / max(seen.sum(), 1))
+        out.rmse = float(np.sqrt(np.mean(r**2))) if len(r) else float("inf")
+        lever = float(np.mean(np.abs(s[inlier, 2]))) if inlier.any() else 1.0
+        eig = np.linalg.eigvalsh(_normalised(hessian, lever)) if np.any(hessian) else np.zeros(6)
+        out.conditioning = float(eig[0] / eig[-1]) if eig[-1] > 0 else 0.0
+        if inlier.sum() < cfg.min_map_points // 4:
+            out.status = "few_points"
+        elif out.fitness < cfg.min_fitness:
+            out.status = "low_fitness"
+        elif out.rmse > cfg.max_rmse:
+            out.status = "high_rmse"
+        elif out.conditioning < cfg.min_conditioning:
+            out.status = "degenerate"
+        else:
+            out.status = "refined"
+
+

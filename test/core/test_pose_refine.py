@@ -1,0 +1,115 @@
+"""Frame-to-map pose refinement: wrong poses come back, unalignable frames keep the tracker's."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from samosaic3d_core.data.synth import SynthConfig, generate_scene
+from samosaic3d_core.geometry import backproject, voxel_downsample
+from samosaic3d_core.geometry.rigid import pose_error, transform, twist
+from samosaic3d_core.pose_refine import PoseRefiner, RefineConfig
+from samosaic3d_core.types import CameraIntrinsics, Frame
+
+ON = RefineConfig(enabled=True, min_map_points=500)
+
+
+@pytest.fixture(scope="module")
+def scene_and_map():
+    """A small synthetic scene and a 2 cm map fused from its first 8 frames with the true poses."""
+    scene = generate_scene(SynthConfig(width=160, height=120, frames=40), 300)
+    clouds = [backproject(f.depth, f.intrinsics, f.pose, 0.1, 10.0)[0] for f in (scene.frame(i) for i in range(8))]
+    cloud = np.concatenate(clouds)
+    return scene, cloud[voxel_downsample(cloud, 0.02)]
+
+
+def shifted(frame, xi):
+    return dataclasses.replace(frame, pose=frame.pose @ twist(np.asarray(xi, float)))  # about the camera
+
+
+@pytest.mark.parametrize("xi", [[0.01, -0.01, 0.02, 0.03, -0.02, 0.01], [-0.02, 0.015, 0.0, -0.04, 0.03, 0.02]])
+def test_a_frame_with_a_wrong_pose_is_refined_back(scene_and_map, xi):
+    scene, surface = scene_and_map
+    truth = scene.true_poses[9]
+    frame = shifted(scene.frame(9), xi)
+    before = pose_error(frame.pose, truth)
+    result = PoseRefiner(ON)(frame, surface)
+    after = pose_error(result.pose, truth)
+    assert result.refined, result.status
+    assert before[0] > 0.03 and after[0] < 0.01 and np.rad2deg(after[1]) < 0.2
+    assert np.array_equal(result.tracker_pose, frame.pose)
+    assert np.allclose(result.correction @ result.tracker_pose, result.pose)
+    assert result.fitness > 0.9 and result.rmse < 0.005
+
+
+def test_an_exact_pose_is_left_alone(scene_and_map):
+    scene, surface = scene_and_map
+    frame = scene.frame(9)
+    result = PoseRefiner(ON)(frame, surface)
+    assert pose_error(result.pose, frame.pose)[0] < 0.003
+
+
+def plane_frame(depth_m=2.0, size=(80, 60)):
+    """A camera looking straight at a flat wall: nothing pins the motion along the wall."""
+    w, h = size
+    k = CameraIntrinsics(70.0, 70.0, (w - 1) / 2, (h - 1) / 2, w, h)
+    return Frame(rgb=np.zeros((h, w, 3), np.uint8), depth=np.full((h, w), depth_m, np.float32),
+                 pose=np.eye(4), intrinsics=k)
+
+
+def test_an_unalignable_frame_keeps_its_tracker_pose():
+    frame = plane_frame()
+    g = np.mgrid[-2:2:0.02, -2:2:0.02].reshape(2, -1).T
+    wall = np.column_stack([g, np.full(len(g), 2.0)])
+    wrong = dataclasses.replace(frame, pose=transform(t=np.array([0.05, 0.03, 0.0])))
+    result = PoseRefiner(ON)(wrong, wall)
+    assert result.status == "degenerate" and np.array_equal(result.pose, wrong.pose)
+
+    elsewhere = wall + np.array([0.0, 0.0, 3.0])  # a map that is not what the frame sees
+    result = PoseRefiner(ON)(wrong, elsewhere)
+    assert not result.refined and np.array_equal(result.pose, wrong.pose)
+    assert PoseRefiner(ON)(wrong, wall[:100]).status == "no_map"
+
+
+def test_off_by_default_and_the_correction_is_carried(scene_and_map):
+    scene, surface = scene_and_map
+    frame = shifted(scene.frame(9), [0.0, 0.0, 0.01, 0.04, 0.0, 0.0])
+    off = PoseRefiner()(frame, surface)
+    assert off.status == "off" and np.array_equal(off.pose, frame.pose)
+
+    refiner = PoseRefiner(ON)
+    assert refiner(frame, surface).refined
+    drift = twist(np.array([0.0, 0.0, 0.01, 0.04, 0.0, 0.0]))  # the same tracker error on the next frame
+    nxt = dataclasses.replace(scene.frame(10), pose=drift @ scene.frame(10).pose)
+    result = refiner(nxt, surface)
+    assert pose_error(result.pose, scene.true_poses[10])[0] < 0.01
+    assert result.iterations <= refiner(nxt, surface).iterations + 1  # started near the answer
+    refiner.reset()
+    bad = dataclasses.replace(plane_frame(), pose=scene.true_poses[10])
+    assert np.array_equal(refiner(bad, surface).pose, bad.pose)  # after reset nothing is carried
+
+
+def test_config_is_checked():
+    with pytest.raises(ValueError, match="min_distance"):
+        RefineConfig(min_distance=0.2, max_distance=0.1)
+    with pytest.raises(ValueError, match="huber"):
+        RefineConfig(huber=0)
+
+
+def test_the_segmenter_fuses_a_frame_with_its_refined_pose(scene_and_map):
+    from scipy.spatial import cKDTree
+
+    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+    scene, _ = scene_and_map
+    seg = OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+        {"pipeline": "baseline", "masks.source": "oracle", "refine.enabled": True, "refine.min_map_points": 500}))
+    for i in range(8):
+        seg.step(scene.frame(i))
+    truth = scene.frame(9)
+    result = seg.step(shifted(truth, [0.01, -0.01, 0.02, 0.03, -0.02, 0.01]))
+    assert result.pose_correction.refined and "refine" in result.timings
+    true_cloud = backproject(truth.depth, truth.intrinsics, truth.pose, 0.1, 10.0)[0]
+    gap, _ = cKDTree(true_cloud).query(result.points.xyz)
+    assert np.median(gap) < 0.01  # lifted with the refined pose, not the wrong one (several cm off)
+    assert result.pose_correction.change()[0] > 0.03
