@@ -55,6 +55,9 @@ class MemoryConfig:
     """Map instances keep their points on a voxel grid of this size (metres)."""
     association_voxel_size: float = 0.06
     """Cell size (metres) of the coarse ownership grid behind the overlap cues of association."""
+    association_borrow: bool = False
+    """Overlap cues count a frame cell no map id owns for the owner of a face-neighbouring cell: a
+    surface a few centimetres off (what pose error leaves) still overlaps its map instance."""
     short_term_size: int = 50
     """Capacity of the short-term FIFO (N_short); the least recently merged id is demoted beyond it."""
     vote_cap: int = 5
@@ -225,7 +228,8 @@ class SceneMemory(MapRevision):
     ) -> FrameObservation:
         """Look the frame's points up in the grids (read-only); see ``FrameObservation``."""
         return FrameObservation.look_up(
-            self._voxels, self._cells, self._inst["num_cells"], points, instances, point_local, frame_index, timestamp
+            self._voxels, self._cells, self._inst["num_cells"], points, instances, point_local, frame_index, timestamp,
+            borrow=self.config.association_borrow,
         )
 
     def integrate(self, obs: FrameObservation, matches: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:

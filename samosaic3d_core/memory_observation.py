@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samosaic3d_core.geometry import majority_vote
+from samosaic3d_core.geometry import majority_vote, pack_voxel_keys, unpack_voxel_keys
 from samosaic3d_core.memory_grid import OwnerGrid
 from samosaic3d_core.types import FramePoints, Instances
+
+FACE_OFFSETS = np.array([(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)], np.int64)
 
 
 @dataclass
@@ -73,11 +75,13 @@ class FrameObservation:
     @classmethod
     def look_up(
         cls, voxels: OwnerGrid, cells: OwnerGrid, cells_per_id: np.ndarray, points: FramePoints, instances: Instances,
-        point_local: np.ndarray, frame_index: int, timestamp: float,
+        point_local: np.ndarray, frame_index: int, timestamp: float, borrow: bool = False,
     ) -> "FrameObservation":
         """The frame's points looked up (read-only) in the map ``voxels`` and association ``cells``.
 
         cells_per_id: (I,) int association cells owned by each map id 1..I (I = ids created so far).
+        borrow: a frame cell that no map id owns counts for the owner of a face neighbour, so that a
+        surface a few centimetres off (a residual pose error) still overlaps its map instance.
         """
         point_local = np.asarray(point_local, np.int64)
         num_inst = len(instances)
@@ -91,6 +95,8 @@ class FrameObservation:
         cell_row = cells.lookup(cell_key)
         cell_owner = np.zeros(len(cell_row), np.int64)
         cell_owner[cell_row >= 0] = cells.owner[cell_row[cell_row >= 0]]
+        if borrow:
+            _borrow_owners(cells, cell_key, cell_owner)
 
         labelled = point_local > 0
         num_cells = max(len(cell_key), 1)
@@ -106,6 +112,21 @@ class FrameObservation:
             shared_cells=shared[1:], frame_cells=shared[1:].sum(axis=1), map_cells=map_cells,
             frame_index=int(frame_index), timestamp=float(timestamp),
         )
+
+
+def _borrow_owners(cells: OwnerGrid, cell_key: np.ndarray, cell_owner: np.ndarray) -> None:
+    """Give cells without an owner the owner of their first owned face neighbour (in place)."""
+    empty = np.flatnonzero(cell_owner == 0)
+    if len(empty) == 0 or len(cells) == 0:
+        return
+    coords = unpack_voxel_keys(cell_key[empty])
+    for offset in FACE_OFFSETS:
+        still = cell_owner[empty] == 0
+        if not still.any():
+            break
+        rows = cells.lookup(pack_voxel_keys(coords[still] + offset, "map grid"))
+        found = rows >= 0
+        cell_owner[empty[still][found]] = cells.owner[rows[found]]
 
 
 def _majority_labels(group: np.ndarray, point_ids: np.ndarray, num_groups: int) -> np.ndarray:

@@ -90,6 +90,16 @@ def test_overlap_cues():
     np.testing.assert_allclose(obs.containment(), [[0.25, 0.75, 0.0], [0.0, 0.0, 1.0], [0.5, 0.0, 1.0]])
 
 
+def test_borrowed_owners_let_a_shifted_surface_overlap_its_instance():
+    """A wall seen one cell off (a residual pose error) overlaps its instance only when cells borrow."""
+    for borrow, expected in ((False, [1.0, 0.0]), (True, [0.0, 1.0])):
+        memory = memory_with(association_borrow=borrow)
+        step(memory, [cells(0, 5)])
+        obs = observe_cells(memory, [cells(0, 5, y=1)])  # the same row one cell over
+        np.testing.assert_allclose(obs.owned_fraction()[0], expected)
+        assert obs.cell_row.tolist() == [-1] * 5  # only the cue borrows; the cells themselves stay new
+
+
 def test_coarse_association_cells_tolerate_point_sampling():
     # two frames see disjoint halves of the same 0.1 m voxels of a surface: no shared voxel,
     # but every 0.2 m association cell is shared
