@@ -181,6 +181,8 @@ class Samosaic3dNode(Node):
 
         header = Header(stamp=depth.header.stamp, frame_id=self.params.map_frame)
         self.outputs.publish_frame(result, instances, header, color.header, frame.rgb)
+        correction = getattr(result, "pose_correction", None)
+        self.outputs.publish_camera_pose(frame.pose if correction is None else correction.pose, header)
         if self._due("instances", self.params.instances_rate):
             self.outputs.publish_instances(instances, header)
         if scene_map is not None:

@@ -5,6 +5,9 @@
     /instances/frame_cloud  sensor_msgs/PointCloud2         the current frame's labelled points
     /instances/markers      visualization_msgs/MarkerArray  a box and an id label per instance
     /instances/overlay      sensor_msgs/Image               the frame's masks over its colour image (optional)
+    /instances/camera_pose  geometry_msgs/PoseStamped       the camera pose each frame was fused with
+                                                            (refined against the map when refine.enabled)
+    /tf                     map_frame -> refined_camera_frame, the same pose (when that parameter is set)
 All in the map frame except the overlay (camera image frame).
 """
 
@@ -20,12 +23,14 @@ from samosaic3d_ros.image_conv import rgb_to_image
 from samosaic3d_ros.markers import delete_all_markers, instance_markers
 from samosaic3d_ros.params import NodeParams
 from samosaic3d_ros.stamps import seconds_to_stamp
+from samosaic3d_ros.tf_buffer import matrix_to_quat
 
 INSTANCES_TOPIC = "instances"
 CLOUD_TOPIC = "instances/cloud"
 FRAME_CLOUD_TOPIC = "instances/frame_cloud"
 MARKERS_TOPIC = "instances/markers"
 OVERLAY_TOPIC = "instances/overlay"
+CAMERA_POSE_TOPIC = "instances/camera_pose"
 
 
 def instances_to_msg(instances: Instances, header):
@@ -88,6 +93,8 @@ class Outputs:
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from samosaic3d_msgs.msg import InstanceArray
         from sensor_msgs.msg import Image, PointCloud2
+        from geometry_msgs.msg import PoseStamped
+        from tf2_msgs.msg import TFMessage
         from visualization_msgs.msg import MarkerArray
 
         self.params = params
@@ -104,6 +111,9 @@ class Outputs:
         )
         self.markers = node.create_publisher(MarkerArray, MARKERS_TOPIC, reliable)
         self.overlay = node.create_publisher(Image, OVERLAY_TOPIC, big) if params.publish_overlay else None
+        self.camera_pose = node.create_publisher(PoseStamped, CAMERA_POSE_TOPIC, reliable)
+        # what tf2_ros.TransformBroadcaster does: TFMessage on /tf, reliable, depth 100
+        self.tf = node.create_publisher(TFMessage, "/tf", QoSProfile(depth=100)) if params.refined_camera_frame else None
         self._shown_ids: set[int] = set()
 
     def _cloud_rgb(self, ids: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -121,6 +131,25 @@ class Outputs:
             self.frame_cloud.publish(array_to_cloud(points, header))
         if self.overlay is not None:
             self.overlay.publish(rgb_to_image(overlay_labels(color_rgb, mask_label_image(result)), color_header))
+
+    def publish_camera_pose(self, pose: np.ndarray, header) -> None:
+        """The pose (4x4, camera-to-map) a frame was fused with: /instances/camera_pose and, if set, /tf."""
+        from geometry_msgs.msg import Pose, PoseStamped, TransformStamped
+        from tf2_msgs.msg import TFMessage
+
+        q = matrix_to_quat(pose[:3, :3])
+        msg = PoseStamped(header=header, pose=Pose())
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pose[:3, 3])
+        o = msg.pose.orientation
+        o.x, o.y, o.z, o.w = (float(v) for v in q)
+        self.camera_pose.publish(msg)
+        if self.tf is not None:
+            tf = TransformStamped(header=header, child_frame_id=self.params.refined_camera_frame)
+            tf.transform.translation.x, tf.transform.translation.y, tf.transform.translation.z = (
+                float(v) for v in pose[:3, 3])
+            r = tf.transform.rotation
+            r.x, r.y, r.z, r.w = (float(v) for v in q)
+            self.tf.publish(TFMessage(transforms=[tf]))
 
     def publish_instances(self, instances: Instances, header) -> None:
         """/instances and /instances/markers (with DELETE for instances no longer there)."""

@@ -84,6 +84,9 @@ class NodeParams:
     """publish the current frame's labelled points on /instances/frame_cloud"""
     publish_overlay: bool = False
     """publish masks over the colour image on /instances/overlay"""
+    refined_camera_frame: str = ""
+    """also broadcast on /tf map_frame -> this frame: the camera pose each frame was fused with, as on
+    /instances/camera_pose (the tracker's pose refined against the map when refine.enabled); empty: off"""
     marker_namespace: str = "samosaic3d"
     """namespace prefix of the markers"""
     diagnostics_period: float = 1.0

@@ -171,3 +171,22 @@ def test_pose_from_a_pose_topic(ros, tmp_path):
     ros.wait_until(lambda: frame_clouds, what="a frame posed from the pose topic")
     points = cloud_to_array(frame_clouds[-1])
     assert points["z"].min() == np.float32(1.5 + 10.25)  # the nearer box, at the interpolated camera height
+
+
+def test_the_pose_each_frame_was_fused_with_is_published(ros, tmp_path):
+    from tf2_msgs.msg import TFMessage
+
+    start_node(ros, tmp_path, refined_camera_frame="camera_refined")
+    tester = ros.tester()
+    poses = ros.collect(tester, PoseStamped, "instances/camera_pose")
+    tfs = ros.collect(tester, TFMessage, "/tf")
+    stream = Stream(ros, tester)
+    stream.send(100.0)
+    ros.wait_until(lambda: poses and any(t.child_frame_id == "camera_refined" for m in tfs for t in m.transforms),
+                   what="the fused camera pose on its topic and on /tf")
+    pose = poses[-1]
+    assert pose.header.frame_id == "map" and stamp_seconds(pose.header) == pytest.approx(100.0, abs=1e-9)
+    position = pose.pose.position
+    assert (position.x, position.y, position.z) == pytest.approx(tuple(scene.CAMERA_IN_MAP))
+    ours = [t for m in tfs for t in m.transforms if t.child_frame_id == "camera_refined"][-1]
+    assert ours.header.frame_id == "map" and ours.transform.translation.z == pytest.approx(scene.CAMERA_IN_MAP[2])
