@@ -55,7 +55,7 @@ class MemoryConfig:
     """Map instances keep their points on a voxel grid of this size (metres)."""
     association_voxel_size: float = 0.06
     """Cell size (metres) of the coarse ownership grid behind the overlap cues of association."""
-    association_borrow: bool = False
+    association_borrow: bool = True
     """Overlap cues count a frame cell no map id owns for the owner of a face-neighbouring cell: a
     surface a few centimetres off (what pose error leaves) still overlaps its map instance."""
     short_term_size: int = 50

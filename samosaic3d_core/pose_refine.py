@@ -28,8 +28,10 @@ from samosaic3d_core.types import Frame
 class RefineConfig:
     """Frame-to-map pose refinement (``OnlineSegmenter`` runs it before lifting when ``enabled``)."""
 
-    enabled: bool = False
-    """Align each frame to the map before it is fused; the step result carries the correction."""
+    enabled: bool = True
+    """Align each frame to the map before it is fused; the step result carries the correction.
+    On by default: on the validation scenes it kept the AP under the ``vio`` tracking error within
+    2 AP of exact poses (off: -14 AP) and did not cost AP with exact poses (docs/tracking_error.md)."""
     image_width: int = 160
     """The frame's depth is subsampled to about this many columns for correspondences and normals."""
     max_points: int = 10000
@@ -61,7 +63,7 @@ class RefineConfig:
     """Gate: largest change of the camera position against the starting pose, metres."""
     max_step_deg: float = 3.0
     """Gate: largest change of the camera orientation against the starting pose, degrees."""
-    start_after: int = 0
+    start_after: int = 5
     """Frames fused with the tracker's own poses before refinement starts: the map's frame is then their
     average instead of the first frame's alone (which matters when every pose has its own error)."""
     carry: bool = True

@@ -52,7 +52,10 @@ def _yaml_value(value) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, float):
-        return repr(value)
+        text = repr(value)
+        if "e" in text and "." not in text:  # YAML 1.1 (PyYAML, rcl) reads 1e-06 as a string, 1.0e-06 as a float
+            text = text.replace("e", ".0e", 1)
+        return text
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
     return str(value)

@@ -11,8 +11,10 @@ VOXEL = 0.1
 
 
 def memory_with(**overrides):
-    """A memory on a 0.1 m grid whose association cells are the map voxels (unless overridden)."""
-    return SceneMemory(MemoryConfig(**{"map_voxel_size": VOXEL, "association_voxel_size": VOXEL, **overrides}))
+    """A memory on a 0.1 m grid whose association cells are the map voxels and whose overlap cues count
+    exact cells (unless overridden)."""
+    return SceneMemory(MemoryConfig(**{"map_voxel_size": VOXEL, "association_voxel_size": VOXEL,
+                                       "association_borrow": False, **overrides}))
 
 
 def cells(x0, x1, y=0, z=0):

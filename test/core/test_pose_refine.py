@@ -11,7 +11,7 @@ from samosaic3d_core.geometry.rigid import pose_error, transform, twist
 from samosaic3d_core.pose_refine import PoseRefiner, RefineConfig
 from samosaic3d_core.types import CameraIntrinsics, Frame
 
-ON = RefineConfig(enabled=True, min_map_points=500)
+ON = RefineConfig(enabled=True, min_map_points=500, start_after=0)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +71,10 @@ def test_an_unalignable_frame_keeps_its_tracker_pose():
     assert PoseRefiner(ON)(wrong, wall[:100]).status == "no_map"
 
 
-def test_off_by_default_and_the_correction_is_carried(scene_and_map):
+def test_off_and_the_correction_is_carried(scene_and_map):
     scene, surface = scene_and_map
     frame = shifted(scene.frame(9), [0.0, 0.0, 0.01, 0.04, 0.0, 0.0])
-    off = PoseRefiner()(frame, surface)
+    off = PoseRefiner(RefineConfig(enabled=False))(frame, surface)
     assert off.status == "off" and np.array_equal(off.pose, frame.pose)
 
     refiner = PoseRefiner(ON)
@@ -87,6 +87,16 @@ def test_off_by_default_and_the_correction_is_carried(scene_and_map):
     refiner.reset()
     bad = dataclasses.replace(plane_frame(), pose=scene.true_poses[10])
     assert np.array_equal(refiner(bad, surface).pose, bad.pose)  # after reset nothing is carried
+
+
+def test_the_first_frames_keep_the_tracker_pose(scene_and_map):
+    scene, surface = scene_and_map
+    refiner = PoseRefiner(dataclasses.replace(ON, start_after=2))
+    frame = shifted(scene.frame(9), [0.0, 0.0, 0.01, 0.04, 0.0, 0.0])
+    first = [refiner(frame, surface) for _ in range(3)]
+    assert [c.status for c in first] == ["no_map", "no_map", "refined"]
+    assert np.array_equal(first[0].pose, frame.pose)
+    assert RefineConfig().enabled and RefineConfig().start_after == 5  # the defaults
 
 
 def test_config_is_checked():
@@ -103,7 +113,7 @@ def test_the_segmenter_fuses_a_frame_with_its_refined_pose(scene_and_map):
 
     scene, _ = scene_and_map
     seg = OnlineSegmenter.from_config(SegmenterConfig.from_flat(
-        {"pipeline": "baseline", "masks.source": "oracle", "refine.enabled": True, "refine.min_map_points": 500}))
+        {"pipeline": "baseline", "masks.source": "oracle", "refine.min_map_points": 500, "refine.start_after": 0}))
     for i in range(8):
         seg.step(scene.frame(i))
     truth = scene.frame(9)

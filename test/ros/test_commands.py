@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("ros_commands")
 
 FLAGS = {
     "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks"],
-    "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--storage", "--overwrite"],
+    "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--pose-error", "--storage", "--overwrite"],
     "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel", "--metrics"],
     "params": ["--describe"],
 }
