@@ -59,6 +59,11 @@ class RefineConfig:
     min_gain: float = 0.0
     """Gate: the aligned pose's ``cost`` must be lower than the starting pose's by more than this share
     (ICP can slide along a weakly held direction to a worse fit)."""
+    min_step_m: float = 0.002
+    """Changes below this (and below ``min_step_deg``) keep the starting pose: a sub-millimetre
+    adjustment is alignment noise, and the map should not move for it."""
+    min_step_deg: float = 0.05
+    """See ``min_step_m``."""
     max_step_m: float = 0.08
     """Gate: largest change of the camera position against the starting pose, metres."""
     max_step_deg: float = 3.0
@@ -89,7 +94,8 @@ class PoseCorrection:
     tracker_pose: (4, 4) the pose the frame came with
     pose:         (4, 4) the pose the frame was fused with (``tracker_pose`` when not refined)
     status:       "refined", or why not: "off", "no_map", "few_points", "low_fitness", "high_rmse",
-                  "degenerate", "no_gain" (the start fits as well), "large_step"
+                  "degenerate", "no_gain" (the start fits as well), "large_step", "unchanged" (the
+                  alignment agrees with the start within ``min_step_*``)
     fitness, rmse, conditioning: the gate's measures (nan when not computed)
     cost:         mean point-to-plane distance of the voxels in view, capped at ``min_distance`` (unpaired
                   ones count as that); the lower of two poses is the one the map agrees with
@@ -280,6 +286,8 @@ class PoseRefiner:
             moved_m, moved_rad = pose_error(out.pose, start)
             if moved_m > cfg.max_step_m or np.rad2deg(moved_rad) > cfg.max_step_deg:
                 out.status = "large_step"
+            elif moved_m < cfg.min_step_m and np.rad2deg(moved_rad) < cfg.min_step_deg:
+                out.status = "unchanged"
         if not out.refined:
             out.pose = start.copy()
         return out

@@ -46,7 +46,7 @@ def test_an_exact_pose_is_left_alone(scene_and_map):
     scene, surface = scene_and_map
     frame = scene.frame(9)
     result = PoseRefiner(ON)(frame, surface)
-    assert pose_error(result.pose, frame.pose)[0] < 0.003
+    assert result.status in ("unchanged", "no_gain") and np.array_equal(result.pose, frame.pose)
 
 
 def plane_frame(depth_m=2.0, size=(80, 60)):
