@@ -29,7 +29,7 @@ def run_once(seg: OnlineSegmenter, frames) -> tuple[float, list[float]]:
         started = time.perf_counter()
         result = seg.step(frame)
         total += time.perf_counter() - started
-        if result.pose_correction.status not in ("off", "no_map"):
+        if result.pose_correction.status not in ("off", "not_started", "no_map"):
             refine.append(result.timings["refine"])
     return total, refine
 

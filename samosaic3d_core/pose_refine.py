@@ -6,11 +6,12 @@ point-to-plane ICP (KinectFusion's data association, inverted: map voxels are pr
 downsampled depth image of the frame and paired with the frame point and normal at that pixel),
 a Huber kernel, and gates that keep the tracker's pose whenever the alignment is not
 trustworthy: too little overlap (fitness), a large inlier error, a degenerate system (a plain
-wall leaves in-plane motion free) or a jump larger than the tracker can drift in one frame.
+wall leaves in-plane motion free), no gain over the start, or a jump larger than the tracker can
+drift in one frame. Directions the map holds only weakly keep the start.
 
-Drift is smooth, so the last accepted correction is carried to the next frame as its starting
-point (voxblox's ``accumulate_icp_corrections``); a rejected frame keeps that carried correction
-only when ``carry`` says so, and the tracker's pose otherwise stays untouched.
+Drift is smooth, so the last accepted correction is carried to the next frame (voxblox's
+``accumulate_icp_corrections``): alignment starts from the carried correction or from the
+tracker's own pose, whichever the map fits better, and a rejected frame keeps that start.
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ class PoseCorrection:
 
     tracker_pose: (4, 4) the pose the frame came with
     pose:         (4, 4) the pose the frame was fused with (``tracker_pose`` when not refined)
-    status:       "refined", or why not: "off", "no_map", "few_points", "low_fitness", "high_rmse",
-                  "degenerate", "no_gain" (the start fits as well), "large_step", "unchanged" (the
-                  alignment agrees with the start within ``min_step_*``)
+    status:       "refined", or why not: "off", "not_started" (``start_after``), "no_map", "few_points",
+                  "low_fitness", "high_rmse", "degenerate", "no_gain" (the start fits as well),
+                  "large_step", "unchanged" (the alignment agrees with the start within ``min_step_*``)
     fitness, rmse, conditioning: the gate's measures (nan when not computed)
     cost:         mean point-to-plane distance of the voxels in view, capped at ``min_distance`` (unpaired
                   ones count as that); the lower of two poses is the one the map agrees with
@@ -117,7 +118,7 @@ class PoseCorrection:
 
     @property
     def correction(self) -> np.ndarray:
-        """(4, 4) world-frame transform taking the tracker's pose to the fused one: ``pose = correction @ tracker_pose``."""
+        """(4, 4) world-frame transform from the tracker's pose to the fused one: ``correction @ tracker_pose``."""
         return self.pose @ inverse(self.tracker_pose)
 
     def change(self) -> tuple[float, float]:
@@ -221,8 +222,9 @@ class PoseRefiner:
             return PoseCorrection(tracker, tracker.copy(), "off")
         self._frames += 1
         if self._frames <= cfg.start_after:
-            return PoseCorrection(tracker, tracker.copy(), "no_map")
-        starts = [self._carried @ tracker, tracker] if cfg.carry and not np.allclose(self._carried, np.eye(4)) else [tracker]
+            return PoseCorrection(tracker, tracker.copy(), "not_started")
+        carried = cfg.carry and not np.allclose(self._carried, np.eye(4))
+        starts = [self._carried @ tracker, tracker] if carried else [tracker]
         result = self._align(frame, np.asarray(map_points, np.float64), starts)
         if result.refined:
             self._carried = result.pose @ inverse(tracker)

@@ -113,7 +113,9 @@ class Outputs:
         self.overlay = node.create_publisher(Image, OVERLAY_TOPIC, big) if params.publish_overlay else None
         self.camera_pose = node.create_publisher(PoseStamped, CAMERA_POSE_TOPIC, reliable)
         # what tf2_ros.TransformBroadcaster does: TFMessage on /tf, reliable, depth 100
-        self.tf = node.create_publisher(TFMessage, "/tf", QoSProfile(depth=100)) if params.refined_camera_frame else None
+        self.tf = None
+        if params.refined_camera_frame:
+            self.tf = node.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
         self._shown_ids: set[int] = set()
 
     def _cloud_rgb(self, ids: np.ndarray, rgb: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ def test_the_first_frames_keep_the_tracker_pose(scene_and_map):
     refiner = PoseRefiner(dataclasses.replace(ON, start_after=2))
     frame = shifted(scene.frame(9), [0.0, 0.0, 0.01, 0.04, 0.0, 0.0])
     first = [refiner(frame, surface) for _ in range(3)]
-    assert [c.status for c in first] == ["no_map", "no_map", "refined"]
+    assert [c.status for c in first] == ["not_started", "not_started", "refined"]
     assert np.array_equal(first[0].pose, frame.pose)
     assert RefineConfig().enabled and RefineConfig().start_after == 5  # the defaults
 
