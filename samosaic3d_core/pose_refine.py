@@ -225,7 +225,7 @@ class PoseRefiner:
             return PoseCorrection(tracker, tracker.copy(), "not_started")
         carried = cfg.carry and not np.allclose(self._carried, np.eye(4))
         starts = [self._carried @ tracker, tracker] if carried else [tracker]
-        result = self._align(frame, np.asarray(map_points, np.float64), starts)
+        result = self._align(frame, np.asarray(map_points), starts)
         if result.refined:
             self._carried = result.pose @ inverse(tracker)
         result.tracker_pose = tracker
@@ -241,7 +241,7 @@ class PoseRefiner:
         grid = _frame_grid(frame, cfg.image_width)
         world_to_cam = inverse(start)
         step = max(1, len(map_points) // (3 * cfg.max_points))  # a large map: every step-th voxel is enough
-        map_points = map_points[int(frame.index) % step::step]
+        map_points = np.asarray(map_points[int(frame.index) % step::step], np.float64)
         cam = map_points @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
         in_view, _, _ = _pair(grid, cam)
         candidates = map_points[in_view]
