@@ -22,8 +22,8 @@ from samosaic3d_ros.cloud_conv import POINT_DTYPE, array_to_cloud, labelled_poin
 from samosaic3d_ros.image_conv import rgb_to_image
 from samosaic3d_ros.markers import delete_all_markers, instance_markers
 from samosaic3d_ros.params import NodeParams
-from samosaic3d_ros.stamps import seconds_to_stamp
-from samosaic3d_ros.tf_buffer import matrix_to_quat
+from samosaic3d_ros.stamps import seconds_to_stamp, stamp_to_ns
+from samosaic3d_ros.tf_buffer import matrix_to_quat, transform_stamped
 
 INSTANCES_TOPIC = "instances"
 CLOUD_TOPIC = "instances/cloud"
@@ -136,7 +136,7 @@ class Outputs:
 
     def publish_camera_pose(self, pose: np.ndarray, header) -> None:
         """The pose (4x4, camera-to-map) a frame was fused with: /instances/camera_pose and, if set, /tf."""
-        from geometry_msgs.msg import Pose, PoseStamped, TransformStamped
+        from geometry_msgs.msg import Pose, PoseStamped
         from tf2_msgs.msg import TFMessage
 
         q = matrix_to_quat(pose[:3, :3])
@@ -146,11 +146,7 @@ class Outputs:
         o.x, o.y, o.z, o.w = (float(v) for v in q)
         self.camera_pose.publish(msg)
         if self.tf is not None:
-            tf = TransformStamped(header=header, child_frame_id=self.params.refined_camera_frame)
-            tf.transform.translation.x, tf.transform.translation.y, tf.transform.translation.z = (
-                float(v) for v in pose[:3, 3])
-            r = tf.transform.rotation
-            r.x, r.y, r.z, r.w = (float(v) for v in q)
+            tf = transform_stamped(pose, header.frame_id, self.params.refined_camera_frame, stamp_to_ns(header.stamp))
             self.tf.publish(TFMessage(transforms=[tf]))
 
     def publish_instances(self, instances: Instances, header) -> None:

@@ -145,6 +145,12 @@ def _matrix(translation: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return matrix
 
 
+def pose_to_matrix(pose) -> np.ndarray:
+    """4x4 of a ``geometry_msgs/Pose``."""
+    p, q = pose.position, pose.orientation
+    return _matrix(np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w]))
+
+
 class FallbackBuffer:
     """A ``tf2_ros.Buffer`` look-alike: ``set_transform``, ``lookup_transform``, ``can_transform``, ``clear``.
 
@@ -238,7 +244,7 @@ class FallbackBuffer:
                     if remaining <= 0:
                         raise
                     self._changed.wait(remaining)
-        return _transform_stamped(matrix, target_frame, source_frame, t_ns)
+        return transform_stamped(matrix, target_frame, source_frame, t_ns)
 
     def lookup_matrix(self, target_frame: str, source_frame: str, time) -> np.ndarray:
         """(4, 4) target<-source matrix at ``time`` without waiting (no ROS message types needed)."""
@@ -283,7 +289,7 @@ class FallbackBuffer:
         return np.linalg.inv(common_from_target) @ common_from_source, t_ns
 
 
-def _transform_stamped(matrix: np.ndarray, target: str, source: str, t_ns: int):
+def transform_stamped(matrix: np.ndarray, target: str, source: str, t_ns: int):
     from geometry_msgs.msg import TransformStamped
 
     out = TransformStamped()

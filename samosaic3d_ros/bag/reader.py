@@ -21,7 +21,7 @@ from samosaic3d_ros.bag import layout
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.params import NodeParams
 from samosaic3d_ros.stamps import header_ns
-from samosaic3d_ros.tf_buffer import FallbackBuffer, FallbackTransformException, quat_to_matrix
+from samosaic3d_ros.tf_buffer import FallbackBuffer, FallbackTransformException, pose_to_matrix
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagT
                     else:
                         tf.set_transform(transform)
             elif conn.topic == layout.TRUE_POSE_TOPIC:
-                true_poses[header_ns(msg)] = _pose_matrix(msg.pose)
+                true_poses[header_ns(msg)] = pose_to_matrix(msg.pose)
             elif conn.topic == topics.camera_info:
                 info = msg
             elif conn.topic == topics.color:
@@ -118,14 +118,6 @@ def read_frames(path: str | Path, params: NodeParams | None = None, topics: BagT
         frame.true_pose = true_poses.get(stamp)
         index += 1
         yield frame
-
-
-def _pose_matrix(pose) -> np.ndarray:
-    q = np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w])
-    out = np.eye(4)
-    out[:3, :3] = quat_to_matrix(q)
-    out[:3, 3] = [pose.position.x, pose.position.y, pose.position.z]
-    return out
 
 
 def _ids(msg) -> np.ndarray:
