@@ -20,6 +20,8 @@ import spconv.pytorch.ops as _spconv_ops
 import torch
 from torch import Tensor, nn
 
+from samosaic3d_core.model.threads import torch_threads
+
 
 def _current_stream() -> int:
     """The CUDA stream handle spconv passes to its kernels; 0 (no stream) on a machine without a GPU."""
@@ -31,14 +33,10 @@ def _single_threaded_on_cpu(conv_op: Callable) -> Callable:
 
     @functools.wraps(conv_op)
     def run(features: Tensor, *args, **kwargs):
-        threads = torch.get_num_threads()
-        if features.is_cuda or threads == 1:
+        if features.is_cuda:
             return conv_op(features, *args, **kwargs)
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             return conv_op(features, *args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
 
     return run
 

@@ -16,6 +16,7 @@ import torch
 
 from samosaic3d_core.geometry import group_boxes
 from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
+from samosaic3d_core.model.threads import torch_threads
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
 
 READOUTS = ("affinity", "fragments", "points")
@@ -56,12 +57,19 @@ class F2IFrameConfig:
     """Metres around a group's box within which ``fill_unassigned`` may add points."""
     singleton_score: float = 0.5
     """With ``readout="fragments"``: score factor of a fragment left as its own instance."""
+    cpu_threads: int = 1
+    """Torch threads of the frame model on the CPU (0: leave torch's setting). spconv's CPU
+    convolutions must run single-threaded, and switching the thread count around each of them
+    costs more than the other operators gain from more threads: 75 ms per 320x240 frame with 1
+    against 115 ms with 2 on a 2-core CPU (docs/runtime.md)."""
 
     def __post_init__(self):
         if self.readout not in READOUTS:
             raise ValueError(f"F2IFrameConfig.readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         if self.group_threshold is not None and not 0.0 <= self.group_threshold <= 1.0:
             raise ValueError(f"F2IFrameConfig.group_threshold must be in [0, 1], got {self.group_threshold}")
+        if self.cpu_threads < 0:
+            raise ValueError(f"F2IFrameConfig.cpu_threads must be >= 0, got {self.cpu_threads}")
 
 
 def instance_scores(objectness: torch.Tensor, probs: torch.Tensor, config: F2IFrameConfig) -> torch.Tensor:
@@ -216,10 +224,14 @@ class F2IFrameModel:
         self.config, self.device = config, device
         self.model = model.to(device).eval()
 
-    @torch.no_grad()
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         """Instances of the frame (local ids 1..K by descending score; ``feats`` = final instance
         queries) and (N,) int32 local id per point of ``points`` (0 = none)."""
+        on_cpu = torch.device(self.device).type == "cpu"
+        with torch.no_grad(), torch_threads(self.config.cpu_threads if on_cpu else 0):
+            return self._segment(frame, points, fragments)
+
+    def _segment(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         channels = self.model.backbone.config.out_channels
         if len(fragments) == 0 or len(points.xyz) == 0:
             return Instances.empty(channels), np.zeros(len(points.xyz), np.int32)
