@@ -1,7 +1,8 @@
 """Storage under ``SceneMemory``: growable column tables and voxel grids whose cells have an owner.
 
-An ``OwnerGrid`` holds the occupied cells of one voxel grid. A dict maps a cell's packed integer
-key to its row, so looking up a frame costs O(frame points) whatever the map size. Each cell has
+An ``OwnerGrid`` holds the occupied cells of one voxel grid. A ``KeyIndex`` (a vectorised hash
+table) maps a cell's packed integer key to its row, so looking up a frame costs O(frame points)
+whatever the map size. Each cell has
 at most one owner (a map id, 0 = none) and a vote confidence:
 
     a frame that sees the cell as part of id ``a`` adds one vote if ``a`` owns it (up to
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from samosaic3d_core.geometry import pack_voxel_keys, voxel_keys
+from samosaic3d_core.key_index import KeyIndex
 
 
 class ColumnTable:
@@ -96,7 +98,7 @@ class OwnerGrid:
         self.cell_size = cell_size
         self.vote_cap = vote_cap
         self.table = ColumnTable({**_OWNER_SPEC, **(extra_spec or {})})
-        self._row_of: dict[int, int] = {}
+        self._index = KeyIndex()
 
     def __len__(self) -> int:
         return len(self.table)
@@ -111,14 +113,13 @@ class OwnerGrid:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """(U,) keys -> (U,) int64 rows, -1 where the cell is not occupied."""
-        get = self._row_of.get
-        return np.fromiter((get(k, -1) for k in keys.tolist()), np.int64, len(keys))
+        return self._index.lookup(keys)
 
     def insert(self, keys: np.ndarray) -> np.ndarray:
         """Add cells for (U,) distinct keys not in the grid (no owner yet); return their rows."""
         rows = self.table.append(len(keys))
         self.table["key"][rows] = keys
-        self._row_of.update(zip(keys.tolist(), rows.tolist()))
+        self._index.insert(keys, rows)
         return rows
 
     def vote(self, rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,9 +150,10 @@ class OwnerGrid:
         grid = cls(cell_size, vote_cap, extra_spec)
         grid.table = ColumnTable.from_arrays(grid.table.spec, arrays, prefix, source)
         keys = grid.table["key"]
-        grid._row_of = dict(zip(keys.tolist(), range(len(keys))))
-        if len(grid._row_of) != len(keys):
-            raise ValueError(f"{source}: memory state has duplicate keys in '{prefix}key'")
+        try:
+            grid._index = KeyIndex.from_keys(keys)
+        except ValueError:
+            raise ValueError(f"{source}: memory state has duplicate keys in '{prefix}key'") from None
         owner = grid.owner
         if len(owner) and (owner.min() < 0 or owner.max() > num_ids):
             raise ValueError(f"{source}: '{prefix}owner' values (voxel owners) must lie in 0..{num_ids}")
