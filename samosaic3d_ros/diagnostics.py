@@ -57,6 +57,12 @@ class PipelineStats:
                 self._latency_sum[stage] += float(seconds)
                 self._latency_count[stage] += 1
 
+    def on_stage(self, stage: str, seconds: float) -> None:
+        """A stage timed outside the worker's frame (e.g. publishing, on its own thread)."""
+        with self._lock:
+            self._latency_sum[stage] += float(seconds)
+            self._latency_count[stage] += 1
+
     def set_memory(self, **sizes: int) -> None:
         with self._lock:
             self._memory = {name: int(value) for name, value in sizes.items()}

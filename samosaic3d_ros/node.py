@@ -3,8 +3,10 @@
 Threads: the executor runs the callbacks, which only store the newest synchronised
 colour/depth pair (a pair replaced before the worker took it counts as dropped). One
 worker thread takes the newest pair, looks up the camera pose, builds a ``Frame``, runs
-``OnlineSegmenter.step`` and publishes. The segmenter is touched under one lock (the
-worker, ``~/reset``, ``~/save_map``, ``~/load_map``).
+``OnlineSegmenter.step``, publishes the camera pose and hands the rest to a publisher thread
+(``PublishQueue``: clouds, instances and markers are packed there, off the worker's path, the
+newest state replacing an older one not yet sent). The segmenter is touched under one lock
+(the worker, ``~/reset``, ``~/save_map``, ``~/load_map``).
 
 Bad input never stops the node: unsupported encodings, colour/depth size mismatch,
 no valid depth, missing camera info, a pose missing or late in TF -> one throttled
@@ -45,6 +47,7 @@ from samosaic3d_ros.diagnostics import PipelineStats, diagnostic_array
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.map_files import resolve_map_path
 from samosaic3d_ros.outputs import Outputs
+from samosaic3d_ros.publish_queue import PublishJob, PublishQueue
 from samosaic3d_ros.params import NodeParams, build_segmenter, declare_params
 from samosaic3d_ros.stamps import header_ns, stamp_to_ns
 from samosaic3d_ros.sync import ApproximateTimeSynchronizer, Subscriber
@@ -75,6 +78,7 @@ class Samosaic3dNode(Node):
         self._warned: dict[str, tuple[float, int]] = {}  # reason -> (last time, suppressed since)
 
         self.outputs = Outputs(self, params)
+        self._publisher = PublishQueue(self._publish, self._on_publish_error)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.tf_buffer = Buffer(cache_time=Duration(seconds=params.tf_cache_time), node=self)
         self.tf_listener = TransformListener(self.tf_buffer, self)
@@ -171,28 +175,47 @@ class Samosaic3dNode(Node):
             self._reset_map()
         frame = build_frame(color, depth, self._camera_info, self.params, self._camera_pose, index=self._frame_index)
         converted = time.perf_counter()
+        header = Header(stamp=depth.header.stamp, frame_id=self.params.map_frame)
         with self._segmenter_lock:
             result = self.segmenter.step(frame)
+            stepped = time.perf_counter()
             instances = self.segmenter.instances()
             scene_map = self.segmenter.map() if self._due("map", self.params.map_cloud_rate) else None
+            # submitted under the lock, so a reset's "cleared" can never be overtaken by an older map
+            self._publisher.submit(PublishJob(
+                header, instances, self._due("instances", self.params.instances_rate), scene_map,
+                frame=(result, color.header, frame.rgb),
+            ))
         self._last_stamp_ns = stamp_ns
         self._frame_index += 1
-        stepped = time.perf_counter()
-
-        header = Header(stamp=depth.header.stamp, frame_id=self.params.map_frame)
-        self.outputs.publish_frame(result, instances, header, color.header, frame.rgb)
         correction = getattr(result, "pose_correction", None)
         self.outputs.publish_camera_pose(frame.pose if correction is None else correction.pose, header)
-        if self._due("instances", self.params.instances_rate):
-            self.outputs.publish_instances(instances, header)
-        if scene_map is not None:
-            self.outputs.publish_map(scene_map, header)
-            self._record_memory(instances, len(scene_map))
         finished = time.perf_counter()
-        # "total" is the core step's; "frame" is the node's whole frame (input + step + map + publish)
-        timings = {"input": converted - started, **result.timings, "publish": finished - stepped,
+        # "total" is the core step's; "frame" is the worker's whole frame (input, step, the snapshots
+        # handed to the publisher, camera pose); "publish" (packing and sending) is timed by _publish
+        timings = {"input": converted - started, **result.timings, "handoff": finished - stepped,
                    "frame": finished - started}
         self.stats.on_processed(timings)
+
+    def _publish(self, job: PublishJob) -> None:
+        """Publisher thread: send one job's messages."""
+        started = time.perf_counter()
+        if job.cleared:
+            self.outputs.publish_cleared(job.header)
+            return
+        if job.frame is not None:
+            result, color_header, rgb = job.frame
+            self.outputs.publish_frame(result, job.instances, job.header, color_header, rgb)
+        if job.publish_instances:
+            self.outputs.publish_instances(job.instances, job.header)
+        if job.scene_map is not None:
+            self.outputs.publish_map(job.scene_map, job.header)
+            self._record_memory(job.instances, len(job.scene_map))
+        self.stats.on_stage("publish", time.perf_counter() - started)
+
+    def _on_publish_error(self, exc: BaseException) -> None:
+        if self.context.ok():  # shutting down: publishing fails, nothing to report
+            self._warn("publish", f"publishing failed: {exc!r}", error=True)
 
     def _camera_pose(self, header) -> np.ndarray:
         """(4, 4) camera-to-map pose at the image stamp, waiting up to ``tf_timeout``; SkipFrame if unavailable."""
@@ -244,7 +267,7 @@ class Samosaic3dNode(Node):
     def _reset_map(self) -> None:
         with self._segmenter_lock:
             self.segmenter.reset()
-        self.outputs.publish_cleared(self._now_header())
+            self._publisher.submit(PublishJob(self._now_header(), cleared=True))
         self._record_memory(Instances.empty(), 0)
 
     def _on_reset(self, request, response):
@@ -278,10 +301,7 @@ class Samosaic3dNode(Node):
             response.success, response.message = False, f"map not loaded, live map unchanged: {exc}"
             self.get_logger().warning(response.message)
             return response
-        header = self._now_header()
-        self.outputs.publish_instances(instances, header)
-        self.outputs.publish_map(scene_map, header)
-        self._record_memory(instances, len(scene_map))
+        self._publisher.submit(PublishJob(self._now_header(), instances, True, scene_map))
         response.success, response.message = True, f"loaded {len(instances)} instances from {path}"
         self.get_logger().info(response.message)
         return response
@@ -296,6 +316,7 @@ class Samosaic3dNode(Node):
         self._stop.set()
         if self._worker.is_alive() and self._worker is not threading.current_thread():
             self._worker.join(timeout=5.0)
+        self._publisher.close()
         super().destroy_node()
 
 
