@@ -78,7 +78,7 @@ def bench_packing(n: int = 200_000, repeats: int = 7) -> dict[str, float]:
     from std_msgs.msg import Header
 
     from samosaic3d_ros.cloud_conv import array_to_cloud, labelled_points
-    from samosaic3d_core.colors import instance_rgb
+    from samosaic3d_core.colors import instance_rgb_packed
 
     rng = np.random.default_rng(0)
     xyz = rng.uniform(-5, 5, (n, 3)).astype(np.float32)
@@ -89,7 +89,7 @@ def bench_packing(n: int = 200_000, repeats: int = 7) -> dict[str, float]:
     times: dict[str, list[float]] = {"instance_rgb": [], "labelled_points": [], "array_to_cloud": [], "all": []}
     for _ in range(repeats):
         t0 = time.perf_counter()
-        colours = instance_rgb(ids, rgb)
+        colours = instance_rgb_packed(ids, rgb)
         t1 = time.perf_counter()
         points = labelled_points(xyz, colours, ids, scores)
         t2 = time.perf_counter()

@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from samosaic3d_core.colors import pack_rgb as packed_rgb
+
 POINT_DTYPE = np.dtype(
     [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<f4"), ("instance_id", "<u4"), ("score", "<f4")]
 )
@@ -25,9 +27,7 @@ _FIELD_CODES = {np.dtype(code).kind + str(np.dtype(code).itemsize): k for k, cod
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     """(N, 3) uint8 -> (N,) float32 whose bits are 0x00RRGGBB."""
-    rgb = np.asarray(rgb, np.uint32)
-    packed = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-    return packed.astype("<u4").view("<f4")
+    return packed_rgb(rgb).astype("<u4").view("<f4")
 
 
 def unpack_rgb(packed: np.ndarray) -> np.ndarray:
@@ -37,17 +37,19 @@ def unpack_rgb(packed: np.ndarray) -> np.ndarray:
 
 
 def labelled_points(xyz: np.ndarray, rgb: np.ndarray, instance_id: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """(N,) ``POINT_DTYPE`` records from xyz (N, 3) metres, rgb (N, 3) uint8, instance_id (N,), score (N,)."""
+    """(N,) ``POINT_DTYPE`` records from xyz (N, 3) metres, rgb (N, 3) uint8 or (N,) uint32 already
+    packed 0x00RRGGBB (``samosaic3d_core.colors.instance_rgb_packed``), instance_id (N,), score (N,)."""
     n = len(xyz)
     for name, value in (("rgb", rgb), ("instance_id", instance_id), ("score", score)):
         if len(value) != n:
             raise ValueError(f"labelled_points: {name} has {len(value)} entries, xyz has {n}")
     points = np.empty(n, POINT_DTYPE)
-    xyz = np.asarray(xyz, np.float32)
-    points["x"], points["y"], points["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    points["rgb"] = pack_rgb(rgb)
-    points["instance_id"] = instance_id
-    points["score"] = score
+    words = points.view("<u4").reshape(n, 6)  # every field is 4 bytes: fill columns, not records
+    words[:, :3] = np.asarray(xyz, np.float32).view("<u4").reshape(n, 3)
+    rgb = np.asarray(rgb)
+    words[:, 3] = rgb if rgb.ndim == 1 else packed_rgb(rgb)
+    words[:, 4] = instance_id
+    words[:, 5] = np.asarray(score, "<f4").view("<u4")
     return points
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from samosaic3d_core.colors import instance_rgb
+from samosaic3d_core.colors import instance_rgb_packed
 from samosaic3d_core.report.overlay import overlay_labels
 from samosaic3d_core.types import Instances, SceneMap, StepResult
 from samosaic3d_ros.cloud_conv import POINT_DTYPE, array_to_cloud, labelled_points
@@ -119,7 +119,7 @@ class Outputs:
         self._shown_ids: set[int] = set()
 
     def _cloud_rgb(self, ids: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-        return instance_rgb(ids, rgb) if self.params.cloud_color == "instance" else rgb
+        return instance_rgb_packed(ids, rgb) if self.params.cloud_color == "instance" else rgb
 
     def publish_frame(
         self, result: StepResult, instances: Instances, header, color_header, color_rgb: np.ndarray
