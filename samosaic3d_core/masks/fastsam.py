@@ -34,6 +34,8 @@ class FastSAMConfig:
     """FP16 inference (CUDA only)."""
     max_masks: int = 200
     """Keep at most this many masks (highest confidence)."""
+    max_det: int = 300
+    """Detections ultralytics keeps after NMS (its ``max_det``); masks are decoded for these only."""
 
 
 def _offline_ultralytics():
@@ -71,7 +73,7 @@ class FastSAMMasks:
         bgr = np.ascontiguousarray(frame.rgb[..., ::-1])
         results = self.model(
             bgr, device=self.device, retina_masks=True, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
-            half=cfg.half and self.device != "cpu", verbose=False,
+            half=cfg.half and self.device != "cpu", max_det=cfg.max_det, verbose=False,
         )
         result = results[0]
         if result.masks is None or len(result.masks) == 0:
