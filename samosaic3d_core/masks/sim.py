@@ -158,10 +158,12 @@ def _owner_instance(labels: np.ndarray, instance_gt: np.ndarray | None) -> dict[
     if instance_gt is None or len(ids) == 0:
         return {int(i): 0 for i in ids}
     sel = labels > 0
-    pairs, counts = np.unique(np.stack([labels[sel], instance_gt[sel].astype(np.int64)]), axis=1, return_counts=True)
-    owner = {}
-    best = {}
-    for (label, inst), count in zip(pairs.T.tolist(), counts.tolist()):
-        if count > best.get(label, -1):
-            owner[label], best[label] = inst, count
-    return owner
+    label, inst = labels[sel].astype(np.int64), instance_gt[sel].astype(np.int64)
+    span = int(inst.max()) + 1 if len(inst) else 1
+    keys, counts = np.unique(label * span + inst, return_counts=True)  # sorted by (label, instance)
+    label, inst = keys // span, keys % span
+    # per label the most frequent instance, the smallest one among ties
+    order = np.lexsort((inst, -counts, label))
+    first = np.ones(len(order), bool)
+    first[1:] = label[order][1:] != label[order][:-1]
+    return dict(zip(label[order][first].tolist(), inst[order][first].tolist()))
