@@ -1,6 +1,6 @@
 """``samosaic3d_node``: posed RGB-D stream in, instance-labelled 3D map out.
 
-Threads: the executor runs the callbacks, which only store the newest synchronised
+Threads: the executor (parameter ``executor``) runs the callbacks, which only store the newest synchronised
 colour/depth pair (a pair replaced before the worker took it counts as dropped). One
 worker thread takes the newest pair, looks up the camera pose, builds a ``Frame``, runs
 ``OnlineSegmenter.step``, publishes the camera pose and hands the rest to a publisher thread
@@ -28,7 +28,7 @@ import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
@@ -83,7 +83,8 @@ class Samosaic3dNode(Node):
         self.tf_buffer = Buffer(cache_time=Duration(seconds=params.tf_cache_time), node=self)
         self.tf_listener = TransformListener(self.tf_buffer, self)
         self._subscribe_inputs()
-        services = MutuallyExclusiveCallbackGroup()  # services may wait for a step; inputs keep flowing
+        # services may wait for a step; with executor multi_threaded, inputs keep flowing meanwhile
+        services = MutuallyExclusiveCallbackGroup()
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
         self.create_service(SaveMap, "~/save_map", self._on_save, callback_group=services)
         self.create_service(LoadMap, "~/load_map", self._on_load, callback_group=services)
@@ -321,12 +322,12 @@ class Samosaic3dNode(Node):
 
 
 def main(args=None, segmenter_factory=None) -> int:
-    """Entry point of ``samosaic3d_node``: init, spin a multi-threaded executor, shut down once."""
+    """Entry point of ``samosaic3d_node``: init, spin the executor parameter ``executor`` names, shut down once."""
     rclpy.init(args=args)
     node = None
     try:
         node = Samosaic3dNode(segmenter_factory=segmenter_factory)
-        executor = MultiThreadedExecutor()
+        executor = SingleThreadedExecutor() if node.params.executor == "single_threaded" else MultiThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

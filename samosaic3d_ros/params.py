@@ -91,6 +91,11 @@ class NodeParams:
     """namespace prefix of the markers"""
     diagnostics_period: float = 1.0
     """seconds between /diagnostics messages"""
+    executor: Literal["single_threaded", "multi_threaded"] = "single_threaded"
+    """rclpy executor of the node's callbacks (the pipeline has its own threads either way).
+    single_threaded: at 30 Hz 640x480 input on a 2-core CPU it lost no frame in transport and
+    kept latency p99 within 1.8x the median, where multi_threaded spent a core waking its thread
+    pool and lost 45 of 600 frames (docs/runtime.md); services then wait for the callback in hand"""
     warn_throttle: float = 5.0
     """min seconds between two warnings of the same kind"""
     # the core pipeline, declared under its own dotted names
