@@ -10,12 +10,13 @@ b. the node (a ``samosaic3d_node`` subprocess, reliable inputs) fed the same fra
 c. packing 200k labelled points into a ``PointCloud2`` with the node's ``cloud_conv`` functions;
 d. the node fed colour/depth/camera_info/tf at 30 Hz, not waiting for it (reliable inputs by default:
    with best effort, Fast DDS defaults and 640x480 images no frame reached the node on the machine
-   this was written on; ``--stream-qos sensor_data`` tries it); latency = arrival of
-   /instances/frame_cloud - header stamp (wall clock at publish). The node keeps only the newest frame
-   while busy, so most frames are dropped by design: processed/sent.
+   this was written on; ``--stream-qos sensor_data`` tries it), once per ``--executor`` (both by
+   default, in this run); latency = arrival of /instances/frame_cloud - header stamp (wall clock at
+   publish), against the worker's median processing time; histogram in ``--plot``. The node keeps only
+   the newest frame while busy, so most frames are dropped by design: processed/sent.
 
 Both the core and the node get identical images: depth is quantised to millimetres (16UC1) first.
-Pipeline and mask source come from config/samosaic3d.yaml (baseline, oversegment).
+Pipeline and mask source come from config/samosaic3d.yaml (pipeline auto: the learned model with the shipped weights; oversegment masks).
 The table is printed and written to ``--out``.
 """
 
@@ -143,9 +144,11 @@ def bench_lockstep(context, domain, log_dir, messages) -> dict:
     return {"stages": stages, "round_trip": round_trip, "skipped": skipped}
 
 
-def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: float, qos: str) -> dict:
-    """Publish at ``rate_hz`` for ``seconds`` (frames cycled), not waiting for the node; ``qos``: the inputs'."""
-    harness = NodeHarness(context, domain, log_dir, "stream", input_qos=qos)
+def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: float, qos: str,
+                 executor: str = "single_threaded") -> dict:
+    """Publish at ``rate_hz`` for ``seconds`` (frames cycled), not waiting for the node; ``qos``: the inputs';
+    ``executor``: the node's parameter of that name."""
+    harness = NodeHarness(context, domain, log_dir, f"stream_{executor}", input_qos=qos, executor=executor)
     try:
         harness.wait_ready()
         harness.send(messages[0], time.time_ns(), prime=True)  # warm-up frame, not counted
@@ -169,6 +172,7 @@ def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: fl
         harness.wait(lambda: len(harness.diagnostics) > n_diag, 5.0, "final diagnostics")
         time.sleep(1.2)
         latency = [(a - s * 1e-9) * 1e3 for s, a in harness.clouds[warmup_clouds:] if s in sent_stamps]
+        processing = [float(d["latency_frame_ms"]) for d in harness.diagnostics[n_diag:] if "latency_frame_ms" in d]
         final = harness.diagnostics[-1]
         base = harness.diagnostics[n_diag - 1] if n_diag else {"dropped_frames": "0", "skipped_frames": "0"}
         dropped = int(final["dropped_frames"]) - int(base["dropped_frames"])
@@ -176,7 +180,7 @@ def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: fl
     finally:
         harness.close()
     return {"sent": total, "processed": len(latency), "latency": latency, "dropped": dropped, "skipped": skipped,
-            "seconds": seconds, "qos": qos}
+            "seconds": seconds, "qos": qos, "executor": executor, "processing": processing}
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -198,7 +202,66 @@ def stage_split(stages: dict[str, list[float]]) -> str:
 CORE_STAGES = ("refine", "masks", "lift", "frame_model", "associate", "memory")
 
 
-def table(args, core_ms, core_stages, lock, pack, stream) -> str:
+def stream_rows(args, streams) -> list[str]:
+    """Part d: one column per executor that streamed."""
+    def cells(fn):
+        return " | ".join(fn(stream) for stream in streams)
+
+    def pct(stream):
+        lat = np.asarray(stream["latency"])
+        return np.percentile(lat, [50, 90, 99]) if len(lat) else [float("nan")] * 3
+
+    def processing(stream):
+        return float(np.median(stream["processing"])) if stream["processing"] else float("nan")
+
+    def lost(stream):
+        return stream["sent"] - stream["processed"] - stream["dropped"] - stream["skipped"]
+
+    first = streams[0]
+    return [
+        f"| d. stream at {args.rate:g} Hz for {first['seconds']:g} s ({first['qos']} QoS), executor | "
+        + cells(lambda st: f"`{st['executor']}`") + " |",
+        "|---|" + "---:|" * len(streams),
+        "| end-to-end latency p50 / p90 / p99 (ms) | " + cells(lambda st: "{:.0f} / {:.0f} / {:.0f}".format(*pct(st))) + " |",
+        "| median processing time (worker's whole frame, ms) | " + cells(lambda st: f"{processing(st):.0f}") + " |",
+        "| latency p99 / median processing time | " + cells(lambda st: f"{pct(st)[2] / processing(st):.2f}") + " |",
+        "| frames processed / sent | " + cells(lambda st: f"{st['processed']} / {st['sent']}") + " |",
+        "| dropped by the node while busy (by design: newest frame wins) | " + cells(lambda st: str(st["dropped"])) + " |",
+        "| skipped by the node (bad input / no pose) | " + cells(lambda st: str(st["skipped"])) + " |",
+        "| not seen by the node (lost in transport or unsynchronised) | " + cells(lambda st: str(lost(st))) + " |",
+    ]
+
+
+def plot_latency(streams, path: Path) -> None:
+    """Histogram of end-to-end latency per executor, with the 2x median processing time mark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(streams), 1, figsize=(7, 2.6 * len(streams)), squeeze=False)
+    top = max((max(st["latency"]) for st in streams if st["latency"]), default=1.0)
+    bins = np.linspace(0, top * 1.02, 60)
+    for ax, stream in zip(axes[:, 0], streams):
+        lat = np.asarray(stream["latency"])
+        ax.hist(lat, bins=bins, color="#4477aa")
+        if stream["processing"]:
+            limit = 2 * float(np.median(stream["processing"]))
+            ax.axvline(limit, color="#cc3311", ls="--", label=f"2 x median processing ({limit:.0f} ms)")
+        if len(lat):
+            p99 = float(np.percentile(lat, 99))
+            ax.axvline(p99, color="black", ls=":", label=f"p99 ({p99:.0f} ms)")
+        ax.set_title(f"executor {stream['executor']}: {stream['processed']} of {stream['sent']} frames processed")
+        ax.set_ylabel("frames")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("end-to-end latency: frame_cloud arrival - image stamp (ms)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(args, core_ms, core_stages, lock, pack, streams) -> str:
     core_mean, core_med = stats(core_ms)
     st = lock["stages"]
     frame_mean, frame_med = stats(st.get("frame", []))
@@ -206,13 +269,11 @@ def table(args, core_ms, core_stages, lock, pack, stream) -> str:
     in_mean, in_med = stats(st.get("input", []))
     pub_mean, pub_med = stats(st.get("publish", []))
     rt_mean, rt_med = stats(lock["round_trip"])
-    lat = np.asarray(stream["latency"])
-    pct = np.percentile(lat, [50, 90, 99]) if len(lat) else [float("nan")] * 3
     rows = [
         ("a. core alone: `segmenter.step`", f"{core_mean:.1f}", f"{core_med:.1f}", "1.00"),
         ("b. node, core step inside the node", f"{step_mean:.1f}", f"{step_med:.1f}", f"{step_mean / core_mean:.2f}"),
         ("b. node, input (messages -> Frame, pose)", f"{in_mean:.1f}", f"{in_med:.1f}", f"{in_mean / core_mean:.2f}"),
-        ("b. node, publish (clouds, instances, markers)", f"{pub_mean:.1f}", f"{pub_med:.1f}",
+        ("b. node, publish (clouds, instances, markers; publisher thread)", f"{pub_mean:.1f}", f"{pub_med:.1f}",
          f"{pub_mean / core_mean:.2f}"),
         ("b. node, whole frame (`latency_frame_ms`)", f"{frame_mean:.1f}", f"{frame_med:.1f}",
          f"{frame_mean / core_mean:.2f}"),
@@ -224,7 +285,7 @@ def table(args, core_ms, core_stages, lock, pack, stream) -> str:
     ]
     lines = [
         f"# samosaic3d_node vs core: {len(core_ms)} frames {args.width}x{args.height}, seed {args.seed}, "
-        f"pipeline baseline / oversegment",
+        f"pipeline {args.pipeline}",
         "",
         f"Machine: {machine_note()}.",
         "",
@@ -237,15 +298,7 @@ def table(args, core_ms, core_stages, lock, pack, stream) -> str:
         f"c. packing split (median ms): instance_rgb {pack['instance_rgb']:.1f}, labelled_points "
         f"{pack['labelled_points']:.1f}, array_to_cloud {pack['array_to_cloud']:.1f}.",
         "",
-        f"| d. stream at {args.rate:g} Hz for {stream['seconds']:g} s ({stream['qos']} QoS) | value |",
-        "|---|---:|",
-        f"| end-to-end latency p50 / p90 / p99 (ms) | {pct[0]:.1f} / {pct[1]:.1f} / {pct[2]:.1f} |",
-        f"| frames processed / sent | {stream['processed']} / {stream['sent']} "
-        f"({stream['processed'] / max(stream['sent'], 1):.0%}) |",
-        f"| dropped by the node while busy (by design) | {stream['dropped']} |",
-        f"| skipped by the node (bad input / no pose) | {stream['skipped']} |",
-        f"| not seen by the node (lost in transport or unsynchronised) | "
-        f"{stream['sent'] - stream['processed'] - stream['dropped'] - stream['skipped']} |",
+        *stream_rows(args, streams),
         "",
         f"Lock-step: all poses are published before the first image; {lock['skipped']} frames got no result "
         f"within {FRAME_TIMEOUT:g} s (skipped by the node, see its log). Node stage times are the node's own "
@@ -266,6 +319,10 @@ def main() -> int:
     parser.add_argument("--stream-seconds", type=float, default=10.0, help="duration of part d (s)")
     parser.add_argument("--stream-qos", choices=["reliable", "sensor_data"], default="reliable",
                         help="input QoS of part d (node parameter input_qos and the publishers; default reliable)")
+    parser.add_argument("--executor", choices=["single_threaded", "multi_threaded", "both"], default="both",
+                        help="node parameter executor for part d (both: one stream each, in this run)")
+    parser.add_argument("--plot", type=Path, default=Path("out/bench/node_latency.png"),
+                        help="latency histogram of part d")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 70))
     parser.add_argument("--out", type=Path, default=Path("out/bench/node.md"))
     args = parser.parse_args()
@@ -276,6 +333,7 @@ def main() -> int:
 
     started = time.perf_counter()
     params = params_from_yaml(CONFIG)
+    args.pipeline = f"{params.segmenter.pipeline} / {params.segmenter.masks.source} masks"
     print(f"pipeline {params.segmenter.pipeline}, masks {params.segmenter.masks.source}; generating {args.frames} frames ...", flush=True)
     frames = quantised_frames(args.frames, args.width, args.height, args.seed)
     print("a. core alone ...", flush=True)
@@ -293,16 +351,20 @@ def main() -> int:
         print("b. node lock-step ...", flush=True)
         lock = bench_lockstep(context, args.domain, log_dir, messages)
         print(f"b. done: {len(lock['round_trip'])} frames, {lock['skipped']} skipped", flush=True)
-        print(f"d. node stream at {args.rate:g} Hz ...", flush=True)
-        stream = bench_stream(context, args.domain, log_dir, messages, args.rate, args.stream_seconds,
-                              args.stream_qos)
+        executors = ["single_threaded", "multi_threaded"] if args.executor == "both" else [args.executor]
+        streams = []
+        for executor in executors:
+            print(f"d. node stream at {args.rate:g} Hz, executor {executor} ...", flush=True)
+            streams.append(bench_stream(context, args.domain, log_dir, messages, args.rate, args.stream_seconds,
+                                        args.stream_qos, executor))
     finally:
         rclpy.try_shutdown(context=context)
-    text = table(args, core_ms, core_stages, lock, pack, stream)
+    text = table(args, core_ms, core_stages, lock, pack, streams)
+    plot_latency(streams, args.plot)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    print(f"written {args.out} in {time.perf_counter() - started:.0f} s (node logs: {log_dir})")
+    print(f"written {args.out} and {args.plot} in {time.perf_counter() - started:.0f} s (node logs: {log_dir})")
     return 0
 
 
