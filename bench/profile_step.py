@@ -115,20 +115,24 @@ def report(args, config: SegmenterConfig, times, py_rows, torch_rows) -> str:
         v = times[key]
         lines.append(f"| {key} | {v.mean():.1f} | {np.median(v):.1f} | {np.percentile(v, 95):.1f} | "
                      f"{v.mean() / step.mean():.0%} |")
-    lines += [
-        "",
-        "## 2. Python functions (cProfile, per frame, by cumulative time)",
-        "",
-        "| function | cumulative ms | own ms | calls |",
-        "|---|---:|---:|---:|",
-        *[f"| `{name}` | {cum:.1f} | {own:.1f} | {calls} |" for name, cum, own, calls in py_rows],
-        "",
-        "## 3. Torch operators (torch.profiler, per frame, by self CPU time)",
-        "",
-        "| operator | self CPU ms | calls |",
-        "|---|---:|---:|",
-        *[f"| `{name}` | {ms:.2f} | {calls} |" for name, ms, calls in torch_rows],
-    ]
+    if py_rows:
+        lines += [
+            "",
+            "## 2. Python functions (cProfile, per frame, by cumulative time)",
+            "",
+            "| function | cumulative ms | own ms | calls |",
+            "|---|---:|---:|---:|",
+            *[f"| `{name}` | {cum:.1f} | {own:.1f} | {calls} |" for name, cum, own, calls in py_rows],
+        ]
+    if torch_rows:
+        lines += [
+            "",
+            "## 3. Torch operators (torch.profiler, per frame, by self CPU time)",
+            "",
+            "| operator | self CPU ms | calls |",
+            "|---|---:|---:|",
+            *[f"| `{name}` | {ms:.2f} | {calls} |" for name, ms, calls in torch_rows],
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -140,6 +144,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--masks", default="sim", help="mask source (sim needs the generated ground truth)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="segmenter overrides")
+    parser.add_argument("--stages-only", action="store_true", help="pass 1 alone (no profilers)")
     parser.add_argument("--top", type=int, default=30, help="rows of the function and operator tables")
     parser.add_argument("--out", type=Path, default=Path("out/bench/profile.md"))
     args = parser.parse_args(argv)
@@ -155,10 +160,12 @@ def main(argv=None) -> int:
     frames = frames_of(args)
     print(f"{len(frames)} frames; 1. stages ...", flush=True)
     times = stage_times(seg, frames)
-    print("2. cProfile ...", flush=True)
-    py_rows = python_profile(seg, frames, args.top)
-    print("3. torch.profiler ...", flush=True)
-    torch_rows = torch_profile(seg, frames, args.top)
+    py_rows, torch_rows = [], []
+    if not args.stages_only:
+        print("2. cProfile ...", flush=True)
+        py_rows = python_profile(seg, frames, args.top)
+        print("3. torch.profiler ...", flush=True)
+        torch_rows = torch_profile(seg, frames, args.top)
     text = report(args, seg.config, times, py_rows, torch_rows)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
