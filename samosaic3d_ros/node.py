@@ -41,7 +41,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-from samosaic3d_core.io.atomic import atomic_path
+from samosaic3d_core.io.atomic import atomic_path, remove_stale_temporaries
 from samosaic3d_core.types import Instances
 from samosaic3d_ros.diagnostics import PipelineStats, diagnostic_array
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
@@ -54,6 +54,9 @@ from samosaic3d_ros.sync import ApproximateTimeSynchronizer, Subscriber
 from samosaic3d_ros.tf_buffer import Buffer, TransformException, TransformListener, transform_to_matrix
 
 NODE_NAME = "samosaic3d_node"
+STALE_SAVE_S = 60.0
+"""Unfinished save temporaries in the map folder older than this are removed at start-up (younger
+ones may belong to another node saving into the same folder)."""
 
 
 class Samosaic3dNode(Node):
@@ -91,6 +94,12 @@ class Samosaic3dNode(Node):
         self.create_timer(params.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="samosaic3d_worker", daemon=True)
         self._worker.start()
+        removed = remove_stale_temporaries(params.map_path, STALE_SAVE_S)
+        if removed:
+            self.get_logger().info(
+                f"removed {len(removed)} unfinished map file(s) an interrupted save left in {params.map_path}: "
+                + ", ".join(p.name for p in removed)
+            )
         self.get_logger().info(
             f"listening to '{params.color_topic}' + '{params.depth_topic}' ({params.input_qos}), "
             f"pose from {params.pose_source}, map frame '{params.map_frame}'"
