@@ -15,6 +15,10 @@ backwards (a bag loop) resets the map and the TF buffer (``on_time_jump: reset``
 frame that shows the jump usually lost its pose with the buffer and is skipped, the
 following ones are used) or skips the older frames (``skip``); a repeated stamp is skipped.
 A pipeline exception is logged as an error and the frame skipped.
+
+Start-up faults end the process with one fatal line naming the parameter or the file: exit code 1
+(``EXIT_BAD_PARAMETER``) for a bad parameter, 2 (``EXIT_MODEL_FILE``) for a checkpoint or FastSAM
+weights file that is missing, unreadable or does not fit its model; 0 after a clean shutdown.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
+from samosaic3d_core.errors import ModelFileError
 from samosaic3d_core.io.atomic import atomic_path, remove_stale_temporaries
 from samosaic3d_core.types import Instances
 from samosaic3d_ros.diagnostics import PipelineStats, diagnostic_array
@@ -54,6 +59,10 @@ from samosaic3d_ros.sync import ApproximateTimeSynchronizer, Subscriber
 from samosaic3d_ros.tf_buffer import Buffer, TransformException, TransformListener, transform_to_matrix
 
 NODE_NAME = "samosaic3d_node"
+EXIT_BAD_PARAMETER = 1
+"""Exit code: a parameter value is out of range, unknown, or the parts it names do not go together."""
+EXIT_MODEL_FILE = 2
+"""Exit code: a checkpoint or FastSAM weights file is missing, unreadable, or does not fit its model."""
 STALE_SAVE_S = 60.0
 """Unfinished save temporaries in the map folder older than this are removed at start-up (younger
 ones may belong to another node saving into the same folder)."""
@@ -341,9 +350,12 @@ def main(args=None, segmenter_factory=None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ModelFileError as exc:  # a checkpoint or weights file missing, unreadable or not fitting
+        rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
+        return EXIT_MODEL_FILE
     except ValueError as exc:  # bad parameters or segmenter configuration
         rclpy.logging.get_logger(NODE_NAME).fatal(str(exc))
-        return 1
+        return EXIT_BAD_PARAMETER
     except RuntimeError:  # a signal shut the context down while the executor was building its wait set
         if rclpy.ok():
             raise

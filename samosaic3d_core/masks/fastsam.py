@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from samosaic3d_core.errors import ModelFileError, ModelFileMissing
 from samosaic3d_core.masks.base import empty_result, fragment_map_from_masks
 from samosaic3d_core.types import Frame, MaskResult
 
@@ -58,14 +59,14 @@ class FastSAMMasks:
             )
         path = Path(cfg.weights).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"FastSAM weights not found: {path}")
+            raise ModelFileMissing(f"FastSAM weights not found: {path}")
         FastSAM = _offline_ultralytics()
         try:
             self.model = FastSAM(str(path))
         except Exception as exc:  # ultralytics raises many types for a bad file
-            raise ValueError(f"{path}: not a loadable FastSAM/YOLOv8-seg weights file ({type(exc).__name__}: {exc})") from exc
+            raise ModelFileError(f"{path}: not a loadable FastSAM/YOLOv8-seg weights file ({type(exc).__name__}: {exc})") from exc
         if getattr(self.model, "task", "segment") != "segment":
-            raise ValueError(f"{path}: a {self.model.task!r} model, not a segmentation (FastSAM) model")
+            raise ModelFileError(f"{path}: a {self.model.task!r} model, not a segmentation (FastSAM) model")
         self.device = _resolve_device(cfg.device)
 
     def __call__(self, frame: Frame) -> MaskResult:

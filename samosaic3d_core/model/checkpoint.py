@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 
+from samosaic3d_core.errors import ModelFileError, ModelFileMissing
 from samosaic3d_core.io.atomic import atomic_path
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
@@ -52,25 +53,25 @@ def read_f2i_config(path: str | Path) -> F2IConfig:
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata() or {}
     if CONFIG_KEY not in metadata:
-        raise ValueError(f"{path}: no '{CONFIG_KEY}' in the safetensors metadata; not an F2I checkpoint written by save_f2i")
+        raise ModelFileError(f"{path}: no '{CONFIG_KEY}' in the safetensors metadata; not an F2I checkpoint written by save_f2i")
     return F2IConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
 
 
 def _read_metadata(path: Path) -> dict[str, str]:
     if not path.is_file():
-        raise FileNotFoundError(f"weights not found: {path}")
+        raise ModelFileMissing(f"weights not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types for truncated / foreign files
-        raise ValueError(f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})") from exc
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})") from exc
 
 
 def _fill(path: Path, module: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str) -> None:
@@ -79,7 +80,7 @@ def _fill(path: Path, module: torch.nn.Module, tensors: dict[str, torch.Tensor],
         module.load_state_dict(tensors)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise ValueError(
+        raise ModelFileError(
             f"{path}: the {what} weights do not fit the model config stored with them "
             f"({' '.join(first[:3])[:400]}); the file was edited or written by an incompatible version"
         ) from exc
@@ -95,7 +96,7 @@ def load_f2i(path: str | Path, device: str | torch.device = "cpu") -> tuple[F2IM
     part of one written by ``save_samosaic3d``)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"F2I weights not found: {path}")
+        raise ModelFileMissing(f"F2I weights not found: {path}")
     metadata = _read_metadata(path)
     config = read_f2i_config(path)
     tensors = _load_tensors(path)
@@ -136,15 +137,15 @@ def load_samosaic3d(
     metadata = _read_metadata(path)
     for key in (CONFIG_KEY, I2S_CONFIG_KEY):
         if key not in metadata:
-            raise ValueError(f"{path}: no '{key}' in the safetensors metadata; not a SAMosaic3D checkpoint "
+            raise ModelFileError(f"{path}: no '{key}' in the safetensors metadata; not a SAMosaic3D checkpoint "
                              "written by save_samosaic3d (an F2I-only file needs merging='heuristic' or 'untrained')")
     try:
         f2i_config = F2IConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
         i2s_config = I2SConfig.from_dict(json.loads(metadata[I2S_CONFIG_KEY]))
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: unreadable model config in the metadata ({exc})") from exc
+        raise ModelFileError(f"{path}: unreadable model config in the metadata ({exc})") from exc
     if i2s_config.feat_dim != f2i_config.backbone.out_channels:
-        raise ValueError(f"{path}: the I2S merger reads {i2s_config.feat_dim}-d features but the F2I queries are "
+        raise ModelFileError(f"{path}: the I2S merger reads {i2s_config.feat_dim}-d features but the F2I queries are "
                          f"{f2i_config.backbone.out_channels}-d; the file mixes incompatible models")
     tensors = _load_tensors(path)
     f2i, i2s = F2IModel.from_config(f2i_config), I2SMerger(i2s_config)

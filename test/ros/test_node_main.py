@@ -42,3 +42,44 @@ def test_bad_parameter_exits_with_a_clear_message(tmp_path):
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
     assert done.returncode == 1
     assert "device='tpu'; expected auto, cpu, cuda, cuda:N or mps" in done.stdout + done.stderr
+
+
+def _wrong_shape_checkpoint(path):
+    """The shipped checkpoint with one weight tensor a row short (metadata unchanged)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    shipped = REPO / "samosaic3d_core" / "checkpoints" / "samosaic3d_synth.safetensors"
+    with safe_open(str(shipped), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    name = next(key for key, value in tensors.items() if value.ndim == 2 and value.shape[0] > 1)
+    tensors[name] = tensors[name][1:].contiguous()
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+@pytest.mark.parametrize("fault", ["missing checkpoint", "corrupt checkpoint", "wrong-shape checkpoint",
+                                   "missing FastSAM weights"])
+def test_a_model_file_fault_at_start_up_exits_2_naming_the_file(tmp_path, fault):
+    if fault == "missing checkpoint":
+        path, params = tmp_path / "nope.safetensors", ["checkpoint"]
+    elif fault == "corrupt checkpoint":
+        path, params = tmp_path / "corrupt.safetensors", ["checkpoint"]
+        path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{trunc")
+    elif fault == "wrong-shape checkpoint":
+        path, params = _wrong_shape_checkpoint(tmp_path / "edited.safetensors"), ["checkpoint"]
+    else:
+        path, params = tmp_path / "FastSAM-s.pt", ["masks.fastsam.weights"]
+    overrides = [f"{params[0]}:={path}"] + (["masks.source:=fastsam"] if "FastSAM" in fault else [])
+    env = dict(os.environ, ROS_DOMAIN_ID=str(next_domain_id()), PYTHONUNBUFFERED="1", YOLO_OFFLINE="1")
+    cmd = [sys.executable, "-m", "samosaic3d_ros.node", "--ros-args", "--params-file", str(CONFIG),
+           "-p", f"map_dir:={tmp_path}"]
+    for override in overrides:
+        cmd += ["-p", override]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and str(path) in output, output
+    fatal = [line for line in output.splitlines() if "FATAL" in line]
+    assert len(fatal) == 1 and str(path) in fatal[0], output
