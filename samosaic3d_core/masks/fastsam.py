@@ -72,9 +72,11 @@ class FastSAMMasks:
     def __call__(self, frame: Frame) -> MaskResult:
         cfg = self.config
         bgr = np.ascontiguousarray(frame.rgb[..., ::-1])
+        # FP16 only when asked for on a GPU (passing half=False still warns in recent ultralytics)
+        fp16 = {"half": True} if cfg.half and self.device != "cpu" else {}
         results = self.model(
             bgr, device=self.device, retina_masks=True, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou,
-            half=cfg.half and self.device != "cpu", max_det=cfg.max_det, verbose=False,
+            max_det=cfg.max_det, verbose=False, **fp16,
         )
         result = results[0]
         if result.masks is None or len(result.masks) == 0:
