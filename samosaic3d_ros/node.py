@@ -9,8 +9,8 @@ newest state replacing an older one not yet sent). The segmenter is touched unde
 (the worker, ``~/reset``, ``~/save_map``, ``~/load_map``).
 
 Bad input never stops the node: unsupported encodings, colour/depth size mismatch,
-no valid depth, missing camera info, a pose missing or late in TF -> one throttled
-warning per kind, the frame is skipped and counted (``/diagnostics``). Time going
+no valid depth, missing camera info, a stamp of zero or far in the future, a pose missing or
+late in TF -> one throttled warning per kind, the frame is skipped and counted (``/diagnostics``). Time going
 backwards (a bag loop) resets the map and the TF buffer (``on_time_jump: reset``; the
 frame that shows the jump usually lost its pose with the buffer and is skipped, the
 following ones are used) or skips the older frames (``skip``); a repeated stamp is skipped.
@@ -63,6 +63,8 @@ EXIT_BAD_PARAMETER = 1
 """Exit code: a parameter value is out of range, unknown, or the parts it names do not go together."""
 EXIT_MODEL_FILE = 2
 """Exit code: a checkpoint or FastSAM weights file is missing, unreadable, or does not fit its model."""
+MAX_FUTURE_S = 60.0
+"""Frames stamped further ahead of the node's clock (ROS time: the bag's with use_sim_time) are skipped."""
 STALE_SAVE_S = 60.0
 """Unfinished save temporaries in the map folder older than this are removed at start-up (younger
 ones may belong to another node saving into the same folder)."""
@@ -181,6 +183,7 @@ class Samosaic3dNode(Node):
     def _process(self, color, depth) -> None:
         started = time.perf_counter()
         stamp_ns = header_ns(depth)
+        self._check_stamp(stamp_ns)
         if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
             if stamp_ns == self._last_stamp_ns:
                 raise SkipFrame("duplicate", f"frame stamp {stamp_ns * 1e-9:.3f} s was already processed")
@@ -235,6 +238,16 @@ class Samosaic3dNode(Node):
     def _on_publish_error(self, exc: BaseException) -> None:
         if self.context.ok():  # shutting down: publishing fails, nothing to report
             self._warn("publish", f"publishing failed: {exc!r}", error=True)
+
+    def _check_stamp(self, stamp_ns: int) -> None:
+        """SkipFrame for a stamp of zero or far ahead of the node's clock: one such frame would otherwise
+        pass for a time jump and reset the map, or hold back every later frame as older."""
+        if stamp_ns <= 0:
+            raise SkipFrame("stamp", "frame stamp is zero (the driver did not stamp the image)")
+        now_ns = self.get_clock().now().nanoseconds
+        if now_ns > 0 and stamp_ns - now_ns > MAX_FUTURE_S * 1e9:
+            raise SkipFrame("stamp", f"frame stamp {stamp_ns * 1e-9:.3f} s is {(stamp_ns - now_ns) * 1e-9:.0f} s "
+                                     f"ahead of the node's clock (more than {MAX_FUTURE_S:g} s)")
 
     def _camera_pose(self, header) -> np.ndarray:
         """(4, 4) camera-to-map pose at the image stamp, waiting up to ``tf_timeout``; SkipFrame if unavailable."""

@@ -43,6 +43,11 @@ class FallbackExtrapolationException(FallbackTransformException):
 # --- rotation helpers, quaternions are (x, y, z, w) ----------------------------------------
 
 
+
+QUATERNION_TOLERANCE = 1e-2
+"""Transforms whose rotation's squared norm is further than this from 1 are ignored (tf2's
+``TF_DENORMALIZED_QUATERNION``): a non-unit quaternion is a broken sender, not a rotation."""
+
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """(4,) unit quaternion (x, y, z, w) -> (3, 3) rotation matrix."""
     x, y, z, w = np.asarray(q, np.float64) / np.linalg.norm(q)
@@ -179,7 +184,9 @@ class FallbackBuffer:
         tr, rot = transform.transform.translation, transform.transform.rotation
         translation = np.array([tr.x, tr.y, tr.z], np.float64)
         rotation = np.array([rot.x, rot.y, rot.z, rot.w], np.float64)
-        if not (np.all(np.isfinite(translation)) and np.all(np.isfinite(rotation)) and np.linalg.norm(rotation) > 0):
+        if not (np.all(np.isfinite(translation)) and np.all(np.isfinite(rotation))):
+            return False
+        if abs(float(rotation @ rotation) - 1.0) > QUATERNION_TOLERANCE:  # tf2 ignores these too
             return False
         rotation /= np.linalg.norm(rotation)
         t_ns = _to_ns(transform.header.stamp)
