@@ -40,16 +40,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 class RosHarness:
-    """One rclpy context on a fresh domain, a multi-threaded executor spinning in a thread, and waits."""
+    """One rclpy context on a fresh domain, an executor spinning in a thread (multi-threaded, or the
+    single-threaded one ``samosaic3d_node`` spins by default), and waits."""
 
-    def __init__(self, domain_id: int):
+    def __init__(self, domain_id: int, single_threaded: bool = False):
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 
         self.domain_id = domain_id
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        if single_threaded:
+            self.executor = SingleThreadedExecutor(context=self.context)
+        else:
+            self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.nodes = []
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
@@ -108,6 +112,17 @@ def ros():
     if reason:
         pytest.skip(reason)
     harness = RosHarness(next_domain_id())
+    yield harness
+    harness.close()
+
+
+@pytest.fixture(params=["multi_threaded", "single_threaded"])
+def ros_either_executor(request):
+    """``ros`` once with each executor the node can spin (parameter ``executor``)."""
+    reason = missing_ros()
+    if reason:
+        pytest.skip(reason)
+    harness = RosHarness(next_domain_id(), single_threaded=request.param == "single_threaded")
     yield harness
     harness.close()
 
