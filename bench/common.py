@@ -42,6 +42,14 @@ class Row:
                 f"{self.fps:.1f} |")
 
 
+def write_report(text: str, path: Path) -> None:
+    """Print a benchmark's markdown report and write it to ``path``."""
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"written {path}")
+
+
 HEADER = "| variant | AP | AP50 | AP25 | FPS (CPU) |\n|---|---|---|---|---|"
 
 

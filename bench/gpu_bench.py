@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import write_report
 
 STAGES = ("fastsam", "refine", "lift", "frame_model", "associate", "memory")
 
@@ -201,10 +202,7 @@ def main(argv=None) -> int:
         return 1
     masks = float(np.mean(seg.mask_source.fastsam_masks)) if seg.mask_source.fastsam_masks else 0.0
     text = table(args, stages, done, device, threads, fp16, masks)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"written {args.out}")
+    write_report(text, args.out)
     return 0
 
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import write_report
 
 from samosaic3d_core.data.synth import SynthConfig, generate_scene
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
@@ -167,10 +168,7 @@ def main(argv=None) -> int:
         print("3. torch.profiler ...", flush=True)
         torch_rows = torch_profile(seg, frames, args.top)
     text = report(args, seg.config, times, py_rows, torch_rows)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"written {args.out}")
+    write_report(text, args.out)
     return 0
 
 

@@ -70,3 +70,58 @@ def test_start_up_removes_what_an_interrupted_save_left_and_nothing_else(ros, tm
     os.utime(kept, (hour_ago, hour_ago))
     start_node(ros, map_dir)
     assert sorted(p.name for p in map_dir.iterdir()) == sorted([fresh.name, kept.name])
+
+
+def _file_size_limit(limit_bytes: int):
+    def apply() -> None:  # in the child, before exec: over the limit, write() fails with EFBIG
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    return apply
+
+
+def test_a_file_size_limit_fails_save_map_in_a_node_process(ros, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from test.ros.conftest import CONFIG, REPO
+
+    map_dir = tmp_path / "maps"
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id), PYTHONUNBUFFERED="1", ROS_LOG_DIR=str(tmp_path / "log"))
+    cmd = [sys.executable, "-m", "test.ros.fake_segmenter", "--ros-args", "--params-file", str(CONFIG),
+           "-p", f"map_dir:={map_dir}", "-p", "instances_rate:=0.0", "-p", "tf_timeout:=0.2"]
+    # one frame of the test scene saves to about 60 kB, two to about 120 kB
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_file_size_limit(100 * 1024))
+    try:
+        tester = ros.tester()
+        instances = ros.collect(tester, InstanceArray, "instances")
+        stream = Stream(ros, tester)
+        stream.send(50.0)
+        ros.wait_until(lambda: instances, timeout=20.0, what="the first frame")
+        saved = ros.call(tester, SaveMap, "/samosaic3d_node/save_map", SaveMap.Request(path="room"))
+        assert saved.success, saved.message
+        previous = (map_dir / "room.npz").read_bytes()
+
+        stream.send(50.5)
+        ros.wait_until(lambda: len(instances) > 1, what="the second frame")
+        failed = ros.call(tester, SaveMap, "/samosaic3d_node/save_map", SaveMap.Request(path="room"))
+        assert not failed.success and "File too large" in failed.message, failed.message
+        assert (map_dir / "room.npz").read_bytes() == previous
+        assert [p.name for p in map_dir.iterdir()] == ["room.npz"]
+
+        stream.send(51.0)  # the node goes on with the live map
+        ros.wait_until(lambda: len(instances) > 2, what="a frame after the failed save")
+        assert sorted(i.id for i in instances[-1].instances) == [1, 2]
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
