@@ -25,7 +25,7 @@ def test_saves_killed_at_random_moments_always_leave_a_loadable_map(tmp_path):
                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
     loader = OnlineSegmenter.from_config(SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": "sim"}))
     rng = random.Random(0)
-    loaded = []
+    loaded, pid = [], None
     try:
         assert server.stdout.readline().strip() == "ready"
         for _ in range(TRIALS):
@@ -37,10 +37,16 @@ def test_saves_killed_at_random_moments_always_leave_a_loadable_map(tmp_path):
             server.stdin.write(f"reap {pid}\n")
             server.stdin.flush()
             assert server.stdout.readline().strip() == "reaped"
+            pid = None
             if target.exists():  # the very first kill may land before any save finished
                 loader.load(target)  # raises on a torn or half-written file
                 loaded.append(loader._num_frames)
     finally:
+        if pid is not None:  # a child left running by a failed assertion keeps saving otherwise
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         server.kill()
         server.wait(timeout=10)
     assert len(loaded) >= TRIALS - 1 and set(loaded) <= {1, 2}

@@ -101,21 +101,29 @@ def test_a_file_size_limit_fails_save_map_in_a_node_process(ros, tmp_path):
         tester = ros.tester()
         instances = ros.collect(tester, InstanceArray, "instances")
         stream = Stream(ros, tester)
-        stream.send(50.0)
-        ros.wait_until(lambda: instances, timeout=20.0, what="the first frame")
+
+        def send_until(t: float, count: int) -> None:
+            """Send frame ``t`` until ``count`` instance messages arrived: a node just started may take the
+            images before its first camera info (topics have no order) and skip them; a stamp it already
+            used is skipped as a duplicate, so the map gets each frame once."""
+            deadline = time.monotonic() + 30.0
+            while len(instances) < count and time.monotonic() < deadline:
+                stream.send(t)
+                time.sleep(0.5)
+            ros.wait_until(lambda: len(instances) >= count, timeout=5.0, what=f"frame {t}")
+
+        send_until(50.0, 1)
         saved = ros.call(tester, SaveMap, "/samosaic3d_node/save_map", SaveMap.Request(path="room"))
         assert saved.success, saved.message
         previous = (map_dir / "room.npz").read_bytes()
 
-        stream.send(50.5)
-        ros.wait_until(lambda: len(instances) > 1, what="the second frame")
+        send_until(50.5, 2)
         failed = ros.call(tester, SaveMap, "/samosaic3d_node/save_map", SaveMap.Request(path="room"))
         assert not failed.success and "File too large" in failed.message, failed.message
         assert (map_dir / "room.npz").read_bytes() == previous
         assert [p.name for p in map_dir.iterdir()] == ["room.npz"]
 
-        stream.send(51.0)  # the node goes on with the live map
-        ros.wait_until(lambda: len(instances) > 2, what="a frame after the failed save")
+        send_until(51.0, 3)  # the node goes on with the live map
         assert sorted(i.id for i in instances[-1].instances) == [1, 2]
         assert proc.poll() is None
     finally:
