@@ -26,6 +26,7 @@ from samosaic3d_core.types import SceneMap
 from samosaic3d_ros.bag import layout
 from samosaic3d_ros.bag.reader import open_bag
 from samosaic3d_ros.dds import use_large_data_profile
+from samosaic3d_ros.local_install import with_local_interfaces
 from samosaic3d_ros.stamps import header_ns
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
     if domain is None:
         domain = int(os.environ.get("ROS_DOMAIN_ID") or 1 + os.getpid() % 100)
     use_large_data_profile()  # full-resolution images: see config/fastdds_large_data.xml
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
+    env = with_local_interfaces(dict(os.environ, ROS_DOMAIN_ID=str(domain)))
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     log_dir = tempfile.mkdtemp(prefix="samosaic3d_replay_")
     env.setdefault("ROS_LOG_DIR", log_dir)

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.report.scene_report import ReportInputs, write_report
     from samosaic3d_ros.bag.reader import without_ground_truth
     from samosaic3d_ros.bag.replay import default_params_file
+    from samosaic3d_ros.local_install import reexec_with_local_interfaces
     from samosaic3d_core.masks import build_mask_source
     from samosaic3d_core.pipeline import resolve_pipeline
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.masks in ("sim", "oracle") and not args.offline:
         raise SystemExit(f"--masks {args.masks} reads ground truth the node never receives; add --offline")
     offline = args.offline
+    if not offline:
+        reexec_with_local_interfaces()  # started from the venv without scripts/env.sh: the node needs them
     if not offline and not _ros_available():
         print("rclpy or samosaic3d_msgs is not importable (run `make setup` / source scripts/env.sh); "
               "running the demo offline, without the node")

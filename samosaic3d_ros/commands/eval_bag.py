@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_ros.bag.reader import read_frames, without_ground_truth
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
     from samosaic3d_ros.bag.replay import ReplayConfig, default_params_file, replay
+    from samosaic3d_ros.local_install import reexec_with_local_interfaces
 
+    if not args.offline:
+        reexec_with_local_interfaces()  # started from the venv without scripts/env.sh: the node needs them
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     params = params_from_yaml(args.config or default_params_file(), **_overrides(args))
     if args.offline and args.record:
