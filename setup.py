@@ -36,6 +36,7 @@ setup(
             "make-bag = samosaic3d_ros.commands.make_bag",
             "eval-bag = samosaic3d_ros.commands.eval_bag",
             "params = samosaic3d_ros.commands.params",
+            "doctor = samosaic3d_ros.commands.doctor",
         ],
     },
 )

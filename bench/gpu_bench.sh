@@ -21,19 +21,8 @@ export YOLO_OFFLINE=1 PYTHONUNBUFFERED=1
 
 if "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   cuda=$("$PY" -c 'import torch; print(torch.version.cuda)')
-  want=$("$PY" - "$cuda" <<'PYEOF'
-import sys
-major, minor = (int(x) for x in sys.argv[1].split(".")[:2])
-version = (major, minor)
-for floor, package in (((12, 6), "spconv-cu126"), ((12, 4), "spconv-cu124"), ((12, 1), "spconv-cu121"),
-                       ((12, 0), "spconv-cu120"), ((11, 8), "spconv-cu118")):
-    if version >= floor:
-        print(package)
-        break
-else:
-    sys.exit(f"torch's CUDA runtime {sys.argv[1]} is older than any spconv build this script knows (11.8)")
-PYEOF
-)
+  # the same choice `samosaic3d doctor` suggests
+  want=$("$PY" -c 'import sys; from samosaic3d_ros.commands.doctor import spconv_package as p; w = p(sys.argv[1]); sys.exit(f"torch CUDA {sys.argv[1]} is older than any spconv build (11.8)") if w is None else print(w)' "$cuda")
   if "$PY" -c 'import sys; from spconv.cppconstants import CPU_ONLY_BUILD; sys.exit(1 if CPU_ONLY_BUILD else 0)' 2>/dev/null; then
     echo "spconv: a CUDA build is installed"
   else

@@ -15,6 +15,7 @@ FLAGS = {
     "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--pose-error", "--storage", "--overwrite"],
     "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel", "--metrics"],
     "params": ["--describe"],
+    "doctor": ["--config"],
 }
 
 
@@ -22,7 +23,8 @@ def test_help_lists_the_core_commands_then_the_ros_commands(capsys):
     assert main(["--help"]) == 0
     captured = capsys.readouterr()
     listed = [line.split(None, 1) for line in captured.out.splitlines() if line.startswith("  ")]
-    assert [name for name, _ in listed] == ["make-data", "run", "evaluate", "train", "demo", "eval-bag", "make-bag", "params"]
+    assert [name for name, _ in listed] == ["make-data", "run", "evaluate", "train", "demo", "doctor", "eval-bag", "make-bag",
+                                            "params"]
     assert dict(listed)["eval-bag"].strip() == "replay a bag into the node (or --offline) and score it"
     assert captured.err == ""
 
