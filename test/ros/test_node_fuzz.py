@@ -58,10 +58,9 @@ def malformed(kind: str, t: float, rng: random.Random):
         for msg in (color, depth):
             msg.header.stamp = seconds_to_stamp(0.0)
     elif kind == "far-future stamp":
-        future = 7.3e9 + rng.random()  # year 2201
-        for msg in (color, depth, info):
-            msg.header.stamp = seconds_to_stamp(future)
-        tf.transforms[0].header.stamp = seconds_to_stamp(future)
+        future = 2.1e9 + rng.random()  # year 2036: far ahead, and still within builtin_interfaces/Time's int32 seconds
+        for msg in (color, depth, info):  # the images' stamps (a far-future /tf would age out every
+            msg.header.stamp = seconds_to_stamp(future)  # other transform, in tf2 as in the fallback)
     elif kind == "empty frame id":
         depth.header.frame_id = ""
     elif kind == "no pose":
@@ -96,7 +95,11 @@ def test_hundreds_of_malformed_frames_are_skipped_and_counted_then_a_good_stream
             if tf is not None:
                 stream.tf.publish(tf)
             stream.info.publish(info)
-            time.sleep(0.02)  # separate topics have no order: let TF and camera info land first
+            # separate topics have no order: the images must not overtake this camera info (or the node would
+            # use the previous, good one)
+            ros.wait_until(lambda: node._camera_info is not None and
+                           node._camera_info.header.stamp == info.header.stamp, what=f"the camera info of '{kind}'")
+            time.sleep(0.02)  # and let TF land first
             stream.color.publish(color)
             stream.depth.publish(depth)
             sent += 1

@@ -41,6 +41,7 @@ def test_ros_commands_are_registered_for_the_core_command_line(setup_kwargs):
         "make-bag": "samosaic3d_ros.commands.make_bag",
         "eval-bag": "samosaic3d_ros.commands.eval_bag",
         "params": "samosaic3d_ros.commands.params",
+        "doctor": "samosaic3d_ros.commands.doctor",
     }
 
 
