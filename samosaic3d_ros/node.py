@@ -105,7 +105,11 @@ class Samosaic3dNode(Node):
         self.create_timer(params.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="samosaic3d_worker", daemon=True)
         self._worker.start()
-        removed = remove_stale_temporaries(params.map_path, STALE_SAVE_S)
+        try:
+            removed = remove_stale_temporaries(params.map_path, STALE_SAVE_S)
+        except OSError as exc:  # an unreadable map folder: saving will say so; starting must not fail
+            removed = []
+            self.get_logger().warning(f"could not look for unfinished saves in {params.map_path}: {exc}")
         if removed:
             self.get_logger().info(
                 f"removed {len(removed)} unfinished map file(s) an interrupted save left in {params.map_path}: "
