@@ -26,7 +26,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         python3-pip python3-colcon-common-extensions \
         ros-${ROS_DISTRO}-tf2-ros-py ros-${ROS_DISTRO}-tf2-msgs ros-${ROS_DISTRO}-message-filters \
         ros-${ROS_DISTRO}-launch-ros ros-${ROS_DISTRO}-std-srvs ros-${ROS_DISTRO}-sensor-msgs \
-        ros-${ROS_DISTRO}-visualization-msgs ros-${ROS_DISTRO}-diagnostic-msgs ros-${ROS_DISTRO}-nav-msgs \
+        ros-${ROS_DISTRO}-visualization-msgs ros-${ROS_DISTRO}-vision-msgs ros-${ROS_DISTRO}-diagnostic-msgs ros-${ROS_DISTRO}-nav-msgs \
         libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 
@@ -37,7 +37,7 @@ RUN echo "numpy<2" > /etc/pip-constraints.txt \
 
 WORKDIR /opt/samosaic3d
 COPY . .
-# the node package (.) and the interface package (msg/); a ROS install brings tf2_msgs itself
+# the node package (.) and the interface package (msg/); a ROS install brings tf2_msgs and vision_msgs itself
 RUN source /opt/ros/${ROS_DISTRO}/setup.bash \
     && colcon build --base-paths . msg --cmake-args -DBUILD_TESTING=OFF \
     && rm -rf build log

@@ -4,6 +4,7 @@
     /instances/cloud        sensor_msgs/PointCloud2         the labelled map (optionally transient local)
     /instances/frame_cloud  sensor_msgs/PointCloud2         the current frame's labelled points
     /instances/markers      visualization_msgs/MarkerArray  a box and an id label per instance
+    /instances/detections   vision_msgs/Detection3DArray    a box and score per instance
     /instances/overlay      sensor_msgs/Image               the frame's masks over its colour image (optional)
     /instances/camera_pose  geometry_msgs/PoseStamped       the camera pose each frame was fused with
                                                             (refined against the map when refine.enabled)
@@ -19,6 +20,7 @@ from samosaic3d_core.colors import instance_rgb_packed
 from samosaic3d_core.report.overlay import overlay_labels
 from samosaic3d_core.types import Instances, SceneMap, StepResult
 from samosaic3d_ros.cloud_conv import POINT_DTYPE, array_to_cloud, labelled_points
+from samosaic3d_ros.detections import DETECTIONS_TOPIC, detections_available, instances_to_detections
 from samosaic3d_ros.image_conv import rgb_to_image
 from samosaic3d_ros.markers import delete_all_markers, instance_markers
 from samosaic3d_ros.params import NodeParams
@@ -116,6 +118,14 @@ class Outputs:
         self.tf = None
         if params.refined_camera_frame:
             self.tf = node.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
+        self.detections = None
+        missing = detections_available()
+        if missing is None:
+            from vision_msgs.msg import Detection3DArray
+
+            self.detections = node.create_publisher(Detection3DArray, DETECTIONS_TOPIC, reliable)
+        else:
+            node.get_logger().warning(f"not publishing /{DETECTIONS_TOPIC}: {missing}")
         self._shown_ids: set[int] = set()
 
     def _cloud_rgb(self, ids: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -150,8 +160,10 @@ class Outputs:
             self.tf.publish(TFMessage(transforms=[tf]))
 
     def publish_instances(self, instances: Instances, header) -> None:
-        """/instances and /instances/markers (with DELETE for instances no longer there)."""
+        """/instances, /instances/detections and /instances/markers (with DELETE for instances no longer there)."""
         self.instances.publish(instances_to_msg(instances, header))
+        if self.detections is not None:
+            self.detections.publish(instances_to_detections(instances, header))
         ids = {int(i) for i in instances.ids}
         removed = sorted(self._shown_ids - ids)
         self.markers.publish(instance_markers(instances, header, self.params.marker_namespace, removed))
@@ -167,4 +179,6 @@ class Outputs:
         self.markers.publish(delete_all_markers(header, self.params.marker_namespace))
         self._shown_ids = set()
         self.instances.publish(instances_to_msg(Instances.empty(), header))
+        if self.detections is not None:
+            self.detections.publish(instances_to_detections(Instances.empty(), header))
         self.cloud.publish(array_to_cloud(np.empty(0, POINT_DTYPE), header))

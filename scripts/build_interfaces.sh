@@ -2,7 +2,8 @@
 # Build the ament_cmake interface packages without a ROS install, from the ROS 2
 # wheels in .venv, into install/ (build trees in build/). Skipped when unchanged.
 #   msg/                 samosaic3d_msgs (always)
-#   interfaces/tf2_msgs  only when no tf2_msgs is importable (no wheel exists on PyPI)
+#   interfaces/tf2_msgs      only when no tf2_msgs is importable (no wheel exists on PyPI)
+#   interfaces/vision_msgs   only when no vision_msgs is importable (no wheel either)
 # In a real ROS install use colcon instead: colcon build --base-paths . msg
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,11 +15,13 @@ mkdir -p "$STAMPS"
 log() { printf '[interfaces] %s\n' "$*"; }
 
 PKGS=()
-# a tf2_msgs of our own earlier build (install/ on PYTHONPATH via env.sh) does not count
+# a tf2_msgs / vision_msgs of our own earlier build (install/ on PYTHONPATH via env.sh) does not count
 OTHER_PYTHONPATH=$(printf "%s" "${PYTHONPATH:-}" | tr ":" "\n" | { grep -v "^$PREFIX" || true; } | paste -sd: -)
-if [ -d "$ROOT/interfaces/tf2_msgs" ] && ! PYTHONPATH="$OTHER_PYTHONPATH" "$PY" -c "import tf2_msgs.msg" >/dev/null 2>&1; then
-  PKGS+=("$ROOT/interfaces/tf2_msgs")
-fi
+for pkg in tf2_msgs vision_msgs; do
+  if [ -d "$ROOT/interfaces/$pkg" ] && ! PYTHONPATH="$OTHER_PYTHONPATH" "$PY" -c "import $pkg.msg" >/dev/null 2>&1; then
+    PKGS+=("$ROOT/interfaces/$pkg")
+  fi
+done
 [ -d "$ROOT/msg" ] && [ -f "$ROOT/msg/package.xml" ] && PKGS+=("$ROOT/msg")
 [ ${#PKGS[@]} -gt 0 ] || { log "nothing to build"; exit 0; }
 

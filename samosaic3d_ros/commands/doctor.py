@@ -142,7 +142,7 @@ def _ros() -> list[Check]:
                       "make setup (ROS 2 wheels), or source your ROS 2 install")]
     rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp (default)")
     checks = [Check("rclpy", "ok", f"RMW {rmw}, discovery {os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE', 'SUBNET')}")]
-    for package in ("samosaic3d_msgs", "tf2_msgs"):
+    for package in ("samosaic3d_msgs", "tf2_msgs", "vision_msgs"):
         try:
             module = importlib.import_module(f"{package}.msg")
             checks.append(Check(package, "ok", str(Path(module.__file__).parent.parent)))

@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-_MODULES = ("rclpy", "sensor_msgs.msg", "visualization_msgs.msg", "std_srvs.srv", "tf2_msgs.msg", "samosaic3d_msgs.msg")
+_MODULES = ("rclpy", "sensor_msgs.msg", "visualization_msgs.msg", "std_srvs.srv", "tf2_msgs.msg", "vision_msgs.msg",
+            "samosaic3d_msgs.msg")
 
 
 def missing_ros() -> str | None:

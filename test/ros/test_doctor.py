@@ -19,7 +19,7 @@ def test_this_machine_has_everything_needed(capsys):
     out = capsys.readouterr().out
     names = [line.split()[1] for line in out.splitlines() if line[:4] in ("ok  ", "--  ", "FAIL")]
     assert names[:4] == ["python", "torch", "spconv", "shipped"]
-    assert {"ultralytics", "open3d", "rclpy", "samosaic3d_msgs", "tf2_msgs"} <= set(names)
+    assert {"ultralytics", "open3d", "rclpy", "samosaic3d_msgs", "tf2_msgs", "vision_msgs"} <= set(names)
     assert out.rstrip().endswith("everything needed is usable")
 
 

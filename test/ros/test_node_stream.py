@@ -14,6 +14,7 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from samosaic3d_msgs.msg import Instance, InstanceArray  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
+from vision_msgs.msg import Detection3DArray  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from samosaic3d_core.colors import id_colors  # noqa: E402
@@ -41,12 +42,14 @@ def test_stream_publishes_labelled_outputs(ros, tmp_path):
     frame_clouds = ros.collect(tester, PointCloud2, "instances/frame_cloud")
     instances = ros.collect(tester, InstanceArray, "instances")
     markers = ros.collect(tester, MarkerArray, "instances/markers")
+    detections = ros.collect(tester, Detection3DArray, "instances/detections")
     overlays = ros.collect(tester, Image, "instances/overlay")
     diagnostics = ros.collect(tester, DiagnosticArray, "/diagnostics")
     stream = Stream(ros, tester)
     for k, t in enumerate(TIMES):
         stream.send(t)
-        ros.wait_until(lambda: len(frame_clouds) > k and len(instances) > k and len(overlays) > k, what=f"frame {k}")
+        ros.wait_until(lambda: len(frame_clouds) > k and len(instances) > k and len(overlays) > k
+                       and len(detections) > k, what=f"frame {k}")
 
     cloud = frame_clouds[-1]
     assert cloud.header.frame_id == "map" and stamp_seconds(cloud.header) == pytest.approx(TIMES[-1], abs=1e-9)
@@ -77,6 +80,24 @@ def test_stream_publishes_labelled_outputs(ros, tmp_path):
         assert inst.score == pytest.approx(SCORE) and inst.tier == Instance.TIER_SHORT
         assert stamp_seconds(inst.first_seen) == pytest.approx(TIMES[0], abs=1e-9)
         assert stamp_seconds(inst.last_seen) == pytest.approx(TIMES[-1], abs=1e-9)
+
+    # the same instances as standard detections: persistent id, box centre and size, score
+    latest_detections = detections[-1]
+    assert latest_detections.header == latest.header
+    by_detection_id = {d.id: d for d in latest_detections.detections}
+    assert sorted(by_detection_id) == [str(GREEN), str(RED)]
+    for instance_id, inst in by_id.items():
+        detection = by_detection_id[str(instance_id)]
+        lo = np.array([inst.box_min.x, inst.box_min.y, inst.box_min.z])
+        hi = np.array([inst.box_max.x, inst.box_max.y, inst.box_max.z])
+        centre = detection.bbox.center.position
+        np.testing.assert_allclose([centre.x, centre.y, centre.z], (lo + hi) / 2, atol=1e-6)
+        size = detection.bbox.size
+        np.testing.assert_allclose([size.x, size.y, size.z], hi - lo, atol=1e-6)
+        assert detection.header.frame_id == "map"
+        assert stamp_seconds(detection.header) == pytest.approx(TIMES[-1], abs=1e-9)
+        [result] = detection.results
+        assert result.hypothesis.class_id == "object" and result.hypothesis.score == pytest.approx(SCORE)
 
     boxes = [m for m in markers[-1].markers if m.type == Marker.LINE_LIST]
     assert sorted(m.id for m in boxes) == [GREEN, RED]

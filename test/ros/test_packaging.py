@@ -63,7 +63,7 @@ def test_data_files_install_launch_config_rviz(setup_kwargs):
 
 def test_interface_packages_are_valid():
     catkin_pkg = pytest.importorskip("catkin_pkg.package")
-    for folder in (REPO / "msg", REPO / "interfaces" / "tf2_msgs"):
+    for folder in (REPO / "msg", REPO / "interfaces" / "tf2_msgs", REPO / "interfaces" / "vision_msgs"):
         package = catkin_pkg.parse_package(str(folder / "package.xml"))
         package.validate()
         assert package.package_format == 3 and "rosidl_interface_packages" in [g.name for g in package.member_of_groups]
