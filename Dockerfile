@@ -25,7 +25,7 @@ ENV PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1 PIP_CONSTRAINT=/etc/pip-const
 RUN apt-get update && apt-get install -y --no-install-recommends \
         python3-pip python3-colcon-common-extensions \
         ros-${ROS_DISTRO}-tf2-ros-py ros-${ROS_DISTRO}-tf2-msgs ros-${ROS_DISTRO}-message-filters \
-        ros-${ROS_DISTRO}-launch-ros ros-${ROS_DISTRO}-std-srvs ros-${ROS_DISTRO}-sensor-msgs \
+        ros-${ROS_DISTRO}-launch-ros ros-${ROS_DISTRO}-launch-testing-ros ros-${ROS_DISTRO}-std-srvs ros-${ROS_DISTRO}-sensor-msgs \
         ros-${ROS_DISTRO}-visualization-msgs ros-${ROS_DISTRO}-vision-msgs ros-${ROS_DISTRO}-diagnostic-msgs ros-${ROS_DISTRO}-nav-msgs \
         libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*

@@ -29,12 +29,14 @@ setup(
         "console_scripts": [
             "samosaic3d = samosaic3d_core.cli.main:main",
             "samosaic3d_node = samosaic3d_ros.node:main",
+            "samosaic3d_managed_node = samosaic3d_ros.managed_node:main",
         ],
         # subcommands of `samosaic3d` that live in the ROS package (read by samosaic3d_core.cli.main)
         "samosaic3d.commands": [
             "demo = samosaic3d_ros.commands.demo",
             "make-bag = samosaic3d_ros.commands.make_bag",
             "eval-bag = samosaic3d_ros.commands.eval_bag",
+            "segment-bag = samosaic3d_ros.commands.segment_bag",
             "params = samosaic3d_ros.commands.params",
             "doctor = samosaic3d_ros.commands.doctor",
         ],

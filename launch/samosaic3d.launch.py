@@ -4,10 +4,15 @@
     ros2 launch samosaic3d samosaic3d.launch.py camera:=/camera/camera rviz:=true
     ros2 launch samosaic3d samosaic3d.launch.py params_file:=$(ros2 pkg prefix samosaic3d)/share/samosaic3d/config/jetson.yaml
     ros2 launch samosaic3d samosaic3d.launch.py use_sim_time:=true   # with `ros2 bag play --clock ...`
+    ros2 launch samosaic3d samosaic3d.launch.py managed:=true          # lifecycle node, left unconfigured
+    ros2 launch samosaic3d samosaic3d.launch.py managed:=true autostart:=true
 
 The node loads config/samosaic3d.yaml first, then ``params_file`` (so that file only needs
 the values it changes). Its generic input topics are remapped into the camera namespace;
 the defaults fit realsense2_camera with ``align_depth.enable:=true``.
+
+``managed:=true`` starts the managed (lifecycle) node instead, ``samosaic3d_managed_node``: it waits
+unconfigured for a lifecycle manager (or ``ros2 lifecycle set``), unless ``autostart:=true``.
 """
 
 import os
@@ -15,9 +20,9 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = "samosaic3d"
@@ -41,20 +46,29 @@ def generate_launch_description():
                               description="camera info of the depth image inside the camera namespace"),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag replay)"),
         DeclareLaunchArgument("rviz", default_value="false", description="also start RViz with rviz/samosaic3d.rviz"),
+        DeclareLaunchArgument("managed", default_value="false",
+                              description="start the managed (lifecycle) node, samosaic3d_managed_node"),
+        DeclareLaunchArgument("autostart", default_value="false",
+                              description="managed node: configure and activate it at start-up"),
     ]
-    node = Node(
+    common = dict(
         package=PACKAGE,
-        executable="samosaic3d_node",
         name="samosaic3d_node",
         output="screen",
         emulate_tty=True,
-        parameters=[default_params, LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
         remappings=[
             ("color/image_raw", [camera, "/", LaunchConfiguration("color_topic")]),
             ("depth/image_raw", [camera, "/", LaunchConfiguration("depth_topic")]),
             ("depth/camera_info", [camera, "/", LaunchConfiguration("camera_info_topic")]),
         ],
     )
+    parameters = [default_params, LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}]
+    node = Node(executable="samosaic3d_node", parameters=parameters,
+                condition=UnlessCondition(LaunchConfiguration("managed")), **common)
+    autostart = ParameterValue(LaunchConfiguration("autostart"), value_type=bool)
+    managed = LifecycleNode(executable="samosaic3d_managed_node", namespace="",
+                            parameters=parameters + [{"autostart": autostart}],
+                            condition=IfCondition(LaunchConfiguration("managed")), **common)
     rviz = Node(
         package="rviz2",
         executable="rviz2",
@@ -63,4 +77,4 @@ def generate_launch_description():
         parameters=[{"use_sim_time": use_sim_time}],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription(arguments + [node, rviz])
+    return LaunchDescription(arguments + [node, managed, rviz])

@@ -65,19 +65,29 @@ EXIT_MODEL_FILE = 2
 """Exit code: a checkpoint or FastSAM weights file is missing, unreadable, or does not fit its model."""
 MAX_FUTURE_S = 60.0
 """Frames stamped further ahead of the node's clock (ROS time: the bag's with use_sim_time) are skipped."""
+WORKER_JOIN_S = 30.0
+"""Seconds deactivation or shutdown waits for the frame in hand (the first frames load models)."""
 STALE_SAVE_S = 60.0
 """Unfinished save temporaries in the map folder older than this are removed at start-up (younger
 ones may belong to another node saving into the same folder)."""
 
 
-class Samosaic3dNode(Node):
-    """The ROS 2 node. ``segmenter_factory(params)`` builds the segmenter (default: ``build_segmenter``)."""
+class MapNodeMixin:
+    """The node's work, shared by ``Samosaic3dNode`` and the managed ``Samosaic3dManagedNode``
+    (``managed_node.py``), in the steps of a lifecycle: ``_configure`` (parameters, models,
+    publishers, services), ``_activate`` (inputs, worker, diagnostics), ``_deactivate`` (stop
+    processing, keep the map), ``_cleanup`` (drop the map, the models and the publishers)."""
 
-    def __init__(self, *, segmenter_factory=None, node_name: str = NODE_NAME, **node_kwargs):
-        super().__init__(node_name, **node_kwargs)
-        self.params = params = declare_params(self)
+    params: NodeParams | None = None
+    segmenter = None
+    _subscriptions_of_inputs: list = []
+    _worker: threading.Thread | None = None
+
+    def _configure(self, segmenter_factory=None) -> None:
+        params = declare_params(self)
         if params.pose_source == "pose_topic" and not (params.pose_child_frame or params.camera_frame):
             raise ValueError("pose_source 'pose_topic' needs parameter pose_child_frame or camera_frame")
+        self.params = params
         self.segmenter = (segmenter_factory or build_segmenter)(params)
         self.stats = PipelineStats()
         self._segmenter_lock = threading.Lock()
@@ -96,15 +106,13 @@ class Samosaic3dNode(Node):
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", QoSProfile(depth=10))
         self.tf_buffer = Buffer(cache_time=Duration(seconds=params.tf_cache_time), node=self)
         self.tf_listener = TransformListener(self.tf_buffer, self)
-        self._subscribe_inputs()
         # services may wait for a step; with executor multi_threaded, inputs keep flowing meanwhile
         services = MutuallyExclusiveCallbackGroup()
-        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
-        self.create_service(SaveMap, "~/save_map", self._on_save, callback_group=services)
-        self.create_service(LoadMap, "~/load_map", self._on_load, callback_group=services)
-        self.create_timer(params.diagnostics_period, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name="samosaic3d_worker", daemon=True)
-        self._worker.start()
+        self._map_services = [
+            self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services),
+            self.create_service(SaveMap, "~/save_map", self._on_save, callback_group=services),
+            self.create_service(LoadMap, "~/load_map", self._on_load, callback_group=services),
+        ]
         try:
             removed = remove_stale_temporaries(params.map_path, STALE_SAVE_S)
         except OSError as exc:  # an unreadable map folder: saving will say so; starting must not fail
@@ -115,10 +123,41 @@ class Samosaic3dNode(Node):
                 f"removed {len(removed)} unfinished map file(s) an interrupted save left in {params.map_path}: "
                 + ", ".join(p.name for p in removed)
             )
+
+    def _activate(self) -> None:
+        params = self.params
+        self._subscribe_inputs()
+        self._diagnostics_timer = self.create_timer(params.diagnostics_period, self._publish_diagnostics)
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name="samosaic3d_worker", daemon=True)
+        self._worker.start()
         self.get_logger().info(
             f"listening to '{params.color_topic}' + '{params.depth_topic}' ({params.input_qos}), "
             f"pose from {params.pose_source}, map frame '{params.map_frame}'"
         )
+
+    def _deactivate(self) -> None:
+        """Stop taking frames (the frame in hand finishes); the map stays."""
+        for subscription in self._subscriptions_of_inputs:
+            self.destroy_subscription(subscription)
+        self._subscriptions_of_inputs = []
+        self.destroy_timer(self._diagnostics_timer)
+        self._stop.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=WORKER_JOIN_S)
+        self._worker = None
+        with self._pending_lock:
+            self._pending = None
+
+    def _cleanup(self) -> None:
+        """Drop the map, the models, the publishers and the services (parameters stay)."""
+        self._publisher.close()
+        for service in self._map_services:
+            self.destroy_service(service)
+        self.tf_listener.unregister()
+        self.outputs.destroy(self)
+        self.destroy_publisher(self._diagnostics)
+        self.segmenter = None
 
     def _subscribe_inputs(self) -> None:
         params = self.params
@@ -131,12 +170,15 @@ class Samosaic3dNode(Node):
         depth = Subscriber(self, Image, params.depth_topic, qos_profile=qos, callback_group=group)
         self._sync = ApproximateTimeSynchronizer([color, depth], params.sync_queue_size, params.sync_slop)
         self._sync.registerCallback(self._on_frame)
-        self._inputs = (color, depth)
-        self.create_subscription(CameraInfo, params.camera_info_topic, self._on_camera_info, qos, callback_group=group)
+        subscriptions = [color.sub, depth.sub, self.create_subscription(
+            CameraInfo, params.camera_info_topic, self._on_camera_info, qos, callback_group=group)]
         if params.pose_source == "pose_topic":
-            self.create_subscription(PoseStamped, params.pose_topic, self._on_pose, 10, callback_group=group)
+            subscriptions.append(self.create_subscription(
+                PoseStamped, params.pose_topic, self._on_pose, 10, callback_group=group))
         elif params.pose_source == "odom_topic":
-            self.create_subscription(Odometry, params.pose_topic, self._on_odometry, 10, callback_group=group)
+            subscriptions.append(self.create_subscription(
+                Odometry, params.pose_topic, self._on_odometry, 10, callback_group=group))
+        self._subscriptions_of_inputs = subscriptions
 
     # --- callbacks: store and return -------------------------------------------------------
     def _on_camera_info(self, msg) -> None:
@@ -346,12 +388,22 @@ class Samosaic3dNode(Node):
         window = self.stats.snapshot()
         stamp = self.get_clock().now().to_msg()
         name = f"{self.get_name()}: pipeline"
-        self._diagnostics.publish(diagnostic_array(window, stamp, name, self._worker.is_alive()))
+        alive = self._worker is not None and self._worker.is_alive()
+        self._diagnostics.publish(diagnostic_array(window, stamp, name, alive))
+
+
+
+class Samosaic3dNode(MapNodeMixin, Node):
+    """The ROS 2 node, processing from start-up. ``segmenter_factory(params)`` builds the segmenter
+    (default: ``build_segmenter``)."""
+
+    def __init__(self, *, segmenter_factory=None, node_name: str = NODE_NAME, **node_kwargs):
+        Node.__init__(self, node_name, **node_kwargs)
+        self._configure(segmenter_factory)
+        self._activate()
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=5.0)
+        self._deactivate()
         self._publisher.close()
         super().destroy_node()
 

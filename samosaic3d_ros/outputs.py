@@ -128,6 +128,13 @@ class Outputs:
             node.get_logger().warning(f"not publishing /{DETECTIONS_TOPIC}: {missing}")
         self._shown_ids: set[int] = set()
 
+    def destroy(self, node) -> None:
+        """Destroy every publisher (a managed node's cleanup)."""
+        for publisher in (self.instances, self.cloud, self.frame_cloud, self.markers, self.overlay, self.camera_pose,
+                          self.tf, self.detections):
+            if publisher is not None:
+                node.destroy_publisher(publisher)
+
     def _cloud_rgb(self, ids: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         return instance_rgb_packed(ids, rgb) if self.params.cloud_color == "instance" else rgb
 

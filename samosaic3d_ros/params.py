@@ -174,7 +174,7 @@ def params_from_flat(values: dict[str, Any], source: str = "parameters") -> Node
 
 
 def declare_params(node) -> NodeParams:
-    """Declare every parameter on ``node`` (read-only, typed, described) and return their values."""
+    """Declare every parameter on ``node`` (read-only, typed, described; once) and return their values."""
     from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.parameter import Parameter
 
@@ -186,7 +186,10 @@ def declare_params(node) -> NodeParams:
             default = Parameter.Type.DOUBLE if spec.type is float else Parameter.Type.STRING
         elif isinstance(default, tuple):
             default = list(default)
-        value = node.declare_parameter(spec.name, default, descriptor).value
+        if node.has_parameter(spec.name):  # a managed node configured again
+            value = node.get_parameter(spec.name).value
+        else:
+            value = node.declare_parameter(spec.name, default, descriptor).value
         if value is not None:
             values[spec.name] = value
     return params_from_flat(values, f"node '{node.get_name()}' parameters")

@@ -40,6 +40,7 @@ def test_ros_commands_are_registered_for_the_core_command_line(setup_kwargs):
         "demo": "samosaic3d_ros.commands.demo",
         "make-bag": "samosaic3d_ros.commands.make_bag",
         "eval-bag": "samosaic3d_ros.commands.eval_bag",
+        "segment-bag": "samosaic3d_ros.commands.segment_bag",
         "params": "samosaic3d_ros.commands.params",
         "doctor": "samosaic3d_ros.commands.doctor",
     }
@@ -80,6 +81,14 @@ class Recorder:
         self.args, self.kwargs = args, kwargs
 
 
+class IfCondition(Recorder):
+    pass
+
+
+class UnlessCondition(Recorder):
+    pass
+
+
 class LaunchConfiguration(Recorder):
     def __repr__(self):
         return f"$({self.args[0]})"
@@ -90,10 +99,10 @@ def stub_modules() -> dict[str, types.ModuleType]:
     for name, attrs in {
         "launch": {"LaunchDescription": Recorder},
         "launch.actions": {"DeclareLaunchArgument": Recorder},
-        "launch.conditions": {"IfCondition": Recorder},
+        "launch.conditions": {"IfCondition": IfCondition, "UnlessCondition": UnlessCondition},
         "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration},
         "launch_ros": {},
-        "launch_ros.actions": {"Node": Recorder},
+        "launch_ros.actions": {"Node": Recorder, "LifecycleNode": Recorder},
         "launch_ros.parameter_descriptions": {"ParameterValue": Recorder},
         "ament_index_python": {},
         "ament_index_python.packages": {"get_package_share_directory": lambda package: str(REPO)},
@@ -119,11 +128,19 @@ def test_launch_file_compiles():
 def test_launch_describes_the_node(launch_description, setup_kwargs):
     entities = launch_description.args[0]
     declared = {e.args[0]: e.kwargs for e in entities if "default_value" in e.kwargs}
-    assert set(declared) == {"params_file", "camera", "color_topic", "depth_topic", "camera_info_topic", "use_sim_time", "rviz"}
-    assert declared["rviz"]["default_value"] == "false" and declared["use_sim_time"]["default_value"] == "false"
+    assert set(declared) == {"params_file", "camera", "color_topic", "depth_topic", "camera_info_topic", "use_sim_time",
+                             "rviz", "managed", "autostart"}
+    assert all(declared[name]["default_value"] == "false" for name in ("rviz", "use_sim_time", "managed", "autostart"))
     nodes = [e.kwargs for e in entities if "executable" in e.kwargs]
-    node = next(n for n in nodes if n["package"] == "samosaic3d")
-    assert node["executable"] in entry_points(setup_kwargs) and node["name"] == "samosaic3d_node"
+    node, managed = (n for n in nodes if n["package"] == "samosaic3d")
+    assert node["executable"] == "samosaic3d_node" and managed["executable"] == "samosaic3d_managed_node"
+    for started in (node, managed):
+        assert started["executable"] in entry_points(setup_kwargs) and started["name"] == "samosaic3d_node"
+        assert repr(started["condition"].args[0]) == "$(managed)"
+    assert (type(node["condition"]).__name__, type(managed["condition"]).__name__) == ("UnlessCondition", "IfCondition")
+    assert managed["parameters"][:3] == node["parameters"] and managed["remappings"] == node["remappings"]
+    autostart = managed["parameters"][3]["autostart"]
+    assert repr(autostart.args[0]) == "$(autostart)" and autostart.kwargs == {"value_type": bool}
 
     defaults, user, overrides = node["parameters"]
     assert Path(defaults) == REPO / "config" / "samosaic3d.yaml" and Path(defaults).is_file()
