@@ -4,19 +4,28 @@ A command is a module with ``add_arguments(parser)`` and ``run(args) -> int``, i
 its command is used, so ``samosaic3d --help`` stays fast. The core's own commands are listed in
 ``CORE_COMMANDS``. Other packages add theirs through the entry-point group ``samosaic3d.commands``
 (``name = package.module`` in their setup.py; the module also sets ``HELP``, its one-line help, and
-keeps its top-level imports light). The ROS package registers ``demo``, ``make-bag`` and
-``eval-bag`` that way, so the core command line never names or imports ROS code.
+keeps its top-level imports light). The ROS package registers ``demo``, ``make-bag``,
+``eval-bag``, ``segment-bag``, ``params`` and ``doctor`` that way, so the core command line never
+names or imports ROS code.
+
+A user's mistake ends in one line on stderr naming the flag or the file, never a traceback:
+argparse rejects bad flags and values, and a command's ``OSError`` or ``ValueError`` (a missing or
+unreadable file, a value out of range) is printed as ``samosaic3d <command>: <message>`` with exit
+code 2. ``SAMOSAIC3D_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
 COMMAND_GROUP = "samosaic3d.commands"
+DEBUG_VARIABLE = "SAMOSAIC3D_DEBUG"
+"""Set (to anything) to get the traceback of a command's error instead of its one-line message."""
 
 # name -> (module, one-line help)
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
@@ -99,13 +108,27 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         help_ = str(module.HELP)
     else:
-        print(f"samosaic3d: unknown command '{name}' (commands of other packages appear once the package that "
-              f"declares them under {COMMAND_GROUP} is installed)\n\n{_usage()}", file=sys.stderr)
+        print(f"{_usage()}\n\nsamosaic3d: unknown command '{name}' (commands of other packages appear once the "
+              f"package that declares them under {COMMAND_GROUP} is installed)", file=sys.stderr)
         return 2
     parser = argparse.ArgumentParser(prog=f"samosaic3d {name}", description=help_)
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (OSError, ValueError) as exc:  # a file or a value the user gave: one line, no traceback
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"samosaic3d {name}: {one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception's message on one line (YAML and similar errors span several)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
+        text += f": {exc.filename}"
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

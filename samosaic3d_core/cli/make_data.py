@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from samosaic3d_core.cli.arguments import count, image_side
+
 STYLES = ("default", "hard", "kitchen")  # SynthConfig.style; named here so that --help imports no generator code
 STYLE_HELP = """scene styles (--style):
   default  living rooms, offices, bedrooms with 8-20 objects: the training distribution;
@@ -23,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = STYLE_HELP
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keeps the epilog's lines
     parser.add_argument("--out", required=True, type=Path, help="output folder; scenes go to OUT/synth_s<seed>_<i>")
-    parser.add_argument("--scenes", type=int, default=1, help="number of scenes (default 1)")
-    parser.add_argument("--frames", type=int, default=300, help="frames per scene (default 300)")
+    parser.add_argument("--scenes", type=count, default=1, help="number of scenes (default 1)")
+    parser.add_argument("--frames", type=count, default=300, help="frames per scene (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="base seed; scene i is drawn from (seed, i)")
-    parser.add_argument("--width", type=int, default=640, help="image width in pixels (default 640)")
-    parser.add_argument("--height", type=int, default=480, help="image height in pixels (default 480)")
+    parser.add_argument("--width", type=image_side, default=640, help="image width in pixels (default 640)")
+    parser.add_argument("--height", type=image_side, default=480, help="image height in pixels (default 480)")
     parser.add_argument("--style", choices=STYLES, default="default",
                         help="scene style, see below (default: default)")
     parser.add_argument("--depth-noise", type=float, nargs="?", const=0.0025, default=0.0, metavar="SIGMA_AT_1M",
@@ -49,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_core.data.synth import SensorConfig, SynthConfig, generate_scene, write_scene
     from samosaic3d_core.data.tracking_error import preset
 
-    if args.scenes < 1 or args.frames < 1:
-        raise SystemExit("make-data: --scenes and --frames must be >= 1")
     sensor = SensorConfig(depth_noise=args.depth_noise, holes=args.holes, max_range=args.max_range,
                           pose_noise_cm=args.pose_noise_cm, pose_noise_deg=args.pose_noise_deg,
                           tracking=preset(args.pose_error))

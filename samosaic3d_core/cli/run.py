@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import yaml
 
+from samosaic3d_core.cli.main import one_line
 from samosaic3d_core.colors import id_colors
 from samosaic3d_core.config import parse_overrides
 from samosaic3d_core.io.scene_map import read_scene_map, write_ply, write_scene_map
@@ -190,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             has_ground_truth |= stats.has_ground_truth
             scene_entries[stats.name] = stats.entries()
     except (ValueError, NotImplementedError) as exc:
-        print(f"samosaic3d run: {exc}", file=sys.stderr)
+        print(f"samosaic3d run: {one_line(exc)}", file=sys.stderr)
         return 2
     voxel_size = config.memory.map_voxel_size
     if has_ground_truth:

@@ -17,6 +17,8 @@ import shutil
 import time
 from pathlib import Path
 
+from samosaic3d_core.cli.arguments import count, image_side
+
 HELP = "generate a scene, segment it, score it and write a picture report"
 
 DEFAULT_SEED = 7
@@ -25,9 +27,9 @@ DEFAULT_SEED = 7
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"scene seed (default {DEFAULT_SEED})")
-    parser.add_argument("--frames", type=int, default=90, help="frames of the scan (default 90)")
-    parser.add_argument("--width", type=int, default=640, help="image width (default 640)")
-    parser.add_argument("--height", type=int, default=480, help="image height (default 480)")
+    parser.add_argument("--frames", type=count, default=90, help="frames of the scan (default 90)")
+    parser.add_argument("--width", type=image_side, default=640, help="image width (default 640)")
+    parser.add_argument("--height", type=image_side, default=480, help="image height (default 480)")
     parser.add_argument("--offline", action="store_true", help="run the core pipeline directly, without ROS")
     parser.add_argument("--config", help="node parameter file (default: the package's config/samosaic3d.yaml)")
     parser.add_argument("--pipeline", choices=["auto", "baseline", "learned"], help="override the parameter file's pipeline")
