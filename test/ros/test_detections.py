@@ -51,3 +51,19 @@ def test_without_seen_stamps_detections_take_the_array_stamp():
 def test_an_empty_map_gives_an_empty_array():
     header = Header(stamp=seconds_to_stamp(1.0), frame_id="map")
     assert instances_to_detections(Instances.empty(), header).detections == []
+
+
+def test_the_built_vision_msgs_have_the_upstream_fields():
+    """The five types as ros-perception/vision_msgs (ros2 branch) defines them: same fields, same types."""
+    from vision_msgs.msg import (BoundingBox3D, Detection3D, Detection3DArray, ObjectHypothesis,
+                                 ObjectHypothesisWithPose)
+
+    assert Detection3DArray.get_fields_and_field_types() == {
+        "header": "std_msgs/Header", "detections": "sequence<vision_msgs/Detection3D>"}
+    assert Detection3D.get_fields_and_field_types() == {
+        "header": "std_msgs/Header", "results": "sequence<vision_msgs/ObjectHypothesisWithPose>",
+        "bbox": "vision_msgs/BoundingBox3D", "id": "string"}
+    assert BoundingBox3D.get_fields_and_field_types() == {"center": "geometry_msgs/Pose", "size": "geometry_msgs/Vector3"}
+    assert ObjectHypothesisWithPose.get_fields_and_field_types() == {
+        "hypothesis": "vision_msgs/ObjectHypothesis", "pose": "geometry_msgs/PoseWithCovariance"}
+    assert ObjectHypothesis.get_fields_and_field_types() == {"class_id": "string", "score": "double"}
