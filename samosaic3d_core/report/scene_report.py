@@ -8,6 +8,8 @@
 
 Predicted and ground-truth pictures show the same points: the evaluator's scene points
 (one per 2 cm voxel), coloured by the instance the prediction gives them and by ground truth.
+A scene without ground truth (a user's recording) gets the same pictures without the ground-truth
+panels, typically of the map's own points.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ TITLE_HEIGHT = 18
 
 @dataclass
 class ReportInputs:
-    """What the report shows. ``pred_ids`` and ``gt_ids`` label ``points`` (N, 3) alike."""
+    """What the report shows. ``pred_ids`` and ``gt_ids`` label ``points`` (N, 3) alike; ``gt_ids`` None:
+    no ground truth."""
 
     frame: Frame
     masks: MaskResult
     points: np.ndarray
     pred_ids: np.ndarray
-    gt_ids: np.ndarray
+    gt_ids: np.ndarray | None
     scene_map: SceneMap
     metrics: dict
 
@@ -82,27 +85,29 @@ def write_report(out_dir: str | Path, inputs: ReportInputs) -> dict[str, Path]:
     frame, k = inputs.frame, inputs.frame.intrinsics
     written = {}
 
+    has_gt = inputs.gt_ids is not None
     fragments = overlay_labels(frame.rgb, inputs.masks.fragment_map + 1)
     pred_view = _frame_view(inputs.points, inputs.pred_ids, k, frame.pose, frame.rgb)
-    gt_view = overlay_labels(frame.rgb, frame.instance_gt) if frame.instance_gt is not None else frame.rgb
-    overview = side_by_side(
-        [frame.rgb, fragments, pred_view, gt_view],
-        [f"frame {frame.index}", f"2D fragments ({len(inputs.masks)})", "map instances (this view)", "ground truth"],
-    )
+    views = [frame.rgb, fragments, pred_view]
+    view_titles = [f"frame {frame.index}", f"2D fragments ({len(inputs.masks)})", "map instances (this view)"]
+    if has_gt:
+        views.append(overlay_labels(frame.rgb, frame.instance_gt) if frame.instance_gt is not None else frame.rgb)
+        view_titles.append("ground truth")
     written["overview"] = out / "overview.png"
-    Image.fromarray(overview).save(written["overview"])
+    Image.fromarray(side_by_side(views, view_titles)).save(written["overview"])
 
-    pred_rgb, gt_rgb = label_colors(inputs.pred_ids), label_colors(inputs.gt_ids)
     n_pred = len(np.unique(inputs.pred_ids[inputs.pred_ids > 0]))
-    n_gt = len(np.unique(inputs.gt_ids[inputs.gt_ids > 0]))
-    titles = [f"prediction ({n_pred} instances)", f"ground truth ({n_gt} instances)"]
+    colors, titles = [label_colors(inputs.pred_ids)], [f"prediction ({n_pred} instances)"]
+    if has_gt:
+        colors.append(label_colors(inputs.gt_ids))
+        titles.append(f"ground truth ({len(np.unique(inputs.gt_ids[inputs.gt_ids > 0]))} instances)")
     written["top_down"] = out / "map_top_down.png"
-    Image.fromarray(side_by_side([top_down(inputs.points, pred_rgb, radius=1), top_down(inputs.points, gt_rgb, radius=1)], titles)).save(
+    Image.fromarray(side_by_side([top_down(inputs.points, c, radius=1) for c in colors], titles)).save(
         written["top_down"])
     if len(inputs.points):
         view = CameraIntrinsics(fx=420.0, fy=420.0, cx=319.5, cy=239.5, width=640, height=480)
         pose = perspective_pose(inputs.points)
-        pictures = [splat(inputs.points, c, view, pose, radius=1) for c in (pred_rgb, gt_rgb)]
+        pictures = [splat(inputs.points, c, view, pose, radius=1) for c in colors]
         written["perspective"] = out / "map_perspective.png"
         Image.fromarray(side_by_side(pictures, titles)).save(written["perspective"])
 

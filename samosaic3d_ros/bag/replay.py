@@ -1,10 +1,11 @@
 """Replay a bag into a running ``samosaic3d_node`` over DDS and collect its final map.
 
 The node is started as a subprocess (LOCALHOST discovery, its own domain id, reliable
-inputs, a map cloud every frame). The player publishes the bag's raw CDR messages frame by
-frame and, by default, waits for the node's ``/instances/frame_cloud`` of a frame before
-sending the next one (lock-step), so every frame is processed, as offline. Without
-lock-step it publishes at the bag's rate and the node drops what it cannot keep up with.
+inputs, a map cloud every frame) with the bag's topics as its input topics. The player publishes
+the bag's raw CDR messages frame by frame (``frame_groups``: a frame's transforms, poses and
+camera info before its images) and, by default, waits for the node's ``/instances/frame_cloud``
+of a frame before sending the next one (lock-step), so every frame is processed, as offline.
+Without lock-step it publishes at the bag's rate and the node drops what it cannot keep up with.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 
 from samosaic3d_core.types import SceneMap
 from samosaic3d_ros.bag import layout
-from samosaic3d_ros.bag.reader import open_bag
+from samosaic3d_ros.bag.frame_groups import FrameGroup, frame_groups, static_messages
+from samosaic3d_ros.bag.reader import BagTopics, message_count
 from samosaic3d_ros.dds import use_large_data_profile
 from samosaic3d_ros.local_install import with_local_interfaces
 from samosaic3d_ros.stamps import header_ns
@@ -55,6 +57,13 @@ class ReplayConfig:
     """ROS_DOMAIN_ID for the node and the player (default: $ROS_DOMAIN_ID, else derived from the process id)."""
     record: str | None = None
     """If set, write the node's outputs to this bag folder (mcap)."""
+    topics: BagTopics = field(default_factory=BagTopics)
+    """The bag's colour, depth and camera info topics (the node subscribes to these names)."""
+    pose_topic: str = ""
+    """A PoseStamped/Odometry topic of the bag to play besides /tf (give the node pose_source and
+    pose_topic in ``overrides``)."""
+    max_frames: int | None = None
+    """Play no more than this many frames."""
 
 
 @dataclass
@@ -63,43 +72,27 @@ class ReplayResult:
     frames_sent: int
     frames_processed: int
     seconds: float
+    frame_seconds: dict[int, float] = field(default_factory=dict)
+    """Lock-step: per processed frame (depth stamp in ns), seconds from sending its images to receiving
+    the node's result for it."""
 
 
 def default_params_file() -> Path:
     return Path(__file__).resolve().parents[2] / "config" / "samosaic3d.yaml"
 
 
-def _frames_of_bag(path) -> tuple[list[tuple[str, str, bytes]], list[list[tuple[str, str, bytes]]]]:
-    """(static messages, per-frame message groups in stamp order) as (topic, msgtype, raw CDR)."""
-    reader = open_bag(path)
-    static: list = []
-    groups: dict[int, list] = {}
-    try:
-        for conn, stamp, raw in reader.messages():
-            if conn.topic == layout.TF_STATIC_TOPIC:
-                static.append((conn.topic, conn.msgtype, raw))
-            elif conn.topic in (layout.TF_TOPIC, layout.CAMERA_INFO_TOPIC, layout.COLOR_TOPIC, layout.DEPTH_TOPIC):
-                groups.setdefault(int(stamp), []).append((conn.topic, conn.msgtype, raw))
-    finally:
-        reader.close()
-    order = {layout.TF_TOPIC: 0, layout.CAMERA_INFO_TOPIC: 1, layout.COLOR_TOPIC: 2, layout.DEPTH_TOPIC: 3}
-    frames = [sorted(groups[k], key=lambda m: order[m[0]]) for k in sorted(groups)]
-    return static, frames
-
-
 def _node_command(config: ReplayConfig) -> list[str]:
+    topics = config.topics
     params = {
         "input_qos": "reliable", "map_cloud_rate": 0.0, "instances_rate": 0.0, "publish_frame_cloud": True,
         "cloud_transient_local": True, "on_time_jump": "reset", "tf_timeout": 2.0, **config.overrides,
+        "color_topic": topics.color, "depth_topic": topics.depth, "camera_info_topic": topics.camera_info,
     }
     cmd = [sys.executable, "-m", "samosaic3d_ros.node", "--ros-args",
            "--params-file", str(config.params_file or default_params_file())]
     for name, value in params.items():
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         cmd += ["-p", f"{name}:={text}"]
-    ns = layout.NAMESPACE
-    cmd += ["-r", f"color/image_raw:={ns}/color/image_raw", "-r", f"depth/image_raw:={ns}/depth/image_raw",
-            "-r", f"depth/camera_info:={ns}/depth/camera_info"]
     return cmd
 
 
@@ -107,12 +100,9 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
     """Start the node, play ``bag`` into it, return its final map; the node is always stopped."""
     import rclpy
 
-    from rosbags.typesys import Stores, get_typestore
-
     config = config or ReplayConfig()
-    static, frames = _frames_of_bag(bag)
-    if not frames:
-        raise ValueError(f"bag '{bag}' has no camera frames on {layout.DEPTH_TOPIC}")
+    if not message_count(bag, config.topics.depth):
+        raise ValueError(f"bag '{bag}' has no camera frames on {config.topics.depth}")
     domain = config.domain_id
     if domain is None:
         domain = int(os.environ.get("ROS_DOMAIN_ID") or 1 + os.getpid() % 100)
@@ -128,27 +118,29 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
     proc = subprocess.Popen(_node_command(config), env=env, stdout=node_log, stderr=subprocess.STDOUT)
     context = rclpy.Context()
     rclpy.init(context=context)
-    typestore = get_typestore(Stores.ROS2_KILTED)
     recorder = _Recorder(config.record) if config.record else None
     try:
-        player = _Player(context, typestore, recorder)
+        player = _Player(context, recorder, config.topics.depth)
         player.wait_for_node(proc, config.startup_timeout)
-        for topic, msgtype, raw in static:
+        for topic, msgtype, raw in static_messages(bag):
             player.publish(topic, msgtype, raw)
         started = time.perf_counter()
-        processed = 0
-        for i, group in enumerate(frames):
-            stamp = _depth_stamp(group, typestore)
-            player.publish_frame(group, first=i == 0)
-            if config.lockstep:
-                processed += player.wait_for_frame(stamp, config.frame_timeout, proc)
-            elif i + 1 < len(frames):
-                next_stamp = _depth_stamp(frames[i + 1], typestore)
-                time.sleep(max(0.0, (next_stamp - stamp) * 1e-9))
-        final = player.wait_for_map(_depth_stamp(frames[-1], typestore), config.frame_timeout, proc)
-        if not config.lockstep:
-            processed = player.frames_seen
-        return ReplayResult(final, len(frames), processed, time.perf_counter() - started)
+        sent, first_stamp, frame_seconds = 0, None, {}
+        for group in frame_groups(bag, config.topics, config.pose_topic, config.max_frames):
+            if first_stamp is None:
+                first_stamp = group.stamp
+            elif not config.lockstep:  # at the bag's rate
+                time.sleep(max(0.0, started + (group.stamp - first_stamp) * 1e-9 - time.perf_counter()))
+            player.publish_frame(group, first=sent == 0)
+            sent_at = time.perf_counter()
+            sent += 1
+            if config.lockstep and player.wait_for_frame(group.stamp, config.frame_timeout, proc):
+                frame_seconds[group.stamp] = time.perf_counter() - sent_at
+        if not sent:
+            raise ValueError(f"bag '{bag}' has no colour image to pair with the depth images on {config.topics.depth}")
+        final = player.wait_for_map(group.stamp, config.frame_timeout, proc)
+        processed = len(frame_seconds) if config.lockstep else player.frames_seen
+        return ReplayResult(final, sent, processed, time.perf_counter() - started, frame_seconds)
     finally:
         if recorder is not None:
             recorder.close()
@@ -160,14 +152,6 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
             except subprocess.TimeoutExpired:
                 proc.kill()
         node_log.close()
-
-
-def _depth_stamp(group, typestore) -> int:
-    for topic, msgtype, raw in group:
-        if topic == layout.DEPTH_TOPIC:
-            msg = typestore.deserialize_cdr(raw, msgtype)
-            return header_ns(msg)
-    raise ValueError("frame group without a depth image")
 
 
 def spin_in_background(node, context):
@@ -191,7 +175,7 @@ def spin_in_background(node, context):
 class _Player:
     """An rclpy node publishing raw messages and watching the node's outputs."""
 
-    def __init__(self, context, typestore, recorder):
+    def __init__(self, context, recorder, depth_topic: str):
         import rclpy
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from samosaic3d_ros.bag.msgdefs import message_class as get_message
@@ -199,10 +183,14 @@ class _Player:
         self.node = rclpy.create_node("samosaic3d_bag_player", context=context)
         self._get_message = get_message
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._context_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)  # a frame may bring many
         self._latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._static = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)  # tf2's /tf_static
         self._reliable = reliable
         self._publishers: dict[str, object] = {}
+        self._depth_topic = depth_topic
         self._primed = False
         self._cond = threading.Condition()
         self.frame_stamps: set[int] = set()
@@ -222,25 +210,26 @@ class _Player:
                 )
         self.executor, self._spin = spin_in_background(self.node, context)
 
-    def publish(self, topic: str, msgtype: str, raw: bytes) -> None:
+    def publish(self, topic: str, msgtype: str, raw: bytes, image: bool = False) -> None:
         if topic not in self._publishers:
-            qos = self._latched if topic == layout.TF_STATIC_TOPIC else self._reliable
+            qos = self._static if topic == layout.TF_STATIC_TOPIC else self._reliable if image else self._context_qos
             self._publishers[topic] = self.node.create_publisher(self._get_message(msgtype), topic, qos)
             deadline = time.monotonic() + 10.0
             while self._publishers[topic].get_subscription_count() == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
         self._publishers[topic].publish(bytes(raw))
 
-    def publish_frame(self, group, first: bool = False) -> None:
-        """TF and camera info before the images. Topics are not ordered against each other, so
+    def publish_frame(self, group: FrameGroup, first: bool = False) -> None:
+        """TF, poses and camera info before the images. Topics are not ordered against each other, so
         before the first frame's images the node is given a moment to take in the first camera
         info; later frames' poses are waited for by the node itself (``tf_timeout``)."""
-        images = (layout.COLOR_TOPIC, layout.DEPTH_TOPIC)
-        for topic, msgtype, raw in sorted(group, key=lambda m: m[0] in images):
-            if first and topic in images and not self._primed:
-                time.sleep(FIRST_FRAME_PAUSE_S)
-                self._primed = True
+        for topic, msgtype, raw in group.context:
             self.publish(topic, msgtype, raw)
+        if first and not self._primed:
+            time.sleep(FIRST_FRAME_PAUSE_S)
+            self._primed = True
+        for topic, msgtype, raw in group.images:
+            self.publish(topic, msgtype, raw, image=True)
 
     def _on_frame_cloud(self, msg) -> None:
         with self._cond:
@@ -260,7 +249,7 @@ class _Player:
             if proc.poll() is not None:
                 raise RuntimeError(f"samosaic3d_node exited with code {proc.returncode} during start-up "
                                    f"(log: {os.environ.get('ROS_LOG_DIR')}/node.log)")
-            if self.node.count_subscribers(layout.DEPTH_TOPIC) > 0 and \
+            if self.node.count_subscribers(self._depth_topic) > 0 and \
                     self.node.count_publishers("/instances/frame_cloud") > 0:
                 return
             time.sleep(0.1)

@@ -39,10 +39,8 @@ def _overrides(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samosaic3d_core.eval import (
-        EvalConfig, ap_entries, build_scene_points, evaluate_scenes, format_ap_line, score_map,
-    )
     from samosaic3d_ros.bag.reader import read_frames, without_ground_truth
+    from samosaic3d_ros.bag.scoring import score_bag, summary_line
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
     from samosaic3d_ros.bag.replay import ReplayConfig, default_params_file, replay
     from samosaic3d_ros.local_install import reexec_with_local_interfaces
@@ -69,17 +67,12 @@ def run(args: argparse.Namespace) -> int:
         scene_map, processed = result.final_map, result.frames_processed
         mode = "node"
     seconds = time.perf_counter() - started
-    config = EvalConfig() if args.voxel is None else EvalConfig(voxel_size=args.voxel)
-    scored = score_map(build_scene_points(frames, config), scene_map, config, name=str(args.bag))
-    ap = evaluate_scenes([scored.eval_input], config.min_region_size)
-    quality = scored.quality(params.segmenter.memory.map_voxel_size)
-    print(f"{mode}: {processed}/{len(frames)} frames processed in {seconds:.1f} s, "
-          f"{quality['map_instances']} map instances ({quality['object_instances']} object instances, "
-          f"{quality['objects']} objects), label noise {quality['label_noise']:.4f}")
+    score = score_bag(frames, scene_map, params, args.voxel, name=str(args.bag))
+    print(summary_line(mode, processed, len(frames), seconds, score.quality))
     if args.metrics:
         metrics = {"bag": str(args.bag), "mode": mode, "frames": len(frames), "frames_processed": processed,
-                   "segment_seconds": round(seconds, 2), **ap_entries(ap), **quality}
+                   "segment_seconds": round(seconds, 2), **score.entries()}
         args.metrics.parent.mkdir(parents=True, exist_ok=True)
         args.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
-    print(format_ap_line(ap))
+    print(score.ap_line())
     return 0

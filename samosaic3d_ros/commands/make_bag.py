@@ -1,4 +1,9 @@
-"""``samosaic3d make-bag``: a synthetic scene as a rosbag2 (colour, depth, camera info, TF, ground truth)."""
+"""``samosaic3d make-bag``: a synthetic scene as a rosbag2 (colour, depth, camera info, TF, ground truth).
+
+``--layout realsense`` names topics and frames as Intel's ``realsense2_camera`` driver does (aligned depth
+under ``/camera/camera``) and puts the camera on a robot's ``map -> odom -> base_link`` TF chain
+(``samosaic3d_ros.bag.layout``); ``default`` is the layout ``eval-bag`` and the demo use.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tracking error of the poses on /tf (drift, jitter, jumps; make-data --help); the "
                              "true poses go to /ground_truth/camera_pose")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    parser.add_argument("--layout", choices=("default", "realsense"), default="default",
+                        help="topic and TF names: this project's (default) or a RealSense driver's on a robot "
+                             "with odometry (map -> odom -> base_link -> camera_link -> ...)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bag folder")
 
 
@@ -25,12 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     from samosaic3d_core.data.synth import SensorConfig, SynthConfig, generate_scene
     from samosaic3d_core.data.tracking_error import preset
+    from samosaic3d_ros.bag.layout import LAYOUTS
     from samosaic3d_ros.bag.writer import write_bag
 
     sensor = SensorConfig(tracking=preset(args.pose_error))
     config = SynthConfig(frames=args.frames, width=args.width, height=args.height, sensor=sensor)
     scene = generate_scene(config, seed=args.seed)
     frames = tqdm((scene.frame(i) for i in range(len(scene))), total=len(scene), desc=f"bag {scene.name}", unit="frame")
-    count = write_bag(args.out, frames, storage=args.storage, overwrite=args.overwrite)
+    count = write_bag(args.out, frames, storage=args.storage, overwrite=args.overwrite, bag_layout=LAYOUTS[args.layout])
     print(f"wrote {count} frames of {scene.name} to {args.out}")
     return 0

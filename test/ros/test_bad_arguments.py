@@ -14,6 +14,8 @@ from samosaic3d_core.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.usefixtures("ros_commands")  # the commands this checkout's setup.py registers
+
 
 # (command line, what the last stderr line must contain)
 CASES = [
@@ -42,6 +44,10 @@ CASES = [
     ("eval-bag {tmp}/not_a_bag.txt", "'{tmp}/not_a_bag.txt' is not a readable rosbag2 folder"),
     ("eval-bag {tmp}/empty_folder --offline", "'{tmp}/empty_folder' is not a readable rosbag2 folder"),
     ("eval-bag {tmp}/any --offline --config /nonexistent.yaml", "cannot read parameter file '/nonexistent.yaml'"),
+    ("segment-bag /nonexistent --out {tmp}/o", "bag '/nonexistent' does not exist"),
+    ("segment-bag {tmp}/not_a_bag.txt --out {tmp}/o", "'{tmp}/not_a_bag.txt' is not a readable rosbag2 folder"),
+    ("segment-bag {tmp}/any --out {tmp}/o --max-frames 0", "argument --max-frames: must be >= 1, got 0"),
+    ("segment-bag {tmp}/any --out {tmp}/o --node --masks oracle", "--masks oracle reads ground truth"),
     ("demo --out {tmp}/demo --frames 0", "argument --frames: must be >= 1, got 0"),
     ("demo --out {tmp}/demo --pipeline nosuch", "argument --pipeline: invalid choice: 'nosuch'"),
     ("nosuch-command", "unknown command 'nosuch-command'"),

@@ -12,8 +12,11 @@ pytestmark = pytest.mark.usefixtures("ros_commands")
 
 FLAGS = {
     "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks"],
-    "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--pose-error", "--storage", "--overwrite"],
+    "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--pose-error", "--storage", "--layout",
+                 "--overwrite"],
     "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel", "--metrics"],
+    "segment-bag": ["--out", "--node", "--color-topic", "--depth-topic", "--camera-info-topic", "--instance-topic",
+                    "--pose-topic", "--pose-frame", "--map-frame", "--config", "--pipeline", "--masks", "--max-frames"],
     "params": ["--describe"],
     "doctor": ["--config"],
 }
@@ -24,7 +27,7 @@ def test_help_lists_the_core_commands_then_the_ros_commands(capsys):
     captured = capsys.readouterr()
     listed = [line.split(None, 1) for line in captured.out.splitlines() if line.startswith("  ")]
     assert [name for name, _ in listed] == ["make-data", "run", "evaluate", "train", "demo", "doctor", "eval-bag", "make-bag",
-                                            "params"]
+                                            "params", "segment-bag"]
     assert dict(listed)["eval-bag"].strip() == "replay a bag into the node (or --offline) and score it"
     assert captured.err == ""
 
