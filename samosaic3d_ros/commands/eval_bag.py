@@ -16,7 +16,8 @@ HELP = "replay a bag into the node (or --offline) and score it"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bag", help="rosbag2 folder (mcap or sqlite3) with ground-truth instance images")
+    parser.add_argument("bag", help="rosbag2 folder (mcap or sqlite3) with ground-truth instance images "
+                                    "(topics found as segment-bag finds them)")
     parser.add_argument("--offline", action="store_true", help="feed the bag into the core pipeline, without ROS")
     parser.add_argument("--config", default=None, help="node parameter file (default: config/samosaic3d.yaml)")
     parser.add_argument("--pipeline", default=None, help="override the node's pipeline parameter")
@@ -39,6 +40,7 @@ def _overrides(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from samosaic3d_ros.bag.discover import discover
     from samosaic3d_ros.bag.reader import read_frames, without_ground_truth
     from samosaic3d_ros.bag.scoring import score_bag, summary_line
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
@@ -48,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.offline:
         reexec_with_local_interfaces()  # started from the venv without scripts/env.sh: the node needs them
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    params = params_from_yaml(args.config or default_params_file(), **_overrides(args))
     if args.offline and args.record:
         raise SystemExit("--record needs the node; drop --offline")
-    frames = list(read_frames(args.bag, params))
-    if not any(f.instance_gt is not None for f in frames):
-        raise SystemExit(f"bag '{args.bag}' has no ground-truth instance images; nothing to score")
+    params_file = args.config or default_params_file()
+    params_from_yaml(params_file, **_overrides(args))  # a bad parameter file or value is named before the bag
+    inputs = discover(args.bag)  # the topics and TF of any layout, as segment-bag finds them
+    if not inputs.topics.instance:
+        raise SystemExit(f"bag '{args.bag}' has no ground-truth instance images; nothing to score "
+                         "(samosaic3d segment-bag maps it without)")
+    params = params_from_yaml(params_file, **_overrides(args), **inputs.node_parameters())
+    frames = list(read_frames(args.bag, params, inputs.topics))
     started = time.perf_counter()
     if args.offline:
         segmenter = build_segmenter(params)
@@ -62,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
         scene_map = segmenter.map()
         mode, processed = "offline", len(frames)
     else:
-        result = replay(args.bag, ReplayConfig(params_file=args.config, overrides=_overrides(args),
-                                               lockstep=not args.no_lockstep, record=args.record))
+        result = replay(args.bag, ReplayConfig(params_file=args.config,
+                                               overrides={**_overrides(args), **inputs.node_parameters()},
+                                               lockstep=not args.no_lockstep, record=args.record,
+                                               topics=inputs.topics, pose_topic=inputs.pose_topic))
         scene_map, processed = result.final_map, result.frames_processed
         mode = "node"
     seconds = time.perf_counter() - started

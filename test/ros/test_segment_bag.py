@@ -93,6 +93,10 @@ def test_segment_realsense_bag_offline_maps_as_eval_bag(scene):
     assert all(float(r[-1]) >= float(r[2]) >= 0 for r in rows[1:])
 
 
+def test_eval_bag_scores_the_realsense_bag_like_the_default_one(scene, capsys):
+    assert cli(capsys, "eval-bag", scene["realsense"], "--offline")[-1] == ap_line(scene["eval_bag"])
+
+
 def test_segment_realsense_bag_through_the_node(scene, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ROS_DOMAIN_ID", str(next_domain_id()))
     lines = cli(capsys, "segment-bag", scene["realsense"], "--out", tmp_path, "--node")
