@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from samosaic3d_core.cli.arguments import count, image_side
+from samosaic3d_ros.commands.pipeline_flags import add_pipeline_arguments, node_overrides
 
 HELP = "generate a scene, segment it, score it and write a picture report"
 
@@ -31,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=image_side, default=640, help="image width (default 640)")
     parser.add_argument("--height", type=image_side, default=480, help="image height (default 480)")
     parser.add_argument("--offline", action="store_true", help="run the core pipeline directly, without ROS")
-    parser.add_argument("--config", help="node parameter file (default: the package's config/samosaic3d.yaml)")
-    parser.add_argument("--pipeline", choices=["auto", "baseline", "learned"], help="override the parameter file's pipeline")
-    parser.add_argument("--masks", help="override the mask source (sim/oracle need ground truth: --offline only)")
+    add_pipeline_arguments(parser)
 
 
 def _ros_available() -> bool:
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_ros.params import build_segmenter, params_from_yaml
 
     out = args.out
-    overrides = {k: v for k, v in (("pipeline", args.pipeline), ("masks.source", args.masks)) if v}
+    overrides = node_overrides(args)
     if args.masks in ("sim", "oracle") and not args.offline:
         raise SystemExit(f"--masks {args.masks} reads ground truth the node never receives; add --offline")
     offline = args.offline

@@ -12,6 +12,9 @@ import logging
 import time
 from pathlib import Path
 
+from samosaic3d_core.cli.arguments import positive_float
+from samosaic3d_ros.commands.pipeline_flags import add_pipeline_arguments, node_overrides
+
 HELP = "replay a bag into the node (or --offline) and score it"
 
 
@@ -19,24 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", help="rosbag2 folder (mcap or sqlite3) with ground-truth instance images "
                                     "(topics found as segment-bag finds them)")
     parser.add_argument("--offline", action="store_true", help="feed the bag into the core pipeline, without ROS")
-    parser.add_argument("--config", default=None, help="node parameter file (default: config/samosaic3d.yaml)")
-    parser.add_argument("--pipeline", default=None, help="override the node's pipeline parameter")
-    parser.add_argument("--masks", default=None, help="override the node's masks.source parameter")
+    add_pipeline_arguments(parser)
     parser.add_argument("--record", default=None, help="write the node's outputs to this bag folder (mcap)")
     parser.add_argument("--no-lockstep", action="store_true",
                         help="publish at the bag's rate; the node drops frames it cannot keep up with")
-    parser.add_argument("--voxel", type=float, default=None, help="evaluation voxel size (m)")
+    parser.add_argument("--voxel", type=positive_float, default=None, help="evaluation voxel size (m)")
     parser.add_argument("--metrics", type=Path, default=None,
                         help="write AP and map quality (label noise, object instances) as JSON to this file")
 
-
-def _overrides(args) -> dict:
-    out = {}
-    if args.pipeline:
-        out["pipeline"] = args.pipeline
-    if args.masks:
-        out["masks.source"] = args.masks
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if args.offline and args.record:
         raise SystemExit("--record needs the node; drop --offline")
     params_file = args.config or default_params_file()
-    params_from_yaml(params_file, **_overrides(args))  # a bad parameter file or value is named before the bag
+    params_from_yaml(params_file, **node_overrides(args))  # a bad parameter file or value is named before the bag
     inputs = discover(args.bag)  # the topics and TF of any layout, as segment-bag finds them
     if not inputs.topics.instance:
         raise SystemExit(f"bag '{args.bag}' has no ground-truth instance images; nothing to score "
                          "(samosaic3d segment-bag maps it without)")
-    params = params_from_yaml(params_file, **_overrides(args), **inputs.node_parameters())
+    params = params_from_yaml(params_file, **node_overrides(args), **inputs.node_parameters())
     frames = list(read_frames(args.bag, params, inputs.topics))
     started = time.perf_counter()
     if args.offline:
@@ -69,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         mode, processed = "offline", len(frames)
     else:
         result = replay(args.bag, ReplayConfig(params_file=args.config,
-                                               overrides={**_overrides(args), **inputs.node_parameters()},
+                                               overrides={**node_overrides(args), **inputs.node_parameters()},
                                                lockstep=not args.no_lockstep, record=args.record,
                                                topics=inputs.topics, pose_topic=inputs.pose_topic))
         scene_map, processed = result.final_map, result.frames_processed

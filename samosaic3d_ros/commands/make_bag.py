@@ -8,6 +8,9 @@ under ``/camera/camera``) and puts the camera on a robot's ``map -> odom -> base
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from samosaic3d_core.cli.arguments import count, image_side
 
 HELP = "write a synthetic scene as a rosbag2 (mcap/sqlite3)"
 
@@ -15,9 +18,9 @@ HELP = "write a synthetic scene as a rosbag2 (mcap/sqlite3)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="bag folder to write")
     parser.add_argument("--seed", type=int, default=0, help="scene seed (same seed, same bag)")
-    parser.add_argument("--frames", type=int, default=60, help="number of frames")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--frames", type=count, default=60, help="number of frames")
+    parser.add_argument("--width", type=image_side, default=640)
+    parser.add_argument("--height", type=image_side, default=480)
     parser.add_argument("--pose-error", choices=("none", "vio", "poor"), default="none",
                         help="tracking error of the poses on /tf (drift, jitter, jumps; make-data --help); the "
                              "true poses go to /ground_truth/camera_pose")
@@ -36,10 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from samosaic3d_ros.bag.layout import LAYOUTS
     from samosaic3d_ros.bag.writer import write_bag
 
+    if Path(args.out).exists() and not args.overwrite:  # before the scene is rendered
+        raise FileExistsError(f"{args.out} exists; --overwrite replaces it")
     sensor = SensorConfig(tracking=preset(args.pose_error))
     config = SynthConfig(frames=args.frames, width=args.width, height=args.height, sensor=sensor)
     scene = generate_scene(config, seed=args.seed)
     frames = tqdm((scene.frame(i) for i in range(len(scene))), total=len(scene), desc=f"bag {scene.name}", unit="frame")
-    count = write_bag(args.out, frames, storage=args.storage, overwrite=args.overwrite, bag_layout=LAYOUTS[args.layout])
-    print(f"wrote {count} frames of {scene.name} to {args.out}")
+    written = write_bag(args.out, frames, storage=args.storage, overwrite=args.overwrite,
+                        bag_layout=LAYOUTS[args.layout])
+    print(f"wrote {written} frames of {scene.name} to {args.out}")
     return 0

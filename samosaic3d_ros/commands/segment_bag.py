@@ -31,6 +31,7 @@ import logging
 from pathlib import Path
 
 from samosaic3d_core.cli.arguments import count
+from samosaic3d_ros.commands.pipeline_flags import add_pipeline_arguments, node_overrides
 
 HELP = "segment any posed RGB-D rosbag2 (topics and TF found by type) into a map and a report"
 
@@ -46,9 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-topic", help="PoseStamped/Odometry topic of the camera pose (default: TF)")
     parser.add_argument("--pose-frame", help="frame a PoseStamped pose is of (default: the depth image's frame)")
     parser.add_argument("--map-frame", help="fixed frame of the map (default: map, else the root of the TF tree)")
-    parser.add_argument("--config", help="node parameter file (default: config/samosaic3d.yaml)")
-    parser.add_argument("--pipeline", help="override the node's pipeline parameter")
-    parser.add_argument("--masks", help="override the node's masks.source parameter")
+    add_pipeline_arguments(parser)
     parser.add_argument("--max-frames", type=count, help="segment no more than this many frames")
 
 
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"inputs: {inputs.describe()}")
     for note in inputs.notes:
         print(f"  {note}")
-    overrides = {k: v for k, v in (("pipeline", args.pipeline), ("masks.source", args.masks)) if v}
+    overrides = node_overrides(args)
     params = params_from_yaml(args.config or default_params_file(), **overrides, **inputs.node_parameters())
     if args.node:
         run_ = segment_node(args.bag, inputs, params, args.config, overrides, args.max_frames)

@@ -48,6 +48,13 @@ CASES = [
     ("segment-bag {tmp}/not_a_bag.txt --out {tmp}/o", "'{tmp}/not_a_bag.txt' is not a readable rosbag2 folder"),
     ("segment-bag {tmp}/any --out {tmp}/o --max-frames 0", "argument --max-frames: must be >= 1, got 0"),
     ("segment-bag {tmp}/any --out {tmp}/o --node --masks oracle", "--masks oracle reads ground truth"),
+    ("eval-bag {bag} --offline --masks fastsam", "needs a weights file (--weights PATH"),
+    ("eval-bag {bag} --offline --masks fastsam --weights /nonexistent.pt", "weights not found: /nonexistent.pt"),
+    ("eval-bag {bag} --offline --masks nosuch", "argument --masks: invalid choice: 'nosuch'"),
+    ("segment-bag {bag} --out {tmp}/s --masks fastsam --weights /nonexistent.pt", "weights not found: /nonexistent.pt"),
+    ("segment-bag {bag} --out {tmp}/s --depth-topic /nosuch", "/nosuch"),
+    ("make-bag --out {bag} --frames 2", "{bag}"),
+    ("make-bag --out {tmp}/b --frames 0", "argument --frames: must be >= 1, got 0"),
     ("demo --out {tmp}/demo --frames 0", "argument --frames: must be >= 1, got 0"),
     ("demo --out {tmp}/demo --pipeline nosuch", "argument --pipeline: invalid choice: 'nosuch'"),
     ("nosuch-command", "unknown command 'nosuch-command'"),
@@ -55,17 +62,21 @@ CASES = [
 
 
 def prepare(tmp: Path) -> dict[str, str]:
-    """The files the cases name: a tiny scene folder, a text file, an empty folder, broken YAML."""
+    """The files the cases name: a tiny scene folder and bag, a text file, an empty folder, broken YAML."""
     from samosaic3d_core.data.synth import SynthConfig, generate_scene
     from samosaic3d_core.data.synth.writer import write_scene
 
     data = tmp / "data"
     if not data.exists():
         write_scene(generate_scene(SynthConfig(frames=2, width=32, height=24), seed=0), data, progress=False)
+    bag = tmp / "bag"
+    if not bag.exists():
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert main(["make-bag", "--out", str(bag), "--frames", "2", "--width", "32", "--height", "24"]) == 0
     (tmp / "not_a_bag.txt").write_text("not a bag\n")
     (tmp / "empty_folder").mkdir(exist_ok=True)
     (tmp / "broken.yaml").write_text("a: [\n")
-    return {"tmp": str(tmp), "data": str(data)}
+    return {"tmp": str(tmp), "data": str(data), "bag": str(bag)}
 
 
 def run_case(line: str) -> tuple[int, str]:

@@ -11,12 +11,14 @@ from samosaic3d_core.cli.main import main
 pytestmark = pytest.mark.usefixtures("ros_commands")
 
 FLAGS = {
-    "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks"],
+    "demo": ["--out", "--seed", "--frames", "--width", "--height", "--offline", "--config", "--pipeline", "--masks",
+             "--weights"],
     "make-bag": ["--out", "--seed", "--frames", "--width", "--height", "--pose-error", "--storage", "--layout",
                  "--overwrite"],
-    "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--record", "--no-lockstep", "--voxel", "--metrics"],
+    "eval-bag": ["--offline", "--config", "--pipeline", "--masks", "--weights", "--record", "--no-lockstep", "--voxel", "--metrics"],
     "segment-bag": ["--out", "--node", "--color-topic", "--depth-topic", "--camera-info-topic", "--instance-topic",
-                    "--pose-topic", "--pose-frame", "--map-frame", "--config", "--pipeline", "--masks", "--max-frames"],
+                    "--pose-topic", "--pose-frame", "--map-frame", "--config", "--pipeline", "--masks", "--weights",
+                    "--max-frames"],
     "params": ["--describe"],
     "doctor": ["--config"],
 }
