@@ -107,15 +107,18 @@ def test_a_mistake_ends_in_one_line_naming_it(files, monkeypatch, line, expected
     assert expected.format(**files) in lines[-1], stderr
 
 
-if __name__ == "__main__":  # the table of the README / docs
+if __name__ == "__main__":  # the table of docs/robot_stack.md
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         names = prepare(Path(folder))
+        shorthands = {names["bag"]: "BAG", names["data"]: "DATA", folder: "TMP"}
         print("| command | mistake | last line on stderr |\n|---|---|---|")
         for line, _ in CASES:
             code, stderr = run_case(line.format(**names))
-            words = line.split()
-            shown = stderr.strip().splitlines()[-1].replace(folder, "TMP") if stderr.strip() else "(nothing)"
-            print(f"| {words[0]} | `{' '.join(words[1:]).replace('{tmp}', 'TMP').replace('{data}', 'DATA')}` | "
-                  f"`{shown}` (exit {code}) |")
+            shown = stderr.strip().splitlines()[-1] if stderr.strip() else "(nothing)"
+            command = line.format(**names)
+            for path, shorthand in shorthands.items():
+                shown, command = shown.replace(path, shorthand), command.replace(path, shorthand)
+            words = command.split()
+            print(f"| {words[0]} | `{' '.join(words[1:])}` | `{shown}` (exit {code}) |")
