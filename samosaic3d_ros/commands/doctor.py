@@ -149,7 +149,7 @@ def _ros() -> list[Check]:
         except ImportError:
             if local_install() is not None:
                 checks.append(Check(package, "--", f"built in {local_install()} but not on this shell's paths "
-                                                   "(demo and eval-bag restart themselves with it)",
+                                                   "(demo, eval-bag and segment-bag restart themselves with it)",
                                     ". scripts/env.sh"))
             else:
                 checks.append(Check(package, "FAIL", "not built", "make setup (or colcon build in a ROS 2 install)"))
