@@ -20,12 +20,10 @@ and activates the node at start-up, as if a lifecycle manager had.
 
 from __future__ import annotations
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from samosaic3d_core.errors import ModelFileError
-from samosaic3d_ros.node import NODE_NAME, MapNodeMixin
+from samosaic3d_ros.node import NODE_NAME, MapNodeMixin, spin_node
 from samosaic3d_ros.params import declare_params
 
 AUTOSTART = "autostart"
@@ -103,25 +101,13 @@ class Samosaic3dManagedNode(MapNodeMixin, LifecycleNode):
 
 def main(args=None, segmenter_factory=None) -> int:
     """Entry point of ``samosaic3d_managed_node``: start unconfigured (or ``autostart``), spin, shut down."""
-    rclpy.init(args=args)
-    node = None
-    try:
+
+    def start() -> Samosaic3dManagedNode:
         node = Samosaic3dManagedNode(segmenter_factory=segmenter_factory)
         node.autostart()
-        multi = node.get_parameter("executor").value == "multi_threaded"
-        executor = MultiThreadedExecutor() if multi else SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RuntimeError:  # a signal shut the context down while the executor was building its wait set
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        return node
+
+    return spin_node(start, args)
 
 
 if __name__ == "__main__":

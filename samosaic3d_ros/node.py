@@ -409,12 +409,19 @@ class Samosaic3dNode(MapNodeMixin, Node):
 
 
 def main(args=None, segmenter_factory=None) -> int:
-    """Entry point of ``samosaic3d_node``: init, spin the executor parameter ``executor`` names, shut down once."""
+    """Entry point of ``samosaic3d_node``."""
+    return spin_node(lambda: Samosaic3dNode(segmenter_factory=segmenter_factory), args)
+
+
+def spin_node(make_node, args=None) -> int:
+    """Init, build the node with ``make_node()``, spin the executor its parameter ``executor`` names, shut
+    down once; the process's exit code."""
     rclpy.init(args=args)
     node = None
     try:
-        node = Samosaic3dNode(segmenter_factory=segmenter_factory)
-        executor = SingleThreadedExecutor() if node.params.executor == "single_threaded" else MultiThreadedExecutor()
+        node = make_node()
+        multi = node.get_parameter("executor").value == "multi_threaded"
+        executor = MultiThreadedExecutor() if multi else SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -1,7 +1,7 @@
 """A small stand-in with ``OnlineSegmenter``'s interface, for node tests: every colour except the
 background colour is one object; the map is every point seen.
 
-Run as a script to start ``samosaic3d_node`` with it:  python -m test.ros.fake_segmenter --ros-args ...
+Run as a script to start ``samosaic3d_node`` with it:  python -m test.ros.fake_segmenter [--managed] --ros-args ...
 """
 
 from __future__ import annotations
@@ -127,7 +127,11 @@ class FakeSegmenter:
         self.xyz, self.rgb, self.ids = xyz, rgb, ids
         self.color_ids, self.first_seen, self.last_seen = color_ids, first_seen, last_seen
 
-if __name__ == "__main__":
-    from samosaic3d_ros.node import main
+if __name__ == "__main__":  # --managed: the managed node
+    if "--managed" in sys.argv:
+        sys.argv.remove("--managed")
+        from samosaic3d_ros.managed_node import main
+    else:
+        from samosaic3d_ros.node import main
 
     sys.exit(main(segmenter_factory=FakeSegmenter))

@@ -1,5 +1,9 @@
 """The managed node driven through its lifecycle over DDS (``lifecycle_msgs`` services)."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,7 +21,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from samosaic3d_core.errors import ModelFileMissing  # noqa: E402
 from samosaic3d_ros.managed_node import Samosaic3dManagedNode  # noqa: E402
-from test.ros.conftest import CONFIG  # noqa: E402
+from test.ros.conftest import CONFIG, REPO  # noqa: E402
 from test.ros.fake_segmenter import FakeSegmenter  # noqa: E402
 from test.ros.node_io import Stream  # noqa: E402
 
@@ -37,8 +41,8 @@ class Lifecycle:
     def __init__(self, ros, tester):
         self.ros, self.tester = ros, tester
 
-    def state(self) -> int:
-        return self.ros.call(self.tester, GetState, f"{NODE}/get_state", GetState.Request()).current_state.id
+    def state(self, timeout: float = 5.0) -> int:
+        return self.ros.call(self.tester, GetState, f"{NODE}/get_state", GetState.Request(), timeout).current_state.id
 
     def change(self, transition: int) -> bool:
         request = ChangeState.Request(transition=Transition(id=transition))
@@ -131,3 +135,23 @@ def test_autostart_configures_and_activates(ros, tmp_path, autostart):
     lifecycle = Lifecycle(ros, ros.tester())
     expected = State.PRIMARY_STATE_ACTIVE if autostart else State.PRIMARY_STATE_UNCONFIGURED
     assert lifecycle.state() == expected
+
+
+def test_managed_main_autostarts_and_stops_cleanly(ros, tmp_path):
+    """The entry point in its own process: autostart reaches active, SIGINT ends it with exit code 0."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "test.ros.fake_segmenter", "--managed", "--ros-args", "--params-file", str(CONFIG),
+           "-p", f"map_dir:={tmp_path}", "-p", "autostart:=true"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lifecycle = Lifecycle(ros, ros.tester())
+        lifecycle.state(timeout=30.0)  # the process is up
+        ros.wait_until(lambda: lifecycle.state() == State.PRIMARY_STATE_ACTIVE, timeout=20.0, what="active")
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output and "configured: models loaded" in output, output
