@@ -100,10 +100,10 @@ class RosHarness:
 
     def close(self):
         self.executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=5.0)  # spinning stopped before the nodes' entities are destroyed
         for node in self.nodes:
             node.destroy_node()
         self.context.try_shutdown()
-        self._thread.join(timeout=2.0)
 
 
 @pytest.fixture
