@@ -1,9 +1,5 @@
 """The managed node driven through its lifecycle over DDS (``lifecycle_msgs`` services)."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -21,9 +17,10 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from samosaic3d_core.errors import ModelFileMissing  # noqa: E402
 from samosaic3d_ros.managed_node import Samosaic3dManagedNode  # noqa: E402
-from test.ros.conftest import CONFIG, REPO  # noqa: E402
+from test.ros.conftest import CONFIG  # noqa: E402
 from test.ros.fake_segmenter import FakeSegmenter  # noqa: E402
 from test.ros.node_io import Stream  # noqa: E402
+from test.ros.node_process import fake_node_command, node_env, start, stop  # noqa: E402
 
 NODE = "/samosaic3d_node"
 DEPTH = "/depth/image_raw"
@@ -139,19 +136,12 @@ def test_autostart_configures_and_activates(ros, tmp_path, autostart):
 
 def test_managed_main_autostarts_and_stops_cleanly(ros, tmp_path):
     """The entry point in its own process: autostart reaches active, SIGINT ends it with exit code 0."""
-    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "test.ros.fake_segmenter", "--managed", "--ros-args", "--params-file", str(CONFIG),
-           "-p", f"map_dir:={tmp_path}", "-p", "autostart:=true"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(fake_node_command(tmp_path, "autostart:=true", managed=True), node_env(ros.domain_id))
     try:
         lifecycle = Lifecycle(ros, ros.tester())
         lifecycle.state(timeout=30.0)  # the process is up
         ros.wait_until(lambda: lifecycle.state() == State.PRIMARY_STATE_ACTIVE, timeout=20.0, what="active")
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=15)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        output = stop(proc)
     assert proc.returncode == 0, output
     assert "Traceback" not in output and "configured: models loaded" in output, output

@@ -1,6 +1,5 @@
 """``main()`` in its own process: starts from the YAML, serves, and stops cleanly on SIGINT / SIGTERM."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,32 +13,24 @@ require_ros()
 from std_srvs.srv import Trigger  # noqa: E402
 
 from test.ros.conftest import CONFIG, REPO, next_domain_id  # noqa: E402
+from test.ros.node_process import fake_node_command, node_env, start, stop  # noqa: E402
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_main_runs_and_shuts_down_once(ros, tmp_path, stop_signal):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "test.ros.fake_segmenter", "--ros-args", "--params-file", str(CONFIG),
-           "-p", f"map_dir:={tmp_path}"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(fake_node_command(tmp_path), node_env(ros.domain_id))
     try:
         reply = ros.call(ros.tester(), Trigger, "/samosaic3d_node/reset", Trigger.Request(), timeout=20.0)
         assert reply.success and reply.message == "map cleared"
-        proc.send_signal(stop_signal)
-        output, _ = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        output = stop(proc, stop_signal, timeout=10)
     assert proc.returncode == 0, output
     assert "Traceback" not in output and "listening to 'color/image_raw'" in output, output
 
 
 def test_bad_parameter_exits_with_a_clear_message(tmp_path):
-    env = dict(os.environ, ROS_DOMAIN_ID=str(next_domain_id()), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "test.ros.fake_segmenter", "--ros-args", "--params-file", str(CONFIG),
-           "-p", "device:=tpu", "-p", f"map_dir:={tmp_path}"]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=20)
+    done = subprocess.run(fake_node_command(tmp_path, "device:=tpu"), cwd=REPO, env=node_env(next_domain_id()),
+                          capture_output=True, text=True, timeout=20)
     assert done.returncode == 1
     assert "device='tpu'; expected auto, cpu, cuda, cuda:N or mps" in done.stdout + done.stderr
 
@@ -72,7 +63,7 @@ def test_a_model_file_fault_at_start_up_exits_2_naming_the_file(tmp_path, fault)
     else:
         path, params = tmp_path / "FastSAM-s.pt", ["masks.fastsam.weights"]
     overrides = [f"{params[0]}:={path}"] + (["masks.source:=fastsam"] if "FastSAM" in fault else [])
-    env = dict(os.environ, ROS_DOMAIN_ID=str(next_domain_id()), PYTHONUNBUFFERED="1", YOLO_OFFLINE="1")
+    env = node_env(next_domain_id(), YOLO_OFFLINE="1")
     cmd = [sys.executable, "-m", "samosaic3d_ros.node", "--ros-args", "--params-file", str(CONFIG),
            "-p", f"map_dir:={tmp_path}"]
     for override in overrides:

@@ -84,19 +84,13 @@ def _file_size_limit(limit_bytes: int):
 
 
 def test_a_file_size_limit_fails_save_map_in_a_node_process(ros, tmp_path):
-    import signal
-    import subprocess
-    import sys
-
-    from test.ros.conftest import CONFIG, REPO
+    from test.ros.node_process import fake_node_command, node_env, start, stop
 
     map_dir = tmp_path / "maps"
-    env = dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id), PYTHONUNBUFFERED="1", ROS_LOG_DIR=str(tmp_path / "log"))
-    cmd = [sys.executable, "-m", "test.ros.fake_segmenter", "--ros-args", "--params-file", str(CONFIG),
-           "-p", f"map_dir:={map_dir}", "-p", "instances_rate:=0.0", "-p", "tf_timeout:=0.2"]
+    env = node_env(ros.domain_id, ROS_LOG_DIR=str(tmp_path / "log"))
+    cmd = fake_node_command(map_dir, "instances_rate:=0.0", "tf_timeout:=0.2")
     # one frame of the test scene saves to about 60 kB, two to about 120 kB
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_file_size_limit(100 * 1024))
+    proc = start(cmd, env, preexec_fn=_file_size_limit(100 * 1024))
     try:
         tester = ros.tester()
         instances = ros.collect(tester, InstanceArray, "instances")
@@ -127,9 +121,4 @@ def test_a_file_size_limit_fails_save_map_in_a_node_process(ros, tmp_path):
         assert sorted(i.id for i in instances[-1].instances) == [1, 2]
         assert proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
