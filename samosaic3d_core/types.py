@@ -120,7 +120,6 @@ class Frame:
         return self
 
 
-@dataclass
 class MaskResult:
     """2D masks of one frame, as a mask source returns them.
 
@@ -128,18 +127,37 @@ class MaskResult:
     scores:       (K,) float32 in [0, 1]
     fragment_map: (H, W) int32, index into ``masks`` or -1; resolves overlaps
                   (each pixel belongs to at most one fragment) and is what lifting uses.
+
+    Sources whose masks never overlap (label images) pass ``masks=None``: the (K, H, W) array is
+    then built from the fragment map on first use, so a frame that is only lifted (the node, a
+    run) never pays for K full-size images.
     """
 
-    masks: np.ndarray
-    scores: np.ndarray
-    fragment_map: np.ndarray
+    __slots__ = ("_masks", "scores", "fragment_map")
 
-    def __post_init__(self):
-        if len(self.scores) != len(self.masks):
-            raise ValueError(f"MaskResult: {len(self.masks)} masks but {len(self.scores)} scores; give one score per mask")
+    def __init__(self, masks: np.ndarray | None, scores: np.ndarray, fragment_map: np.ndarray):
+        self._masks = masks
+        self.scores = scores
+        self.fragment_map = fragment_map
+        if masks is not None and len(scores) != len(masks):
+            raise ValueError(f"MaskResult: {len(masks)} masks but {len(scores)} scores; give one score per mask")
+        if masks is None and len(scores) and int(fragment_map.max()) >= len(scores):
+            raise ValueError(
+                f"MaskResult: the fragment map indexes mask {int(fragment_map.max())} but there are {len(scores)} scores"
+            )
+
+    @property
+    def masks(self) -> np.ndarray:
+        if self._masks is None:
+            index = np.arange(len(self.scores), dtype=np.int32)[:, None, None]
+            self._masks = self.fragment_map[None] == index
+        return self._masks
 
     def __len__(self) -> int:
-        return int(self.masks.shape[0])
+        return int(len(self.scores))
+
+    def __repr__(self) -> str:
+        return f"MaskResult({len(self)} masks, {self.fragment_map.shape[1]}x{self.fragment_map.shape[0]})"
 
 
 class FieldContainer:

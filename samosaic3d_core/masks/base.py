@@ -58,12 +58,11 @@ def result_from_labels(labels: np.ndarray, scores: dict[int, float] | float = 1.
     index = np.full(int(labels.max()) + 1, -1, np.int32)
     index[ids] = np.arange(len(ids), dtype=np.int32)
     fragment_map = np.where(labels > 0, index[np.clip(labels, 0, None)], -1).astype(np.int32)
-    masks = fragment_map[None] == np.arange(len(ids), dtype=np.int32)[:, None, None]
     if isinstance(scores, dict):
         score_array = np.array([scores.get(int(i), 1.0) for i in ids], np.float32)
     else:
         score_array = np.full(len(ids), float(scores), np.float32)
-    return MaskResult(masks=masks, scores=score_array, fragment_map=fragment_map)
+    return MaskResult(masks=None, scores=score_array, fragment_map=fragment_map)  # masks built on use
 
 
 def depth_edges(depth: np.ndarray, jump: float) -> np.ndarray:

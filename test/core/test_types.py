@@ -82,3 +82,15 @@ def test_mask_result_needs_one_score_per_mask():
     assert len(MaskResult(np.zeros((2, 3, 4), bool), np.ones(2, np.float32), np.full((3, 4), -1))) == 2
     with pytest.raises(ValueError, match="2 masks but 1 scores"):
         MaskResult(np.zeros((2, 3, 4), bool), np.ones(1, np.float32), np.full((3, 4), -1))
+
+
+def test_mask_result_without_masks_builds_them_from_the_fragment_map():
+    fragment_map = np.array([[0, 0, 1, -1], [2, 2, 1, -1], [2, -1, -1, -1]], np.int32)
+    result = MaskResult(None, np.array([0.9, 0.8, 0.7], np.float32), fragment_map)
+    assert len(result) == 3
+    assert result.masks.shape == (3, 3, 4)
+    for k in range(3):
+        np.testing.assert_array_equal(result.masks[k], fragment_map == k)
+    assert not result.masks.any(axis=0)[fragment_map < 0].any()
+    with pytest.raises(ValueError, match="indexes mask 2 but there are 2 scores"):
+        MaskResult(None, np.ones(2, np.float32), fragment_map)
