@@ -70,8 +70,19 @@ def unpack_voxel_keys(keys: np.ndarray) -> np.ndarray:
 
 
 def voxel_downsample(xyz: np.ndarray, voxel_size: float) -> np.ndarray:
-    """Indices of one representative point (the first) per occupied voxel."""
-    return voxelize(xyz, voxel_size)[0]
+    """Indices of one representative point (the first) per occupied voxel, in the order of ``voxelize``.
+
+    Points of a depth image arrive in pixel order, and neighbouring pixels mostly share a voxel:
+    only the first point of each run of equal keys can be a voxel's first point, so the sort
+    runs over the runs (about a sixth of the points of a 640x480 frame at 2 cm) with the same result.
+    """
+    keys = voxel_keys(xyz, voxel_size)
+    if len(keys) == 0 or not packable(keys):
+        return voxelize(xyz, voxel_size)[0]
+    packed = pack_voxel_keys(keys)
+    starts = np.flatnonzero(np.concatenate([[True], packed[1:] != packed[:-1]]))
+    _, first = np.unique(packed[starts], return_index=True)
+    return starts[first].astype(np.int64)
 
 
 def sample_indices(n: int, budget: int, seed: int = 0) -> np.ndarray:

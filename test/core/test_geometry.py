@@ -4,7 +4,7 @@ import torch
 
 from samosaic3d_core.geometry import (
     backproject, box_axis_gaps, box_centre_distance, box_gap, box_iou, box_volume, boxes_from_corners, group_boxes,
-    majority_vote, points_box, project, sample_indices, voxelize,
+    majority_vote, points_box, project, sample_indices, voxel_downsample, voxelize,
 )
 from samosaic3d_core.types import CameraIntrinsics, check_rigid
 
@@ -44,6 +44,23 @@ def test_voxelize_groups_and_keeps_first():
     assert coords.tolist() == [[-1, 0, 0], [0, 0, 0], [1, 0, 0]]
     assert keep.tolist() == [3, 0, 2]
     assert inverse.tolist() == [1, 1, 2, 0]
+
+
+@pytest.mark.parametrize("order", ["image", "shuffled"])
+def test_voxel_downsample_keeps_the_first_point_of_every_voxel_like_voxelize(order):
+    k = CameraIntrinsics(300.0, 300.0, 80.0, 60.0, 160, 120)
+    rng = np.random.default_rng(1)
+    depth = (1.5 + 0.5 * np.sin(np.arange(160) / 9.0)[None, :] + rng.normal(0, 0.002, (120, 160))).astype(np.float32)
+    depth[40:60, 50:90] = np.nan  # a hole breaks runs
+    xyz, _ = backproject(depth, k, np.eye(4))
+    if order == "shuffled":  # no runs at all
+        xyz = xyz[rng.permutation(len(xyz))]
+    keep = voxel_downsample(xyz, 0.02)
+    assert np.array_equal(keep, voxelize(xyz, 0.02)[0])
+    assert len(keep) < len(xyz) / 3  # many points per voxel: the run shortcut had something to skip
+    assert len(voxel_downsample(np.zeros((0, 3)), 0.02)) == 0
+    far = np.array([[1e6, 0.0, 0.0], [1e6, 0.0, 0.0], [0.0, 0.0, 0.0]])  # beyond the packed range
+    assert voxel_downsample(far, 0.02).tolist() == voxelize(far, 0.02)[0].tolist()
 
 
 def test_sample_indices_deterministic_and_bounded():
