@@ -28,14 +28,15 @@ def backproject(
     h, w = depth.shape
     if (intrinsics.width, intrinsics.height) != (w, h):
         raise ValueError(f"intrinsics are for {intrinsics.width}x{intrinsics.height}, depth is {w}x{h}")
-    flat = depth.reshape(-1)
     with np.errstate(invalid="ignore"):
-        valid = np.isfinite(flat) & (flat >= min_depth) & (flat <= max_depth)
-    pixel = np.flatnonzero(valid)
-    z = flat[pixel].astype(np.float64)
-    u = (pixel % w).astype(np.float64)
-    v = (pixel // w).astype(np.float64)
-    cam = np.stack([(u - intrinsics.cx) * z / intrinsics.fx, (v - intrinsics.cy) * z / intrinsics.fy, z], axis=1)
+        valid = np.isfinite(depth) & (depth >= min_depth) & (depth <= max_depth)
+    v, u = np.nonzero(valid)  # row-major: the order of the flat pixel index
+    z = depth[v, u].astype(np.float64)
+    cam = np.empty((len(z), 3))
+    cam[:, 0] = (np.arange(w, dtype=np.float64) - intrinsics.cx)[u] * z / intrinsics.fx
+    cam[:, 1] = (np.arange(h, dtype=np.float64) - intrinsics.cy)[v] * z / intrinsics.fy
+    cam[:, 2] = z
+    pixel = v * w + u
     if pose is not None:
         cam = cam @ pose[:3, :3].T + pose[:3, 3]
     return cam.astype(np.float32), pixel.astype(np.int64)
