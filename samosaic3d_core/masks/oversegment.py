@@ -1,7 +1,9 @@
 """``oversegment``: a weight-free mask source (graph-based colour segmentation cut at depth edges).
 
 Felzenszwalb-Huttenlocher segmentation of the colour image (at reduced resolution for speed),
-cut wherever depth jumps, split into connected pieces, and small pieces dropped. It over-segments
+cut wherever depth jumps, split into connected pieces, and small pieces dropped. With
+``reference_width`` a wide image is segmented at about that width and the pieces scaled back up
+(faster, coarser). It over-segments
 on purpose: like SAM, it returns object parts that the 3D stages must assemble. It needs no
 weights, so it is the default wherever no FastSAM weights file is configured.
 """
@@ -31,11 +33,16 @@ class OversegmentConfig:
     depth_jump: float = 0.05
     """Cut segments where neighbouring depths differ by more than this fraction."""
     min_area: int = 100
-    """Pieces with fewer pixels (full resolution) are dropped."""
+    """Pieces with fewer pixels (of the image after ``reference_width``) are dropped."""
+    reference_width: int = 0
+    """Segment a wide image at about this width: it is first subsampled by the whole factor that
+    brings it nearest (640 -> 320 with 320), and its pieces are scaled back up. Faster, but the
+    pieces are coarser: on 640x480 validation scenes 320 cost 7 AP (docs/runtime.md). 0 = the
+    image's own resolution."""
 
     def __post_init__(self):
-        if self.downsample < 1 or self.min_area < 1:
-            raise ValueError("OversegmentConfig.downsample and min_area must be >= 1")
+        if self.downsample < 1 or self.min_area < 1 or self.reference_width < 0:
+            raise ValueError("OversegmentConfig.downsample and min_area must be >= 1, reference_width >= 0")
 
 
 class OversegmentMasks:
@@ -45,17 +52,28 @@ class OversegmentMasks:
         self.config = config or OversegmentConfig()
 
     def __call__(self, frame: Frame) -> MaskResult:
-        cfg = self.config
         h, w = frame.shape
+        factor = max(1, round(w / self.config.reference_width)) if self.config.reference_width else 1
+        if factor == 1:
+            labels, scores = self._segment(frame.rgb, frame.depth)
+            return result_from_labels(labels, scores, self.config.min_area)
+        labels, scores = self._segment(frame.rgb[::factor, ::factor], frame.depth[::factor, ::factor])
+        labels = np.where(np.isin(labels, np.fromiter(scores, np.int64, len(scores))), labels, 0)  # small pieces out
+        labels = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)[:h, :w]
+        labels = np.where(depth_edges(frame.depth, self.config.depth_jump), 0, labels)  # no piece across a depth jump
+        return result_from_labels(labels, scores)
+
+    def _segment(self, rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+        """Label image of ``rgb`` and the score of each label with at least ``min_area`` pixels."""
+        cfg = self.config
+        h, w = depth.shape
         step = cfg.downsample
-        small = frame.rgb[::step, ::step]
-        seg = felzenszwalb(small, scale=cfg.scale, sigma=cfg.sigma, min_size=cfg.min_size) + 1
+        seg = felzenszwalb(rgb[::step, ::step], scale=cfg.scale, sigma=cfg.sigma, min_size=cfg.min_size) + 1
         seg = np.repeat(np.repeat(seg, step, axis=0), step, axis=1)[:h, :w]
-        seg = np.where(depth_edges(frame.depth, cfg.depth_jump), 0, seg)
+        seg = np.where(depth_edges(depth, cfg.depth_jump), 0, seg)
         labels = split_components(seg)
         ids, counts = np.unique(labels[labels > 0], return_counts=True)
         big = counts >= cfg.min_area
         area = counts[big].astype(np.float64) / float(h * w)
         score = np.clip(0.5 + 0.1 * np.log10(np.maximum(area, 1e-6) * 1e4), 0.05, 1.0)
-        scores = dict(zip(ids[big].tolist(), score.tolist()))
-        return result_from_labels(labels, scores, cfg.min_area)
+        return labels, dict(zip(ids[big].tolist(), score.tolist()))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -109,6 +111,28 @@ def test_oversegment_respects_colour_and_depth_edges():
     for mask in result.masks:
         assert len(np.unique(frame.part_gt[mask])) == 1
     assert len(result) >= 3
+
+
+def test_oversegment_segments_a_larger_image_at_the_reference_width():
+    small = block_frame()
+    k = small.intrinsics
+    big = dataclasses.replace(
+        small, rgb=small.rgb.repeat(2, 0).repeat(2, 1), depth=small.depth.repeat(2, 0).repeat(2, 1),
+        intrinsics=dataclasses.replace(k, fx=2 * k.fx, fy=2 * k.fy, cx=2 * k.cx + 0.5, cy=2 * k.cy + 0.5,
+                                       width=2 * k.width, height=2 * k.height),
+        instance_gt=small.instance_gt.repeat(2, 0).repeat(2, 1), part_gt=small.part_gt.repeat(2, 0).repeat(2, 1))
+    options = dict(min_area=20, downsample=1, min_size=5, reference_width=64)
+    a = make_mask_source("oversegment", **options)(small)
+    b = make_mask_source("oversegment", **options)(big)
+    check_result(b, big.shape)
+    assert len(b) == len(a) and np.array_equal(b.scores, a.scores)
+    expected = a.fragment_map.repeat(2, 0).repeat(2, 1)
+    edges = depth_edges(big.depth, 0.05)
+    assert np.array_equal(b.fragment_map[~edges], expected[~edges])
+    assert (b.fragment_map[edges] == -1).all()
+    # at its own resolution the larger image would be cut into pieces of a different size
+    full = make_mask_source("oversegment", **{**options, "reference_width": 0})(big)
+    assert not np.array_equal(full.fragment_map, b.fragment_map)
 
 
 def test_default_source_and_unknown_names():
