@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # Train the package's weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors, which
 # --pipeline auto then uses) from scratch: generate the training / validation scenes, train the F2I
-# stage, its pair head (F2I frozen), then the temporal stage (I2S, F2I frozen) on the default scene
-# family with sim fragments; then fine-tune that F2I model gently on the default and hard families
-# with sim and oversegment fragments mixed, retrain the pair head and the temporal stage on the same
-# mix, and copy the result into the package. Score it against the baseline first
-# (bench/ablation.py, docs/ablation.md; docs/model_card.md).
+# stage, its pair head (F2I frozen), then the temporal stage (I2S, F2I frozen), and copy the result
+# into the package. Score it against the baseline first (bench/ablation.py, docs/ablation.md).
 #
-#   scripts/train_model.sh              # all steps (about 50 minutes on 2 CPU cores)
+#   scripts/train_model.sh              # all steps (about 40 minutes on 2 CPU cores)
 #   OUT=runs scripts/train_model.sh     # run directories under $OUT (default runs/)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +13,6 @@ cd "$ROOT"
 OUT=${OUT:-runs}
 
 [ -d data/synth/train ] || samosaic3d make-data --out data/synth/train --scenes 12 --frames 150 --seed 100 --width 320 --height 240
-[ -d data/synth/train_hard ] || samosaic3d make-data --out data/synth/train_hard --scenes 6 --frames 150 --seed 110 --width 320 --height 240 --style hard
 [ -d data/synth/val ] || samosaic3d make-data --out data/synth/val --scenes 2 --frames 60 --seed 200 --width 320 --height 240
 
 samosaic3d train --stage f2i --config config/train_f2i.yaml --out "$OUT/f2i"
@@ -24,13 +20,7 @@ samosaic3d train --stage pair --init "$OUT/f2i/model.safetensors" --config confi
 samosaic3d train --stage temporal --init "$OUT/pair/model.safetensors" --config config/train_temporal.yaml \
   --out "$OUT/temporal"
 
-samosaic3d train --stage f2i --init "$OUT/temporal/model.safetensors" --config config/train_f2i_mixed.yaml --out "$OUT/f2i_mixed"
-samosaic3d train --stage pair --init "$OUT/f2i_mixed/model.safetensors" --config config/train_pair_mixed.yaml \
-  --out "$OUT/pair_mixed"
-samosaic3d train --stage temporal --init "$OUT/pair_mixed/model.safetensors" --config config/train_temporal_mixed.yaml \
-  --out "$OUT/temporal_mixed"
-
 mkdir -p samosaic3d_core/checkpoints
-cp "$OUT/temporal_mixed/model.safetensors" samosaic3d_core/checkpoints/samosaic3d_synth.safetensors
-cp "$OUT/temporal_mixed/model.json" samosaic3d_core/checkpoints/samosaic3d_synth.json
+cp "$OUT/temporal/model.safetensors" samosaic3d_core/checkpoints/samosaic3d_synth.safetensors
+cp "$OUT/temporal/model.json" samosaic3d_core/checkpoints/samosaic3d_synth.json
 echo "shipped weights: samosaic3d_core/checkpoints/samosaic3d_synth.safetensors"

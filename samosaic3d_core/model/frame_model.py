@@ -43,13 +43,12 @@ class F2IFrameConfig:
     ``mask_threshold``); fragments no instance covers stay instances of their own. With
     "fragments" (and "affinity", but for the points it fills), instance boundaries are fragment
     boundaries; both label every fragment point."""
-    group_threshold: float | None = 0.6
+    group_threshold: float | None = 0.7
     """With ``readout="affinity"``: the mean affinity above which two groups of fragments join.
     None: the model's own (``F2IModel.group_threshold``: ``PairHeadConfig.group_threshold`` for a
     model with a pair head, whose refined affinity replaces W, else ``W_GROUP_THRESHOLD``). The
-    default was chosen with the shipped weights on the default and hard validation scenes, with
-    sim and oversegment fragments (docs/map_quality.md): above the pair head's own 0.5, fewer
-    touching objects are fused."""
+    default was chosen with the shipped weights on the default and hard validation scenes
+    (docs/map_quality.md): above the pair head's own 0.5, fewer touching objects are fused."""
     fill_unassigned: bool = True
     """With ``readout="affinity"``: a point in no fragment (eroded mask boundaries, thin parts no
     mask caught) joins the group whose instance mask gives it the highest probability, if that
