@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         for frame in _progress(frames, "segment"):
             segmenter.step(frame if params.segmenter.masks.source in ("sim", "oracle") else without_ground_truth(frame))
         scene_map, processed, mode = segmenter.map(), len(frames), "offline (core pipeline)"
+        frame_seconds = []
     else:
         from samosaic3d_ros.bag.replay import ReplayConfig, replay
         from samosaic3d_ros.bag.writer import write_bag
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         result = replay(bag, ReplayConfig(params_file=params_file, overrides=overrides,
                                           record=str(recorded)))
         scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
+        frame_seconds = list(result.frame_seconds.values())
     seg_seconds = time.perf_counter() - seg_started
 
     config = EvalConfig()
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         "mode": mode, "pipeline": resolve_pipeline(params.segmenter).pipeline, "masks": params.segmenter.masks.source,
         **ap_entries(ap),
         "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
+        **_stream_entries(frame_seconds),
         "gt_instances": int(len(set(points.gt_instance.tolist()) - {0})), "map_points": int(len(scene_map.xyz)),
         **scored.quality(params.segmenter.memory.map_voxel_size),
     }
@@ -121,6 +124,15 @@ def run(args: argparse.Namespace) -> int:
           "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")
     print(format_ap_line(ap))
     return 0
+
+
+def _stream_entries(frame_seconds: list[float]) -> dict:
+    """Through the node: the lock-step rate once it runs (``fps`` also counts starting the node,
+    loading the model and writing the bag) and the median round trip, images out to result back."""
+    if not frame_seconds:
+        return {}
+    ordered = sorted(frame_seconds)
+    return {"stream_fps": round(len(ordered) / sum(ordered), 2), "round_trip_ms": round(1e3 * ordered[len(ordered) // 2], 1)}
 
 
 def _progress(items, desc):

@@ -32,3 +32,8 @@ def test_demo_writes_report_and_prints_the_ap_line(tmp_path, monkeypatch, capsys
     assert 0 < metrics["object_instances"] <= metrics["map_instances"]
     assert metrics["mode"].startswith("offline" if offline else "ROS 2 node")
     assert f"AP={metrics['AP']:.4f}" in lines[-1]
+    if offline:
+        assert "stream_fps" not in metrics
+    else:  # the lock-step rate once the node runs is faster than the rate with its start-up counted
+        assert metrics["stream_fps"] > metrics["fps"] > 0
+        assert 0 < metrics["round_trip_ms"] < 1e3 * metrics["segment_seconds"] / 8
