@@ -86,6 +86,12 @@ class SegmenterConfig:
     learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    cpu_threads: int = 1
+    """Torch threads of the learned pipeline when it runs on the CPU, set for the whole process when
+    the segmenter is built (0: leave torch's setting). One is fastest on a small CPU and keeps the
+    step steady when other work shares the cores (the node's publisher, DDS): on a 2-core CPU the
+    320x240 step took 100 ms with 1 thread against 120 ms with 2, and 128 against 173 ms with another
+    process busy (docs/runtime.md). ``frame_model.cpu_threads`` applies when this is 0."""
     keep_freed_memory: bool = True
     """Keep freed memory in the process instead of returning it to the system after every frame
     (glibc ``mallopt``; process-wide, applied by the first segmenter that has it on): each frame's
@@ -94,6 +100,8 @@ class SegmenterConfig:
 
     def __post_init__(self):
         config_io.check_sections(self)
+        if self.cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be >= 0, got {self.cpu_threads}")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
             raise ValueError(f"device='{self.device}'; expected auto, cpu, cuda, cuda:N or mps")
 
@@ -262,6 +270,10 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
     from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 
     device = resolve_device(config.device)
+    if device == "cpu" and config.cpu_threads > 0:
+        import torch
+
+        torch.set_num_threads(config.cpu_threads)
     combined = is_samosaic3d_checkpoint(config.checkpoint)
     merging = ("learned" if combined else "heuristic") if config.merging == "auto" else config.merging
     if merging == "learned" and not combined:

@@ -397,3 +397,19 @@ def test_select_frames_without_indexing():
     assert list(select_frames(list(range(10)), 4, None)) == [0, 4, 8]
     with pytest.raises(ValueError, match="stride"):
         list(select_frames([], 0, None))
+
+
+def test_the_learned_pipeline_on_the_cpu_sets_torch_threads_once():
+    import torch
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        OnlineSegmenter.from_config(SegmenterConfig.from_flat({"pipeline": "learned", "device": "cpu", "cpu_threads": 0}))
+        assert torch.get_num_threads() == 2  # 0: left alone
+        OnlineSegmenter.from_config(SegmenterConfig.from_flat({"pipeline": "learned", "device": "cpu"}))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(previous)
+    with pytest.raises(ValueError, match="cpu_threads must be >= 0"):
+        SegmenterConfig.from_flat({"cpu_threads": -1})
