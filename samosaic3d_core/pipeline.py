@@ -88,10 +88,11 @@ class SegmenterConfig:
     refine: RefineConfig = field(default_factory=RefineConfig)
     cpu_threads: int = 1
     """Torch threads of the learned pipeline when it runs on the CPU, set for the whole process when
-    the segmenter is built (0: leave torch's setting). One is fastest on a small CPU and keeps the
-    step steady when other work shares the cores (the node's publisher, DDS): on a 2-core CPU the
-    320x240 step took 100 ms with 1 thread against 120 ms with 2, and 128 against 173 ms with another
-    process busy (docs/runtime.md). ``frame_model.cpu_threads`` applies when this is 0."""
+    the segmenter is built (0: leave torch's setting). One keeps the step steady when other work
+    shares a small CPU (the node's publisher, DDS): with another process busy on a 2-core CPU the
+    320x240 step took 130 ms with 1 thread against 201 ms with 2, where the merger's small products
+    waited for a second thread; idle, the two are alike (docs/runtime.md).
+    ``frame_model.cpu_threads`` applies when this is 0."""
     keep_freed_memory: bool = True
     """Keep freed memory in the process instead of returning it to the system after every frame
     (glibc ``mallopt``; process-wide, applied by the first segmenter that has it on): each frame's
