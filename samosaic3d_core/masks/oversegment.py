@@ -37,8 +37,8 @@ class OversegmentConfig:
     reference_width: int = 0
     """Segment a wide image at about this width: it is first subsampled by the whole factor that
     brings it nearest (640 -> 320 with 320), and its pieces are scaled back up. Faster, but the
-    pieces are coarser: on 640x480 validation scenes 320 cost 7 AP (docs/runtime.md). 0 = the
-    image's own resolution."""
+    pieces are coarser: on 640x480 validation scenes 320 cost 7 AP with the candidate weights of
+    docs/map_quality.md (docs/runtime.md). 0 = the image's own resolution."""
 
     def __post_init__(self):
         if self.downsample < 1 or self.min_area < 1 or self.reference_width < 0:
