@@ -59,11 +59,13 @@ def image_to_rgb(msg) -> np.ndarray:
 def image_to_depth(msg, depth_scale: float = 0.001) -> np.ndarray:
     """(H, W) float32 metres from a ``16UC1`` (units of ``depth_scale`` m, usually mm) or ``32FC1`` (m) image.
 
-    Non-finite and non-positive values become 0 (= no measurement).
+    Non-finite and non-positive values become 0 (= no measurement). 16UC1 is divided by the units
+    per metre (1000 for mm), as the dataset reader divides PNG depth: both give the same float32
+    metres, where multiplying by the inexact float32 0.001 differs in the last bit for many values.
     """
     if msg.encoding == "16UC1":
         raw = image_view(msg, np.uint16, 1)[:, :, 0]
-        return raw.astype(np.float32) * np.float32(depth_scale)
+        return raw.astype(np.float32) / np.float32(1.0 / depth_scale)
     if msg.encoding == "32FC1":
         depth = image_view(msg, np.float32, 1)[:, :, 0].astype(np.float32)  # native byte order, a copy
         depth[~(depth > 0) | ~np.isfinite(depth)] = 0.0

@@ -60,8 +60,21 @@ def test_depth_16uc1_millimetres(bigendian, pad):
     mm = np.array([[0, 1000, 1500], [65535, 2, 250]], np.uint16)
     out = image_to_depth(make_image(mm, "16UC1", pad, bigendian), depth_scale=0.001)
     assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, mm.astype(np.float32) * np.float32(0.001))
+    np.testing.assert_array_equal(out, mm.astype(np.float32) / np.float32(1000))
     assert out[0, 1] == np.float32(1.0) and out[0, 0] == 0
+
+
+def test_depth_16uc1_matches_the_dataset_reader(tmp_path):
+    from PIL import Image
+
+    from samosaic3d_core.data.scannet import read_depth
+
+    mm = np.arange(0, 65535, 7, dtype=np.uint16)[:9360].reshape(72, 130)
+    Image.fromarray(mm).save(tmp_path / "d.png")
+    from_png = read_depth(tmp_path / "d.png", 1000.0)
+    out = image_to_depth(make_image(mm, "16UC1", 0, False), depth_scale=0.001)
+    np.testing.assert_array_equal(out, from_png)  # bit for bit: a bag replays the dataset's metres
+    assert np.count_nonzero(mm.astype(np.float32) * np.float32(0.001) != from_png) > 100  # the old product did not
 
 
 @pytest.mark.parametrize("bigendian", [False, True])
