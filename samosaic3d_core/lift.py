@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from samosaic3d_core.geometry import backproject, group_boxes, sample_indices, voxel_downsample
+from samosaic3d_core.geometry import backproject, group_boxes, hash_sample, sample_indices, voxel_downsample, voxel_keys
 from samosaic3d_core.types import Fragments, Frame, FramePoints, MaskResult
 
 
@@ -24,6 +25,12 @@ class LiftConfig:
     """Depth beyond this (metres) is treated as invalid."""
     min_fragment_points: int = 20
     """Fragments with fewer 3D points are dropped; their points become unassigned (-1)."""
+    budget_sampling: Literal["voxel", "random"] = "voxel"
+    """How the point budget is drawn when a frame has more voxels: "voxel" keeps the voxels with the
+    smallest hash of their coordinates (seeded per frame), so a point more or less changes a few
+    choices (1e-7 relative depth noise on a 640x480 frame changed 5 of its 10,000 points, against
+    3,166 with "random", and then the frame model's grouping in 11 of 15 frames); "random" draws
+    afresh (the training recipes use it). Both are seeded with ``seed`` plus the frame index."""
     seed: int = 0
     """Seed of the point-budget sampling (combined with the frame index)."""
 
@@ -33,10 +40,22 @@ def frame_points(frame: Frame, config: LiftConfig) -> FramePoints:
     xyz, pixel = backproject(frame.depth, frame.intrinsics, frame.pose, config.min_depth, config.max_depth)
     keep = voxel_downsample(xyz, config.voxel_size) if config.voxel_size > 0 else np.arange(len(xyz))
     keep = np.sort(keep)  # keep image order: deterministic and cache-friendly
-    keep = keep[sample_indices(len(keep), config.point_budget, seed=config.seed + frame.index)]
+    keep = keep[budget_sample(xyz[keep], pixel[keep], config, frame.index)]
     xyz, pixel = xyz[keep], pixel[keep]
     rgb = frame.rgb.reshape(-1, 3)[pixel]
     return FramePoints(xyz=xyz, rgb=rgb, pixel=pixel, fragment=np.full(len(xyz), -1, np.int32))
+
+
+def budget_sample(xyz: np.ndarray, pixel: np.ndarray, config: LiftConfig, frame_index: int) -> np.ndarray:
+    """Sorted indices of at most ``config.point_budget`` of the downsampled points (``budget_sampling``)."""
+    if config.budget_sampling == "random":
+        return sample_indices(len(xyz), config.point_budget, seed=config.seed + frame_index)
+    if config.budget_sampling != "voxel":
+        raise ValueError(f"lift.budget_sampling must be 'voxel' or 'random', got {config.budget_sampling!r}")
+    if config.point_budget <= 0 or len(xyz) <= config.point_budget:
+        return np.arange(len(xyz), dtype=np.int64)
+    keys = voxel_keys(xyz, config.voxel_size) if config.voxel_size > 0 else pixel
+    return hash_sample(keys, config.point_budget, seed=config.seed + frame_index)
 
 
 def lift_frame(frame: Frame, masks: MaskResult, config: LiftConfig) -> tuple[FramePoints, Fragments]:

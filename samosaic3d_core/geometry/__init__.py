@@ -5,13 +5,13 @@ from samosaic3d_core.geometry.boxes import (
 )
 from samosaic3d_core.geometry.projection import backproject, project
 from samosaic3d_core.geometry.voxel import (
-    NEIGHBOUR_OFFSETS, VoxelIndex, majority_vote, neighbourhood_mode, pack_voxel_keys, sample_indices,
+    NEIGHBOUR_OFFSETS, VoxelIndex, hash_sample, key_hash, majority_vote, neighbourhood_mode, pack_voxel_keys, sample_indices,
     unpack_voxel_keys, voxel_downsample, voxel_keys, voxelize,
 )
 
 __all__ = [
     "NEIGHBOUR_OFFSETS", "VoxelIndex", "backproject", "box_axis_gaps", "box_centre_distance", "box_gap", "box_iou",
     "box_volume", "boxes_from_corners",
-    "group_boxes", "majority_vote", "neighbourhood_mode", "pack_voxel_keys", "points_box", "project", "sample_indices", "unpack_voxel_keys",
+    "group_boxes", "hash_sample", "key_hash", "majority_vote", "neighbourhood_mode", "pack_voxel_keys", "points_box", "project", "sample_indices", "unpack_voxel_keys",
     "voxel_downsample", "voxel_keys", "voxelize",
 ]

@@ -96,6 +96,38 @@ def sample_indices(n: int, budget: int, seed: int = 0) -> np.ndarray:
     return np.sort(rng.choice(n, size=budget, replace=False)).astype(np.int64)
 
 
+_HASH_AXES = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], np.uint64)
+
+
+def key_hash(keys: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(N,) uint64 seeded hash of (N, 3) or (N,) integer keys (SplitMix64's finaliser over a mix of the axes)."""
+    keys = np.asarray(keys, np.int64)
+    keys = keys.reshape(len(keys), -1).view(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (keys * _HASH_AXES[: keys.shape[1]]).sum(axis=1, dtype=np.uint64)
+        x = x + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * np.uint64(0xD6E8FEB86659FD93)
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def hash_sample(keys: np.ndarray, budget: int, seed: int = 0) -> np.ndarray:
+    """At most ``budget`` sorted row indices of ``keys``: the rows whose seeded ``key_hash`` is smallest.
+
+    A uniform sample like ``sample_indices``, but whether a row is kept depends on its own key and
+    on the others only through the cut-off: a few points more or less change a few choices instead
+    of the whole draw.
+    """
+    n = len(keys)
+    if budget <= 0 or n <= budget:
+        return np.arange(n, dtype=np.int64)
+    h = key_hash(keys, seed)
+    return np.sort(np.argpartition(h, budget - 1)[:budget]).astype(np.int64)
+
+
 def majority_vote(group: np.ndarray, label: np.ndarray, num_groups: int) -> np.ndarray:
     """Most frequent ``label`` per group (ties -> smallest label).
 

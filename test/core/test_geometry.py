@@ -4,7 +4,7 @@ import torch
 
 from samosaic3d_core.geometry import (
     backproject, box_axis_gaps, box_centre_distance, box_gap, box_iou, box_volume, boxes_from_corners, group_boxes,
-    majority_vote, points_box, project, sample_indices, voxel_downsample, voxelize,
+    hash_sample, key_hash, majority_vote, points_box, project, sample_indices, voxel_downsample, voxelize,
 )
 from samosaic3d_core.types import CameraIntrinsics, check_rigid
 
@@ -68,6 +68,25 @@ def test_sample_indices_deterministic_and_bounded():
     assert len(a) == 10 and len(set(a.tolist())) == 10 and np.all(np.diff(a) > 0)
     assert np.array_equal(a, sample_indices(100, 10, seed=3))
     assert sample_indices(5, 10).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_hash_sample_keeps_the_smallest_hashes_and_is_stable():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(-500, 500, size=(2000, 3))
+    a = hash_sample(keys, 300, seed=1)
+    assert len(a) == 300 and np.all(np.diff(a) > 0)
+    h = key_hash(keys, 1)
+    assert h[a].max() < np.delete(h, a).min()  # exactly the 300 smallest hashes
+    assert not np.array_equal(a, hash_sample(keys, 300, seed=2))  # the seed matters
+    assert hash_sample(keys[:5], 10).tolist() == [0, 1, 2, 3, 4]
+    # a row's fate depends on its own key: shuffling the rows keeps the same keys
+    perm = rng.permutation(len(keys))
+    kept = {tuple(k) for k in keys[a]}
+    assert {tuple(k) for k in keys[perm][hash_sample(keys[perm], 300, seed=1)]} == kept
+    # three rows more change at most three choices (a fresh uniform draw changes most of them)
+    grown = np.concatenate([keys, rng.integers(-500, 500, size=(3, 3))])
+    assert len(kept - {tuple(k) for k in grown[hash_sample(grown, 300, seed=1)]}) <= 3
+    assert len(set(a.tolist()) - set(sample_indices(2003, 300, seed=1).tolist())) > 200
 
 
 def test_majority_vote_ties_to_smallest_label():
