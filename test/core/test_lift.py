@@ -74,6 +74,22 @@ def test_lift_budget_sampling_under_a_float_level_perturbation(sampling):
     assert len(np.setdiff1d(other.pixel, a.pixel)) > 100
 
 
+@pytest.mark.parametrize("sampling", ["voxel", "random"])
+def test_lift_keeps_small_fragments_whole(sampling):
+    frame, masks = _room_frame()
+    fmap = masks.fragment_map
+    fmap[20:26, 30:35] = 1  # a small object: 30 pixels, one voxel each
+    masks = MaskResult(None, np.array([1.0, 1.0], np.float32), fmap)
+    off = LiftConfig(point_budget=300, budget_sampling=sampling, keep_small_fragments=0)
+    thinned, frags = lift_frame(frame, masks, off)
+    assert frags.mask_index.tolist() == [0]  # about 3 of its 30 points survive the budget: dropped
+    cfg = LiftConfig(point_budget=300, budget_sampling=sampling, keep_small_fragments=40)
+    points, frags = lift_frame(frame, masks, cfg)
+    assert len(points.xyz) == 300 and frags.mask_index.tolist() == [0, 1]
+    assert frags.num_points[1] == 30  # all of it
+    assert lift_frame(frame, masks, cfg)[0].pixel.tolist() == points.pixel.tolist()  # deterministic
+
+
 def test_lift_rejects_unknown_budget_sampling():
     frame, masks = _room_frame()
     with pytest.raises(ValueError, match="budget_sampling"):
