@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 from common import MASK_SEED, ensure_scenes
 
-from samosaic3d_core.cli.run import segment_scene
+from samosaic3d_core.cli.run import compose_config, segment_scene
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.eval import EvalConfig, evaluate_directory
-from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+from samosaic3d_core.pipeline import OnlineSegmenter
 
 
 def perturbed(frames, run: int, noise: float, keep_ground_truth: bool):
@@ -51,16 +50,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or not args.noise > 0:
         raise SystemExit("--runs must be at least 1 and --noise above 0")
-    flat = {"masks.source": args.masks, "masks.sim.seed": MASK_SEED}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects NAME=VALUE, got {item!r}")
-        try:
-            flat[name] = json.loads(value)
-        except json.JSONDecodeError:
-            flat[name] = value
-    config = SegmenterConfig.from_flat(flat)
+    try:
+        config = compose_config(None, {"masks.source": args.masks, "masks.sim.seed": MASK_SEED}, args.set)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     data = ensure_scenes(args.data, 1, 90, 7, 640, 480)
     seg = OnlineSegmenter.from_config(config)
     results = []

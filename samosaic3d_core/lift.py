@@ -93,7 +93,7 @@ def lift_frame(frame: Frame, masks: MaskResult, config: LiftConfig) -> tuple[Fra
     """
     if masks.fragment_map.shape != frame.shape:
         raise ValueError(f"fragment map shape {masks.fragment_map.shape} does not match the frame {frame.shape}")
-    points = frame_points(frame, config, masks.fragment_map if config.keep_small_fragments > 0 else None)
+    points = frame_points(frame, config, masks.fragment_map)
     mask_of_point = masks.fragment_map.reshape(-1)[points.pixel].astype(np.int64)  # (N,) mask index or -1
     num_masks = len(masks)
     counts = np.bincount(mask_of_point[mask_of_point >= 0], minlength=num_masks)
