@@ -1,6 +1,8 @@
 """What a robot sees in a map beyond AP: how speckled its labels are and how many objects it holds.
 
     label_noise        share of labelled map points whose id differs from their neighbours' majority
+                       (also of the ground truth itself, ``label_noise_gt``: thin objects beside large
+                       ones and objects beside unlabelled structure count even when labelled right)
     instance_counts    map instances that stand for objects (>= min_points scene points, mostly on
                        labelled ground truth) against the ground-truth objects
     map_quality        both, as the entries of a metrics.json (``run``, ``demo``, ``eval-bag``)
@@ -81,14 +83,18 @@ def instance_counts(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 
 
 
 def map_quality(scene_map: SceneMap, pred_ids: np.ndarray | None, gt_ids: np.ndarray | None, voxel_size: float,
-                min_points: int = 100) -> dict:
+                min_points: int = 100, gt_xyz: np.ndarray | None = None) -> dict:
     """The map-quality entries of a metrics.json.
 
     map_instances (distinct ids in the map), label_noise (0..1, rounded to 4 decimals) and, with
-    ground truth, object_instances and objects (``instance_counts``).
+    ground truth, object_instances and objects (``instance_counts``) and, given ``gt_xyz``,
+    label_noise_gt: ``label_noise`` of the ground truth on its scene points, the value a perfect map
+    would score (not 0: a book's border voxels beside its shelf have more shelf neighbours than
+    book ones).
 
     scene_map: the map on its own grid of ``voxel_size``; pred_ids, gt_ids: (N,) per scene point
-    (``transfer_instances`` and the ground truth), or both None for a scene without ground truth.
+    (``transfer_instances`` and the ground truth), or both None for a scene without ground truth;
+    gt_xyz: (N, 3) the scene points.
     """
     ids = np.asarray(scene_map.instance_ids)
     entries = {"map_instances": int(len(np.unique(ids[ids > 0]))),
@@ -96,7 +102,10 @@ def map_quality(scene_map: SceneMap, pred_ids: np.ndarray | None, gt_ids: np.nda
     if pred_ids is None or gt_ids is None:
         return entries
     counts = instance_counts(pred_ids, gt_ids, min_points)
-    return {**entries, "object_instances": counts.map_instances, "objects": counts.objects}
+    entries = {**entries, "object_instances": counts.map_instances, "objects": counts.objects}
+    if gt_xyz is not None:
+        entries["label_noise_gt"] = round(label_noise(gt_xyz, gt_ids, voxel_size), 4)
+    return entries
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,8 @@ class ScoredMap:
     scene_map: SceneMap
     gt_ids: np.ndarray
     """(N,) ground-truth instance per scene point, 0 = unlabelled."""
+    gt_xyz: np.ndarray
+    """(N, 3) the scene points, world metres."""
     pred_ids: np.ndarray
     """(N,) map instance per scene point (``transfer_instances``), 0 = none."""
     eval_input: SceneEvalInput
@@ -113,7 +124,7 @@ class ScoredMap:
 
     def quality(self, voxel_size: float, min_points: int = 100) -> dict:
         """``map_quality`` of the map (on its grid of ``voxel_size``) against the scene's ground truth."""
-        return map_quality(self.scene_map, self.pred_ids, self.gt_ids, voxel_size, min_points)
+        return map_quality(self.scene_map, self.pred_ids, self.gt_ids, voxel_size, min_points, self.gt_xyz)
 
 
 def score_map(points: ScenePoints, scene_map: SceneMap, config: EvalConfig = EvalConfig(),
@@ -121,5 +132,5 @@ def score_map(points: ScenePoints, scene_map: SceneMap, config: EvalConfig = Eva
     """Transfer ``scene_map`` onto ``points`` (``build_scene_points``); ``name`` labels the scene in errors."""
     pred_ids = transfer_instances(points, scene_map, config)
     masks, scores = prediction_masks(pred_ids, scene_map)
-    return ScoredMap(scene_map, points.gt_instance, pred_ids,
+    return ScoredMap(scene_map, points.gt_instance, points.xyz, pred_ids,
                      SceneEvalInput(gt_instance=points.gt_instance, pred_masks=masks, pred_scores=scores, name=name))

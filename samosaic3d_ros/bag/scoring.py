@@ -23,7 +23,7 @@ class BagScore:
 
     ap: ApResult
     quality: dict
-    """map_instances, label_noise, object_instances, objects"""
+    """map_instances, label_noise, object_instances, objects, label_noise_gt"""
     points: ScenePoints
     scored: ScoredMap
 

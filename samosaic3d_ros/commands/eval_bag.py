@@ -1,7 +1,7 @@
 """``samosaic3d eval-bag BAG``: replay a bag into the node (or, with --offline, straight into the core),
 score the final map against the bag's ground-truth instance images; the last line is ``AP=… AP50=… AP25=…``.
 ``--metrics FILE`` also writes the scores as JSON: AP/AP50/AP25 and the map quality (map_instances,
-label_noise, object_instances, objects; ``samosaic3d_core.eval.map_quality``).
+label_noise, object_instances, objects, label_noise_gt; ``samosaic3d_core.eval.map_quality``).
 """
 
 from __future__ import annotations

@@ -70,6 +70,14 @@ def test_map_quality_entries_with_and_without_ground_truth():
     assert map_quality(scene_map, pred, gt, VOXEL, min_points=3) == {
         "map_instances": 2, "label_noise": round(3 / 9, 4), "object_instances": 1, "objects": 1}
     assert map_quality(scene_map, None, None, VOXEL) == {"map_instances": 2, "label_noise": round(3 / 9, 4)}
+    # the ground truth's own noise, given its points: a row of object 4 beside a row of unlabelled
+    # structure is outvoted by the structure at every point, labelled right or not
+    quality = map_quality(scene_map, pred, gt, VOXEL, min_points=3, gt_xyz=grid(2, 3))
+    assert quality["label_noise_gt"] == 1.0
+    assert "label_noise_gt" not in map_quality(scene_map, pred, gt, VOXEL, min_points=3)
+    # an edge column of 2 beside a block of 1 in the ground truth: the 2s are outvoted
+    gt_patch = np.array([1, 1, 1, 1, 1, 1, 2, 2, 2])
+    assert map_quality(scene_map, gt_patch, gt_patch, VOXEL, 3, grid(3, 3))["label_noise_gt"] == round(3 / 9, 4)
 
 
 def test_score_map_transfers_the_map_once_for_ap_and_quality():
@@ -81,7 +89,7 @@ def test_score_map_transfers_the_map_once_for_ap_and_quality():
     np.testing.assert_array_equal(scored.pred_ids, [3, 3, 3, 3, 3, 3, 0, 0, 0])
     assert scored.eval_input.pred_masks.shape == (1, 9) and scored.eval_input.name == "patch"
     assert scored.quality(VOXEL, min_points=3) == {"map_instances": 1, "label_noise": 0.0, "object_instances": 1,
-                                                   "objects": 1}
+                                                   "objects": 1, "label_noise_gt": 0.0}
     assert ap_entries(evaluate_scenes([scored.eval_input], min_region_size=3)) == {"AP": 1.0, "AP50": 1.0, "AP25": 1.0}
     no_scored_gt = evaluate_scenes([scored.eval_input], min_region_size=10)
     assert ap_entries(no_scored_gt) == {"AP": None, "AP50": None, "AP25": None}
