@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from skimage.measure import label as label_components
 
 from samosaic3d_core.types import Frame
 
@@ -31,20 +31,26 @@ def boundary(labels: np.ndarray) -> np.ndarray:
 
 
 def split_components(labels: np.ndarray, start: int = 1) -> np.ndarray:
-    """Relabel so that every 4-connected component of each positive label gets its own id (from ``start``)."""
-    out = np.zeros(labels.shape, np.int64)
-    next_id = start
-    objects = ndimage.find_objects(np.where(labels > 0, labels, 0).astype(np.int64))
-    for value, window in enumerate(objects, start=1):
-        if window is None:
-            continue
-        comp, num = ndimage.label(labels[window] == value)
-        if num == 0:
-            continue
-        region = out[window]
-        region[comp > 0] = comp[comp > 0] + next_id - 1
-        next_id += num
-    return out
+    """Relabel so that every 4-connected component of each positive label gets its own id (from ``start``).
+
+    Ids follow the label value, then the raster position of each component's first pixel.
+    """
+    labels = np.asarray(labels)
+    # one pass over the image (pixels join only neighbours of the same value), instead of a
+    # connected-component pass per label: 11 -> 5 ms for 90 labels at 640x480
+    component = label_components(np.where(labels > 0, labels, 0), background=0, connectivity=1)
+    count = int(component.max())
+    if count == 0:
+        return np.zeros(labels.shape, np.int64)
+    flat = component.ravel()
+    first = np.full(count + 1, flat.size, np.int64)
+    np.minimum.at(first, flat, np.arange(flat.size))  # raster index of each component's first pixel
+    value = np.zeros(count + 1, np.int64)
+    value[flat] = labels.ravel()
+    order = np.lexsort((first[1:], value[1:]))
+    new_id = np.zeros(count + 1, np.int64)
+    new_id[1 + order] = np.arange(start, start + count)
+    return new_id[component]
 
 
 def world_normals(frame: Frame) -> np.ndarray:

@@ -124,13 +124,16 @@ def pair_cues(
     distance = _fragment_pair_min(to_fragment, frag, m)
     pixel_distance = _fragment_pair_min(_per_fragment_min(torch.cdist(s_uv, s_uv), frag, m), frag, m)
 
-    one_hot = torch.nn.functional.one_hot(frag, m).float()  # (P, M)
     near = (to_fragment < config.contact_radius).float()  # (P, M) sample touches fragment
-    touching = one_hot.T @ near  # (M, M) samples of i touching j
+    touching = torch.zeros(m, m, device=device).index_add_(0, frag, near)  # (M, M) samples of i touching j
     contact_of = touching / s_count.clamp(min=1)[:, None]  # fraction of i's samples touching j
     contact = torch.where(count[:, None] < count[None, :], contact_of,
                           torch.where(count[:, None] > count[None, :], contact_of.T, torch.maximum(contact_of, contact_of.T)))
-    local_rgb = torch.einsum("pi,pj,pc->ijc", one_hot, near, s_rgb) / touching.clamp(min=1)[:, :, None]
+    # colour of i's samples touching j, summed: (M, M, 3). index_add instead of the equivalent
+    # einsum("pi,pj,pc->ijc"), which torch contracts through a (P, M, M)-sized product: 218 vs 1.2 ms
+    # for 4800 samples of 100 fragments on one CPU thread
+    touch_rgb = torch.zeros(m, m, 3, dtype=s_rgb.dtype, device=device).index_add_(0, frag, near[:, :, None] * s_rgb[:, None, :])
+    local_rgb = touch_rgb / touching.clamp(min=1)[:, :, None]
     both_touch = (touching > 0) & (touching.T > 0)
     mean_gap = (mean_rgb[:, None] - mean_rgb[None]).abs().sum(-1)
     contact_color = torch.where(both_touch, (local_rgb - local_rgb.transpose(0, 1)).abs().sum(-1), mean_gap)
