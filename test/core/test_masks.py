@@ -42,6 +42,15 @@ def test_regions_helpers():
     assert adjacent_pairs(labels).tolist() == [[1, 2]]
     comps = split_components(labels)
     assert len(np.unique(comps[comps > 0])) == 3  # label 1 is two pieces
+
+
+def test_split_components_orders_ids_by_label_then_first_pixel():
+    # label 5 has pieces starting at (0, 3) and (2, 0); label 2 one piece; 0 and negatives stay 0
+    labels = np.array([[2, 2, 0, 5], [0, 0, 0, 5], [5, 5, -1, 0]])
+    assert split_components(labels, start=10).tolist() == [[10, 10, 0, 11], [0, 0, 0, 11], [12, 12, 0, 0]]
+    # 4-connected only: diagonal pixels of one label are two pieces
+    assert split_components(np.array([[3, 0], [0, 3]])).tolist() == [[1, 0], [0, 2]]
+    assert split_components(np.zeros((2, 2), np.int64)).tolist() == [[0, 0], [0, 0]]
     depth = np.array([[1.0, 1.0, 2.0], [1.0, 1.0, 2.0]], np.float32)
     assert depth_edges(depth, 0.1).tolist() == [[False, True, True], [False, True, True]]
 

@@ -29,6 +29,7 @@ def test_demo_writes_report_and_prints_the_ap_line(tmp_path, monkeypatch, capsys
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["frames_processed"] == 8 and metrics["map_instances"] > 0
     assert 0.0 <= metrics["label_noise"] <= 1.0 and metrics["objects"] > 0
+    assert 0.0 < metrics["label_noise_gt"] < 1.0  # a generated room: objects beside unlabelled structure
     assert 0 < metrics["object_instances"] <= metrics["map_instances"]
     assert metrics["mode"].startswith("offline" if offline else "ROS 2 node")
     assert f"AP={metrics['AP']:.4f}" in lines[-1]
