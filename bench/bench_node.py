@@ -174,12 +174,18 @@ def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: fl
         latency = [(a - s * 1e-9) * 1e3 for s, a in harness.clouds[warmup_clouds:] if s in sent_stamps]
         processing = [float(d["latency_frame_ms"]) for d in harness.diagnostics[n_diag:] if "latency_frame_ms" in d]
         final = harness.diagnostics[-1]
-        base = harness.diagnostics[n_diag - 1] if n_diag else {"dropped_frames": "0", "skipped_frames": "0"}
-        dropped = int(final["dropped_frames"]) - int(base["dropped_frames"])
-        skipped = int(final["skipped_frames"]) - int(base["skipped_frames"])
+        base = harness.diagnostics[n_diag - 1] if n_diag else {}
+
+        def counted(key):  # the node's running total over the stream (diagnostics before and after it)
+            return int(final.get(key, 0)) - int(base.get(key, 0))
+
+        dropped, skipped = counted("dropped_frames"), counted("skipped_frames")
+        received, node_processed = counted("received_frames"), counted("processed_frames")
+        color, depth = counted("received_color_messages"), counted("received_depth_messages")
     finally:
         harness.close()
     return {"sent": total, "processed": len(latency), "latency": latency, "dropped": dropped, "skipped": skipped,
+            "received": received, "node_processed": node_processed, "color": color, "depth": depth,
             "seconds": seconds, "qos": qos, "executor": executor, "processing": processing}
 
 
@@ -229,6 +235,14 @@ def stream_rows(args, streams) -> list[str]:
         "| dropped by the node while busy (by design: newest frame wins) | " + cells(lambda st: str(st["dropped"])) + " |",
         "| skipped by the node (bad input / no pose) | " + cells(lambda st: str(st["skipped"])) + " |",
         "| not seen by the node (lost in transport or unsynchronised) | " + cells(lambda st: str(lost(st))) + " |",
+        "| of those: never received as a synchronised frame (sent - received) | "
+        + cells(lambda st: str(st["sent"] - st["received"])) + " |",
+        "| colour / depth images the node never received (sent - received) | "
+        + cells(lambda st: f"{st['sent'] - st['color']} / {st['sent'] - st['depth']}") + " |",
+        "| of those: processed, but the frame cloud did not come back | "
+        + cells(lambda st: str(st["node_processed"] - st["processed"])) + " |",
+        "| received and neither processed, dropped nor skipped (in flight at the end) | "
+        + cells(lambda st: str(st["received"] - st["node_processed"] - st["dropped"] - st["skipped"])) + " |",
     ]
 
 

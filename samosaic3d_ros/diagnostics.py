@@ -21,6 +21,9 @@ class StatsWindow:
     skipped_total: dict[str, int] = field(default_factory=dict)  # reason -> frames skipped
     skipped_window: int = 0
     memory: dict[str, int] = field(default_factory=dict)  # e.g. instances, short_term, long_term, map_points
+    received_total: int = 0  # synchronised frames received since start
+    processed_total: int = 0  # frames through the pipeline since start (their results were published)
+    inputs_total: dict[str, int] = field(default_factory=dict)  # input stream ("color", "depth") -> messages
 
 
 class PipelineStats:
@@ -31,6 +34,8 @@ class PipelineStats:
         self._lock = threading.Lock()
         self._since = clock()
         self._received = self._processed = self._skipped_window = 0
+        self.received = self.processed = 0  # totals since start
+        self.inputs: Counter[str] = Counter()  # messages per input stream, before synchronisation
         self.dropped = 0
         self.skipped: Counter[str] = Counter()
         self._latency_sum: Counter[str] = Counter()
@@ -40,6 +45,12 @@ class PipelineStats:
     def on_received(self) -> None:
         with self._lock:
             self._received += 1
+            self.received += 1
+
+    def on_input(self, stream: str) -> None:
+        """One message of an input stream (colour or depth image) arrived, before synchronisation."""
+        with self._lock:
+            self.inputs[stream] += 1
 
     def on_dropped(self) -> None:
         with self._lock:
@@ -53,6 +64,7 @@ class PipelineStats:
     def on_processed(self, timings: dict[str, float]) -> None:
         with self._lock:
             self._processed += 1
+            self.processed += 1
             for stage, seconds in timings.items():
                 self._latency_sum[stage] += float(seconds)
                 self._latency_count[stage] += 1
@@ -81,6 +93,9 @@ class PipelineStats:
                 skipped_total=dict(self.skipped),
                 skipped_window=self._skipped_window,
                 memory=dict(self._memory),
+                received_total=self.received,
+                processed_total=self.processed,
+                inputs_total=dict(self.inputs),
             )
             self._since = now
             self._received = self._processed = self._skipped_window = 0
@@ -104,9 +119,12 @@ def diagnostic_array(window: StatsWindow, stamp, name: str, worker_alive: bool =
     values = [
         ("input_rate_hz", f"{window.input_rate:.2f}"),
         ("processing_rate_hz", f"{window.processing_rate:.2f}"),
+        ("received_frames", str(window.received_total)),
+        ("processed_frames", str(window.processed_total)),
         ("dropped_frames", str(window.dropped_total)),
         ("skipped_frames", str(sum(window.skipped_total.values()))),
     ]
+    values += [(f"received_{stream}_messages", str(n)) for stream, n in sorted(window.inputs_total.items())]
     values += [(f"skipped_{reason}", str(n)) for reason, n in sorted(window.skipped_total.items())]
     values += [(f"latency_{stage}_ms", f"{seconds * 1e3:.1f}") for stage, seconds in sorted(window.latency.items())]
     values += [(f"memory_{key}", str(n)) for key, n in sorted(window.memory.items())]

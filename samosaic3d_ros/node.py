@@ -170,6 +170,8 @@ class MapNodeMixin:
         depth = Subscriber(self, Image, params.depth_topic, qos_profile=qos, callback_group=group)
         self._sync = ApproximateTimeSynchronizer([color, depth], params.sync_queue_size, params.sync_slop)
         self._sync.registerCallback(self._on_frame)
+        for name, subscriber in (("color", color), ("depth", depth)):  # counted before synchronisation
+            subscriber.registerCallback(lambda _msg, name=name: self.stats.on_input(name))
         subscriptions = [color.sub, depth.sub, self.create_subscription(
             CameraInfo, params.camera_info_topic, self._on_camera_info, qos, callback_group=group)]
         if params.pose_source == "pose_topic":

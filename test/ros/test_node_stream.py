@@ -129,6 +129,10 @@ def test_stream_publishes_labelled_outputs(ros, tmp_path):
     values = ros.wait_until(pipeline_status, what="diagnostics with the memory sizes")
     assert values["memory_instances"] == "2" and values["dropped_frames"] == "0"
     assert values["memory_map_points"] == str(len(TIMES) * scene.W * scene.H)
+    # every image arrived, was paired and went through the pipeline (running totals)
+    frames = str(len(TIMES))
+    assert values["received_color_messages"] == values["received_depth_messages"] == frames
+    assert values["received_frames"] == values["processed_frames"] == frames
     # the worker's stages and the publisher thread's land in whichever window they finished in
     reported = {kv.key for array in diagnostics for status in array.status for kv in status.values}
     assert {"input_rate_hz", "processing_rate_hz", "latency_fake_ms", "latency_publish_ms",
