@@ -4,8 +4,9 @@ For each scene: ``OUT/<scene>.npz`` (the map file ``samosaic3d evaluate`` reads)
 ``OUT/<scene>.ply`` (points coloured by instance), and one timing line per scene on stderr.
 ``OUT/metrics.json`` holds, per scene and as the mean over scenes, map_instances and label_noise
 (``samosaic3d_core.eval.map_quality``), with ground truth also object_instances, objects,
-label_noise_gt (the same noise measured on the ground truth) and the scene's AP, and then the pooled AP/AP50/AP25. When the frames carry ground truth, the
-ScanNet-protocol AP line is printed last, on stdout.
+label_noise_gt (the same noise measured on the ground truth) and the scene's AP, and then the
+pooled AP/AP50/AP25. When the frames carry ground truth, the ScanNet-protocol AP line is printed
+last, on stdout.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 from samosaic3d_core.types import Frame
 
 STAGES = ("refine", "masks", "lift", "frame_model", "associate", "memory")
-MEAN_ENTRIES = ("map_instances", "label_noise", "label_noise_gt", "object_instances", "objects", "ate_tracker", "ate_fused",
-                "refined_frames")
+MEAN_ENTRIES = ("map_instances", "label_noise", "label_noise_gt", "object_instances", "objects", "ate_tracker",
+                "ate_fused", "refined_frames")
 """Per-scene metrics.json entries that are also averaged over the scenes."""
 
 
