@@ -40,6 +40,10 @@ class LiftConfig:
     seed: int = 0
     """Seed of the point-budget sampling (combined with the frame index)."""
 
+    def __post_init__(self):
+        if self.budget_sampling not in ("voxel", "random"):
+            raise ValueError(f"lift.budget_sampling must be 'voxel' or 'random', got {self.budget_sampling!r}")
+
 
 def frame_points(frame: Frame, config: LiftConfig, fragment_map: np.ndarray | None = None) -> FramePoints:
     """Back-project, voxel-downsample and budget-sample a frame (fragment ids all -1).
@@ -64,8 +68,6 @@ def budget_sample(xyz: np.ndarray, pixel: np.ndarray, config: LiftConfig, frame_
     ``mask_of`` (N,) mask index per point (-1 none): points of masks with at most
     ``config.keep_small_fragments`` points are all kept when they fit in the budget.
     """
-    if config.budget_sampling not in ("voxel", "random"):
-        raise ValueError(f"lift.budget_sampling must be 'voxel' or 'random', got {config.budget_sampling!r}")
     n, budget = len(xyz), config.point_budget
     if budget <= 0 or n <= budget:
         return np.arange(n, dtype=np.int64)
@@ -75,7 +77,9 @@ def budget_sample(xyz: np.ndarray, pixel: np.ndarray, config: LiftConfig, frame_
         small = (mask_of >= 0) & (counts[np.maximum(mask_of, 0)] <= config.keep_small_fragments)
         if np.count_nonzero(small) < budget:
             protected = np.flatnonzero(small)
-    rest = np.setdiff1d(np.arange(n, dtype=np.int64), protected, assume_unique=True)
+    unprotected = np.ones(n, bool)
+    unprotected[protected] = False
+    rest = np.flatnonzero(unprotected)
     seed = config.seed + frame_index
     if config.budget_sampling == "random":
         drawn = sample_indices(len(rest), budget - len(protected), seed=seed)
