@@ -21,11 +21,11 @@ from pathlib import Path
 
 from common import HEADER, MASK_SEED, ensure_scenes, run_variant
 
-REPEATED_HEADER = ("| variant | AP, mean of {n} (min-max) | AP50, mean (min-max) | AP25, mean | FPS (CPU) |\n"
-                   "|---|---|---|---|---|")
-
 from samosaic3d_core.config import leaf_fields
 from samosaic3d_core.pipeline import SegmenterConfig
+
+REPEATED_HEADER = ("| variant | AP, mean of {n} (min-max) | AP50, mean (min-max) | AP25, mean | FPS (CPU) |\n"
+                   "|---|---|---|---|---|")
 
 
 def main(argv=None) -> int:
