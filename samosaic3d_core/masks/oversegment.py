@@ -1,7 +1,10 @@
 """``oversegment``: a weight-free mask source (graph-based colour segmentation cut at depth edges).
 
 Felzenszwalb-Huttenlocher segmentation of the colour image (at reduced resolution for speed),
-cut wherever depth jumps, split into connected pieces, and small pieces dropped. With
+cut wherever depth jumps, split into connected pieces, and small pieces dropped. Sizes in pixels
+(``min_size``, ``min_area``) are pixels of the image Felzenszwalb sees, which by default is about
+320 pixels wide whatever the camera's resolution, so a piece covers the same share of the view at
+320x240 as at 640x480. With
 ``reference_width`` a wide image is segmented at about that width and the pieces scaled back up
 (faster, coarser). It over-segments
 on purpose: like SAM, it returns object parts that the 3D stages must assemble. It needs no
@@ -19,6 +22,9 @@ from samosaic3d_core.masks.base import depth_edges, result_from_labels
 from samosaic3d_core.masks.regions import split_components
 from samosaic3d_core.types import Frame, MaskResult
 
+AUTO_SEGMENT_WIDTH = 320
+"""Width in pixels of the image Felzenszwalb segments when ``downsample`` is 0 (automatic)."""
+
 
 @dataclass
 class OversegmentConfig:
@@ -28,21 +34,22 @@ class OversegmentConfig:
     """Gaussian smoothing before segmentation (pixels of the reduced image)."""
     min_size: int = 40
     """Felzenszwalb ``min_size`` (pixels of the reduced image)."""
-    downsample: int = 2
-    """Segment an image this many times smaller per side (1 = full resolution)."""
+    downsample: int = 0
+    """Segment an image this many times smaller per side (1 = full resolution); 0 = the whole factor
+    that brings its width nearest 320 pixels (640x480 -> 2, 320x240 -> 1)."""
     depth_jump: float = 0.05
     """Cut segments where neighbouring depths differ by more than this fraction."""
-    min_area: int = 100
-    """Pieces with fewer pixels (of the image after ``reference_width``) are dropped."""
+    min_area: int = 25
+    """Pieces with fewer pixels of the reduced image (after ``reference_width`` and ``downsample``)
+    are dropped: 25 is 100 pixels of a 640x480 image and 25 of a 320x240 one."""
     reference_width: int = 0
     """Segment a wide image at about this width: it is first subsampled by the whole factor that
-    brings it nearest (640 -> 320 with 320), and its pieces are scaled back up. Faster, but the
-    pieces are coarser: on 640x480 validation scenes 320 cost 7 AP with the candidate weights of
-    docs/map_quality.md (docs/runtime.md). 0 = the image's own resolution."""
+    brings it nearest (640 -> 320 with 320), and its pieces are scaled back up, so depth edges and
+    piece borders are found at the coarser size (faster). 0 = the image's own resolution."""
 
     def __post_init__(self):
-        if self.downsample < 1 or self.min_area < 1 or self.reference_width < 0:
-            raise ValueError("OversegmentConfig.downsample and min_area must be >= 1, reference_width >= 0")
+        if self.downsample < 0 or self.min_area < 1 or self.reference_width < 0:
+            raise ValueError("OversegmentConfig.min_area must be >= 1, downsample and reference_width >= 0")
 
 
 class OversegmentMasks:
@@ -56,24 +63,28 @@ class OversegmentMasks:
         factor = max(1, round(w / self.config.reference_width)) if self.config.reference_width else 1
         if factor == 1:
             labels, scores = self._segment(frame.rgb, frame.depth)
-            return result_from_labels(labels, scores, self.config.min_area)
+            return result_from_labels(labels, scores, self.config.min_area * self._step(w) ** 2)
         labels, scores = self._segment(frame.rgb[::factor, ::factor], frame.depth[::factor, ::factor])
         labels = np.where(np.isin(labels, np.fromiter(scores, np.int64, len(scores))), labels, 0)  # small pieces out
         labels = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)[:h, :w]
         labels = np.where(depth_edges(frame.depth, self.config.depth_jump), 0, labels)  # no piece across a depth jump
         return result_from_labels(labels, scores)
 
+    def _step(self, width: int) -> int:
+        """Subsampling per side of an image ``width`` pixels wide before Felzenszwalb."""
+        return self.config.downsample or max(1, round(width / AUTO_SEGMENT_WIDTH))
+
     def _segment(self, rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
-        """Label image of ``rgb`` and the score of each label with at least ``min_area`` pixels."""
+        """Label image of ``rgb`` and the score of each label with at least ``min_area`` reduced pixels."""
         cfg = self.config
         h, w = depth.shape
-        step = cfg.downsample
+        step = self._step(w)
         seg = felzenszwalb(rgb[::step, ::step], scale=cfg.scale, sigma=cfg.sigma, min_size=cfg.min_size) + 1
         seg = np.repeat(np.repeat(seg, step, axis=0), step, axis=1)[:h, :w]
         seg = np.where(depth_edges(depth, cfg.depth_jump), 0, seg)
         labels = split_components(seg)
         ids, counts = np.unique(labels[labels > 0], return_counts=True)
-        big = counts >= cfg.min_area
+        big = counts >= cfg.min_area * step * step
         area = counts[big].astype(np.float64) / float(h * w)
         score = np.clip(0.5 + 0.1 * np.log10(np.maximum(area, 1e-6) * 1e4), 0.05, 1.0)
         return labels, dict(zip(ids[big].tolist(), score.tolist()))

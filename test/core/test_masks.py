@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from samosaic3d_core.masks import default_mask_source, fragment_map_from_masks, make_mask_source, result_from_labels
+from samosaic3d_core.masks import oversegment
 from samosaic3d_core.masks.base import depth_edges
 from samosaic3d_core.masks.regions import adjacent_pairs, split_components
 from samosaic3d_core.masks.sim import SimConfig, SimMasks
@@ -122,14 +123,23 @@ def test_oversegment_respects_colour_and_depth_edges():
     assert len(result) >= 3
 
 
+def _doubled(frame):
+    """``frame`` at twice the resolution per side (each pixel repeated 2x2)."""
+    k = frame.intrinsics
+
+    def twice(image):
+        return image.repeat(2, 0).repeat(2, 1)
+
+    return dataclasses.replace(
+        frame, rgb=twice(frame.rgb), depth=twice(frame.depth), instance_gt=twice(frame.instance_gt),
+        part_gt=twice(frame.part_gt),
+        intrinsics=dataclasses.replace(k, fx=2 * k.fx, fy=2 * k.fy, cx=2 * k.cx + 0.5, cy=2 * k.cy + 0.5,
+                                       width=2 * k.width, height=2 * k.height))
+
+
 def test_oversegment_segments_a_larger_image_at_the_reference_width():
     small = block_frame()
-    k = small.intrinsics
-    big = dataclasses.replace(
-        small, rgb=small.rgb.repeat(2, 0).repeat(2, 1), depth=small.depth.repeat(2, 0).repeat(2, 1),
-        intrinsics=dataclasses.replace(k, fx=2 * k.fx, fy=2 * k.fy, cx=2 * k.cx + 0.5, cy=2 * k.cy + 0.5,
-                                       width=2 * k.width, height=2 * k.height),
-        instance_gt=small.instance_gt.repeat(2, 0).repeat(2, 1), part_gt=small.part_gt.repeat(2, 0).repeat(2, 1))
+    big = _doubled(small)
     options = dict(min_area=20, downsample=1, min_size=5, reference_width=64)
     a = make_mask_source("oversegment", **options)(small)
     b = make_mask_source("oversegment", **options)(big)
@@ -142,6 +152,27 @@ def test_oversegment_segments_a_larger_image_at_the_reference_width():
     # at its own resolution the larger image would be cut into pieces of a different size
     full = make_mask_source("oversegment", **{**options, "reference_width": 0})(big)
     assert not np.array_equal(full.fragment_map, b.fragment_map)
+
+
+def test_oversegment_pieces_cover_the_same_share_of_the_view_at_any_resolution(monkeypatch):
+    monkeypatch.setattr(oversegment, "AUTO_SEGMENT_WIDTH", 64)  # block frames are 64 pixels wide
+    small = block_frame()
+    big = _doubled(small)
+    options = dict(min_area=20, min_size=5)  # downsample 0: automatic
+    a = make_mask_source("oversegment", **options)(small)
+    b = make_mask_source("oversegment", **options)(big)
+    check_result(b, big.shape)
+    assert len(a) >= 3
+
+    def pieces(result):  # each piece at the small frame's resolution
+        return {mask[::2, ::2].tobytes() for mask in result.masks}
+
+    # every piece of the small frame is a piece of the large one (which keeps a few more that the
+    # small frame's depth edges, one pixel wide at either resolution, pushed under min_area)
+    assert all(mask.tobytes() in pieces(b) for mask in a.masks)
+    # a fixed subsampling segments the larger image at its own scale: pieces of other sizes
+    fixed = make_mask_source("oversegment", **options, downsample=1)(big)
+    assert sum(mask.tobytes() in pieces(fixed) for mask in a.masks) < len(a) / 2
 
 
 def test_default_source_and_unknown_names():
