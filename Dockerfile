@@ -33,7 +33,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 RUN echo "numpy<2" > /etc/pip-constraints.txt \
     && pip install torch==${TORCH_VERSION} torchvision==${TORCHVISION_VERSION} \
         --index-url https://download.pytorch.org/whl/${TORCH_CUDA} \
-    && pip install "${SPCONV_PACKAGE}" ultralytics-opencv-headless scipy scikit-image safetensors PyYAML tqdm
+    && pip install "${SPCONV_PACKAGE}" ultralytics-opencv-headless scipy scikit-image numba safetensors PyYAML tqdm
 
 WORKDIR /opt/samosaic3d
 COPY . .

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.segmentation import felzenszwalb
 
 from samosaic3d_core.masks.base import depth_edges, result_from_labels
+from samosaic3d_core.masks.felzenszwalb import felzenszwalb
 from samosaic3d_core.masks.regions import split_components
 from samosaic3d_core.types import Frame, MaskResult
 
@@ -79,7 +79,7 @@ class OversegmentMasks:
         cfg = self.config
         h, w = depth.shape
         step = self._step(w)
-        seg = felzenszwalb(rgb[::step, ::step], scale=cfg.scale, sigma=cfg.sigma, min_size=cfg.min_size) + 1
+        seg = felzenszwalb(rgb[::step, ::step], cfg.scale, cfg.sigma, cfg.min_size) + 1
         seg = np.repeat(np.repeat(seg, step, axis=0), step, axis=1)[:h, :w]
         seg = np.where(depth_edges(depth, cfg.depth_jump), 0, seg)
         labels = split_components(seg)
