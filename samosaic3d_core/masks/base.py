@@ -43,6 +43,20 @@ def fragment_map_from_masks(masks: np.ndarray) -> np.ndarray:
     return out
 
 
+def label_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The labels >= 1 present in a label image, ascending, and their pixel counts.
+
+    ``np.unique`` without the sort: a count per value up to the largest label (label images hold
+    small ids: connected pieces, mask indices)."""
+    flat = np.asarray(labels).ravel()
+    if flat.size == 0 or flat.max() < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts = np.bincount(np.clip(flat, 0, None))
+    counts[0] = 0
+    ids = np.flatnonzero(counts)
+    return ids, counts[ids]
+
+
 def result_from_labels(labels: np.ndarray, scores: dict[int, float] | float = 1.0, min_area: int = 1) -> MaskResult:
     """Non-overlapping masks from an (H, W) label image (labels < 1 are background).
 
@@ -51,7 +65,7 @@ def result_from_labels(labels: np.ndarray, scores: dict[int, float] | float = 1.
     """
     labels = np.asarray(labels)
     shape = labels.shape
-    ids, counts = np.unique(labels[labels > 0], return_counts=True)
+    ids, counts = label_counts(labels)
     ids = ids[counts >= min_area]
     if len(ids) == 0:
         return empty_result(shape)

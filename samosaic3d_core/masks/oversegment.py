@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samosaic3d_core.masks.base import depth_edges, result_from_labels
+from samosaic3d_core.masks.base import depth_edges, label_counts, result_from_labels
 from samosaic3d_core.masks.felzenszwalb import felzenszwalb
 from samosaic3d_core.masks.regions import split_components
 from samosaic3d_core.types import Frame, MaskResult
@@ -83,7 +83,7 @@ class OversegmentMasks:
         seg = np.repeat(np.repeat(seg, step, axis=0), step, axis=1)[:h, :w]
         seg = np.where(depth_edges(depth, cfg.depth_jump), 0, seg)
         labels = split_components(seg)
-        ids, counts = np.unique(labels[labels > 0], return_counts=True)
+        ids, counts = label_counts(labels)
         big = counts >= cfg.min_area * step * step
         area = counts[big].astype(np.float64) / float(h * w)
         score = np.clip(0.5 + 0.1 * np.log10(np.maximum(area, 1e-6) * 1e4), 0.05, 1.0)

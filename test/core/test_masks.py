@@ -5,7 +5,7 @@ import pytest
 
 from samosaic3d_core.masks import default_mask_source, fragment_map_from_masks, make_mask_source, result_from_labels
 from samosaic3d_core.masks import oversegment
-from samosaic3d_core.masks.base import depth_edges
+from samosaic3d_core.masks.base import depth_edges, label_counts
 from samosaic3d_core.masks.regions import adjacent_pairs, split_components
 from samosaic3d_core.masks.sim import SimConfig, SimMasks
 
@@ -183,3 +183,15 @@ def test_default_source_and_unknown_names():
         make_mask_source("sim", split=0.5)
     with pytest.raises(ValueError, match="split_prob"):
         make_mask_source("sim", split_prob=2.0)
+
+
+def test_label_counts_equal_unique():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-2, 40, (30, 50))
+    labels[labels == 17] = 3  # a label missing from the middle
+    expected_ids, expected_counts = np.unique(labels[labels > 0], return_counts=True)
+    ids, counts = label_counts(labels)
+    assert np.array_equal(ids, expected_ids) and np.array_equal(counts, expected_counts)
+    for empty in (np.zeros((4, 4), int), np.full((4, 4), -1), np.zeros((0, 0), int)):
+        ids, counts = label_counts(empty)
+        assert len(ids) == 0 and len(counts) == 0
