@@ -34,18 +34,8 @@ def felzenszwalb(rgb: np.ndarray, scale: float, sigma: float, min_size: int) -> 
     image = np.asarray(rgb, np.float64) / 255.0
     image = np.stack([gaussian_filter(image[..., c], sigma, mode="reflect") for c in range(image.shape[2])], -1)
     h, w = image.shape[:2]
-    index = np.arange(h * w, dtype=np.int64).reshape(h, w)
-    pairs = (  # (a, b) pixel pairs of the 8-connected grid, in skimage's order: right, down, diagonals
-        (index[:, 1:], index[:, :-1], image[:, 1:], image[:, :-1]),
-        (index[1:, :], index[:-1, :], image[1:, :], image[:-1, :]),
-        (index[1:, 1:], index[:-1, :-1], image[1:, 1:], image[:-1, :-1]),
-        (index[:-1, 1:], index[1:, :-1], image[:-1, 1:], image[1:, :-1]),
-    )
-    first = np.concatenate([a.ravel() for a, _, _, _ in pairs])
-    second = np.concatenate([b.ravel() for _, b, _, _ in pairs])
-    weight = np.concatenate([np.sqrt(((ca - cb) ** 2).sum(-1)).ravel() for _, _, ca, cb in pairs])
-    order = edge_order(weight)
-    return _segment(h * w, first[order], second[order], weight[order], scale / 255.0, min_size).reshape(h, w)
+    weight = _edge_weights(np.ascontiguousarray(image))
+    return _segment(h, w, edge_order(weight), weight, scale / 255.0, min_size).reshape(h, w)
 
 
 def edge_order(weight: np.ndarray) -> np.ndarray:
@@ -56,20 +46,72 @@ def edge_order(weight: np.ndarray) -> np.ndarray:
     return low[np.argsort((key >> 16).astype(np.uint16)[low], kind="stable")]
 
 
-def _segment_py(num: int, first: np.ndarray, second: np.ndarray, weight: np.ndarray, k: float,
-                min_size: int) -> np.ndarray:
-    """Union-find over the sorted edges: merge while the weight is below both segments' thresholds."""
+def _edge_weights_py(image: np.ndarray) -> np.ndarray:
+    """Colour distance of the 8-connected grid's edges, in skimage's order (see ``_edge_ends``)."""
+    h, w, _ = image.shape
+    weight = np.empty(h * (w - 1) + (h - 1) * w + 2 * (h - 1) * (w - 1))
+    e = 0
+    for y in range(h):
+        for x in range(w - 1):
+            weight[e] = _distance(image, y, x + 1, y, x)
+            e += 1
+    for y in range(h - 1):
+        for x in range(w):
+            weight[e] = _distance(image, y + 1, x, y, x)
+            e += 1
+    for y in range(h - 1):
+        for x in range(w - 1):
+            weight[e] = _distance(image, y + 1, x + 1, y, x)
+            e += 1
+    for y in range(h - 1):
+        for x in range(w - 1):
+            weight[e] = _distance(image, y, x + 1, y + 1, x)
+            e += 1
+    return weight
+
+
+def _distance_py(image: np.ndarray, ya: int, xa: int, yb: int, xb: int) -> float:
+    total = 0.0
+    for c in range(image.shape[2]):
+        d = image[ya, xa, c] - image[yb, xb, c]
+        total += d * d
+    return np.sqrt(total)
+
+
+def _edge_ends_py(e: int, h: int, w: int) -> tuple[int, int]:
+    """The two pixels (flat indices) of edge ``e``: edges to the right, down, down-right, up-right."""
+    right, down, diagonal = h * (w - 1), (h - 1) * w, (h - 1) * (w - 1)
+    if e < right:
+        y, x = e // (w - 1), e % (w - 1)
+        return y * w + x + 1, y * w + x
+    e -= right
+    if e < down:
+        y, x = e // w, e % w
+        return (y + 1) * w + x, y * w + x
+    e -= down
+    up = e >= diagonal
+    y, x = (e - diagonal * up) // (w - 1), (e - diagonal * up) % (w - 1)
+    if up:
+        return y * w + x + 1, (y + 1) * w + x
+    return (y + 1) * w + x + 1, y * w + x
+
+
+def _segment_py(h: int, w: int, order: np.ndarray, weight: np.ndarray, k: float, min_size: int) -> np.ndarray:
+    """Union-find over the edges in ``order``: merge while the weight is below both segments' thresholds."""
+    num = h * w
     parent = np.arange(num, dtype=np.int64)
     size = np.ones(num, dtype=np.int64)
     inner = np.zeros(num, dtype=np.float64)
-    for e in range(len(weight)):
-        a, b = _root(parent, first[e]), _root(parent, second[e])
+    for e in order:
+        first, second = _edge_ends(e, h, w)
+        a, b = _root(parent, first), _root(parent, second)
         # thresholds in single precision, as skimage computes them
         if a != b and weight[e] < min(np.float32(inner[a] + k / size[a]), np.float32(inner[b] + k / size[b])):
             root = _join(parent, size, a, b)
             inner[root] = weight[e]
-    for e in range(len(weight)):  # small segments join the neighbour across their lightest edge
-        a, b = _root(parent, first[e]), _root(parent, second[e])
+    for e in order:  # small segments join the neighbour across their lightest edge
+        first, second = _edge_ends(e, h, w)
+        a, b = _root(parent, first), _root(parent, second)
         if a != b and (size[a] < min_size or size[b] < min_size):
             _join(parent, size, a, b)
     labels = np.full(num, -1, dtype=np.int64)
@@ -99,6 +141,9 @@ def _join_py(parent: np.ndarray, size: np.ndarray, a: int, b: int) -> int:
 
 
 if njit is not None:
+    _distance = njit(cache=True, nogil=True)(_distance_py)
+    _edge_weights = njit(cache=True, nogil=True)(_edge_weights_py)
+    _edge_ends = njit(cache=True, nogil=True)(_edge_ends_py)
     _root = njit(cache=True, nogil=True)(_root_py)
     _join = njit(cache=True, nogil=True)(_join_py)
     _segment = njit(cache=True, nogil=True)(_segment_py)
