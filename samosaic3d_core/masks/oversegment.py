@@ -63,7 +63,7 @@ class OversegmentMasks:
         factor = max(1, round(w / self.config.reference_width)) if self.config.reference_width else 1
         if factor == 1:
             labels, scores = self._segment(frame.rgb, frame.depth)
-            return result_from_labels(labels, scores, self.config.min_area * self._step(w) ** 2)
+            return result_from_labels(labels, scores, self._min_pixels(w))
         labels, scores = self._segment(frame.rgb[::factor, ::factor], frame.depth[::factor, ::factor])
         labels = np.where(np.isin(labels, np.fromiter(scores, np.int64, len(scores))), labels, 0)  # small pieces out
         labels = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)[:h, :w]
@@ -73,6 +73,10 @@ class OversegmentMasks:
     def _step(self, width: int) -> int:
         """Subsampling per side of an image ``width`` pixels wide before Felzenszwalb."""
         return self.config.downsample or max(1, round(width / AUTO_SEGMENT_WIDTH))
+
+    def _min_pixels(self, width: int) -> int:
+        """``min_area`` in pixels of an image ``width`` pixels wide (it counts pixels of the reduced image)."""
+        return self.config.min_area * self._step(width) ** 2
 
     def _segment(self, rgb: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         """Label image of ``rgb`` and the score of each label with at least ``min_area`` reduced pixels."""
@@ -84,7 +88,7 @@ class OversegmentMasks:
         seg = np.where(depth_edges(depth, cfg.depth_jump), 0, seg)
         labels = split_components(seg)
         ids, counts = label_counts(labels)
-        big = counts >= cfg.min_area * step * step
+        big = counts >= self._min_pixels(w)
         area = counts[big].astype(np.float64) / float(h * w)
         score = np.clip(0.5 + 0.1 * np.log10(np.maximum(area, 1e-6) * 1e4), 0.05, 1.0)
         return labels, dict(zip(ids[big].tolist(), score.tolist()))
