@@ -9,7 +9,9 @@ import torch
 from samosaic3d_core.model.checkpoint import load_f2i, save_f2i
 from samosaic3d_core.model.f2i import W_GROUP_THRESHOLD, F2IConfig, F2IInput, F2IModel
 from samosaic3d_core.model.frame_model import F2IFrameConfig, F2IFrameModel
-from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PAIR_CUES, _spread_sample, pair_cues, pixel_uv
+from samosaic3d_core.model.pair_cues import (
+    NUM_PAIR_CUES, PAIR_CUES, PairCueConfig, _spread_sample, pair_cues, pixel_uv,
+)
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
 from samosaic3d_core.train.pair import (
     PairSet, PairTrainConfig, average_precision, fit_pair_head, grouping_precision_recall, pair_metrics,
@@ -227,3 +229,53 @@ def test_the_grouping_threshold_is_the_configs_or_with_none_the_models_own():
     assert F2IFrameModel(without_head, own).config.group_threshold == W_GROUP_THRESHOLD == 0.7
     assert F2IFrameModel(with_head).config.group_threshold == F2IFrameConfig().group_threshold == 0.7
     assert F2IFrameModel(with_head, F2IFrameConfig(group_threshold=0.9)).config.group_threshold == 0.9
+
+
+def _brute_force_distances(xyz, uv, frag, m, radius):
+    """Every sample against every sample, in float64: closest 3D and image distance per fragment
+    pair, and how many samples of i lie within ``radius`` of j."""
+    sample = _spread_sample(frag, m, 48)
+    f, p, q = frag[sample], xyz[sample].double(), uv[sample].double()
+    distance = torch.full((m, m), float("inf"), dtype=torch.float64)
+    pixels, touching = distance.clone(), torch.zeros(m, m, dtype=torch.float64)
+    for i in range(m):
+        for j in range(m):
+            if (f == i).any() and (f == j).any():
+                d = torch.cdist(p[f == i], p[f == j], compute_mode="donot_use_mm_for_euclid_dist")
+                distance[i, j] = d.min()
+                pixels[i, j] = torch.cdist(q[f == i], q[f == j], compute_mode="donot_use_mm_for_euclid_dist").min()
+                touching[i, j] = (d.amin(1) < radius).sum()
+    return distance, pixels, touching
+
+
+def test_pair_cues_measure_only_near_pairs_and_agree_with_every_sample_against_every_sample():
+    # 12 fragments scattered over a 6 m room far from the origin (large coordinates), some touching,
+    # some near in the image only, one without points; fragments of up to 300 points (sampled to 48)
+    g = torch.Generator().manual_seed(3)
+    centres = torch.rand(12, 3, generator=g) * torch.tensor([6.0, 6.0, 2.0]) + torch.tensor([40.0, -30.0, 0.0])
+    centres[1] = centres[0] + torch.tensor([0.12, 0.0, 0.0])  # touching 0
+    sizes = torch.randint(25, 300, (12,), generator=g)
+    sizes[5] = 0
+    frag = torch.cat([torch.full((int(n),), k) for k, n in enumerate(sizes)])
+    xyz = centres[frag] + (torch.rand(len(frag), 3, generator=g) - 0.5) * 0.2
+    uv = torch.rand(12, 2, generator=g)[frag] * 300 + torch.rand(len(frag), 2, generator=g) * 30
+    uv[frag == 7] = uv[frag == 6][:1] + 5  # image neighbours of 6, whatever their 3D distance
+    rgb = torch.rand(len(frag), 3, generator=g)
+    config = PairCueConfig()
+    cues = pair_cues(xyz, rgb, uv, frag, 12, torch.eye(12), config)
+
+    distance, pixels, touching = _brute_force_distances(xyz, uv, frag, 12, config.contact_radius)
+    off = ~torch.eye(12, dtype=torch.bool)
+    torch.testing.assert_close(cues[..., CUE["distance"]][off].double(),
+                               distance.clamp(max=config.max_distance)[off], atol=1e-5, rtol=0)
+    torch.testing.assert_close(cues[..., CUE["pixel_distance"]][off].double(),
+                               pixels.clamp(max=config.max_pixels)[off] / 10.0, atol=1e-4, rtol=0)
+    assert cues[0, 1, CUE["distance"]] < 0.04 and cues[0, 1, CUE["contact"]] > 0
+    s_count = torch.bincount(frag[_spread_sample(frag, 12, 48)], minlength=12).double()
+    of = touching / s_count.clamp(min=1)[:, None]
+    smaller_reads = torch.where(sizes[:, None] < sizes[None, :], of, of.T)
+    equal = sizes[:, None] == sizes[None, :]
+    expected = torch.where(equal, torch.maximum(of, of.T), smaller_reads)
+    torch.testing.assert_close(cues[..., CUE["contact"]][off].double(), expected[off], atol=1e-6, rtol=0)
+    assert (cues[5, :, CUE["distance"]][off[5]] == config.max_distance).all()  # the empty fragment
+    assert cues[6, 7, CUE["pixel_distance"]] < 1.0
