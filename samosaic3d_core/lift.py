@@ -7,7 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-from samosaic3d_core.geometry import backproject, group_boxes, hash_sample, sample_indices, voxel_downsample, voxel_keys
+from samosaic3d_core.geometry import backproject, group_boxes, hash_sample, sample_indices, voxel_keys
+from samosaic3d_core.geometry.depth_voxels import depth_voxel_points
 from samosaic3d_core.types import Fragments, Frame, FramePoints, MaskResult
 
 
@@ -51,11 +52,13 @@ def frame_points(frame: Frame, config: LiftConfig, fragment_map: np.ndarray | No
     ``fragment_map`` (H, W) mask index per pixel (-1 none) lets the budget keep small fragments
     whole (``keep_small_fragments``).
     """
-    xyz, pixel = backproject(frame.depth, frame.intrinsics, frame.pose, config.min_depth, config.max_depth)
-    keep = voxel_downsample(xyz, config.voxel_size) if config.voxel_size > 0 else np.arange(len(xyz))
-    keep = np.sort(keep)  # keep image order: deterministic and cache-friendly
-    mask_of = fragment_map.reshape(-1)[pixel[keep]] if fragment_map is not None else None
-    keep = keep[budget_sample(xyz[keep], pixel[keep], config, frame.index, mask_of)]
+    if config.voxel_size > 0:  # one point per voxel, in image order: deterministic and cache-friendly
+        xyz, pixel = depth_voxel_points(frame.depth, frame.intrinsics, frame.pose, config.min_depth,
+                                        config.max_depth, config.voxel_size)
+    else:
+        xyz, pixel = backproject(frame.depth, frame.intrinsics, frame.pose, config.min_depth, config.max_depth)
+    mask_of = fragment_map.reshape(-1)[pixel] if fragment_map is not None else None
+    keep = budget_sample(xyz, pixel, config, frame.index, mask_of)
     xyz, pixel = xyz[keep], pixel[keep]
     rgb = frame.rgb.reshape(-1, 3)[pixel]
     return FramePoints(xyz=xyz, rgb=rgb, pixel=pixel, fragment=np.full(len(xyz), -1, np.int32))
