@@ -48,7 +48,7 @@ def depth_voxel_points(
     if njit is not None:
         rotation = np.eye(3) if pose is None else np.asarray(pose, np.float64)[:3, :3]
         translation = np.zeros(3) if pose is None else np.asarray(pose, np.float64)[:3, 3]
-        table = np.full(1 << max(int(2 * h * w - 1).bit_length(), 4), _EMPTY, np.int32)
+        table = np.full(1 << max(int(2 * h * w - 1).bit_length(), 4), _EMPTY, np.int64)  # the keys seen
         xyz, pixel = np.empty((h * w, 3), np.float32), np.empty(h * w, np.int64)
         camera = np.array([intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy], np.float64)
         count = _first_points(np.ascontiguousarray(depth), camera, np.ascontiguousarray(rotation),
@@ -63,14 +63,20 @@ def depth_voxel_points(
 
 
 def _first_points_py(depth, camera, rotation, translation, min_depth, max_depth, voxel_size, table, xyz, pixel):
-    """Fill ``xyz`` / ``pixel`` with each voxel's first pixel; their count, or -1 if a key does not pack."""
+    """Fill ``xyz`` / ``pixel`` with each voxel's first pixel; their count, or -1 if a key does not pack.
+
+    ``table``: a power-of-two number of slots, all ``_EMPTY``, more than the pixels; it receives
+    the packed keys seen (open addressing, linear probing, multiplicative hashing).
+    """
     h, w = depth.shape
     fx, fy, cx, cy = camera[0], camera[1], camera[2], camera[3]
     mask = len(table) - 1
-    keys = np.empty(len(pixel), np.int64)
+    shift = 64  # the hash is the product's top log2(len(table)) bits
+    while (1 << (64 - shift)) < len(table):
+        shift -= 1
     count = 0
-    previous = -1
     for v in range(h):
+        previous = -1
         for u in range(w):
             d = depth[v, u]
             if not (math.isfinite(d) and d >= min_depth and d <= max_depth):
@@ -90,13 +96,12 @@ def _first_points_py(depth, camera, rotation, translation, min_depth, max_depth,
             if key == previous:  # neighbouring pixels mostly share a voxel
                 continue
             previous = key
-            slot = ((key * _GOLDEN) >> 20) & mask
-            while table[slot] != _EMPTY and keys[table[slot]] != key:
+            slot = ((key * _GOLDEN) >> shift) & mask
+            while table[slot] != _EMPTY and table[slot] != key:
                 slot = (slot + 1) & mask
-            if table[slot] != _EMPTY:
+            if table[slot] == key:
                 continue
-            table[slot] = count
-            keys[count] = key
+            table[slot] = key
             xyz[count, 0], xyz[count, 1], xyz[count, 2] = x, y, zz
             pixel[count] = v * w + u
             count += 1
