@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from samosaic3d_core.geometry.point_to_plane import normal_equations, project_to_grid
 from samosaic3d_core.geometry.rigid import inverse, pose_error, twist, untwist
 from samosaic3d_core.geometry.voxel import sample_indices
 from samosaic3d_core.types import Frame
@@ -133,10 +134,7 @@ class _FrameGrid:
 
     points: np.ndarray  # (h, w, 3) camera coordinates, z = 0 where invalid
     normals: np.ndarray  # (h, w, 3) unit, facing the camera; zero where invalid
-    fx: float
-    fy: float
-    cx: float
-    cy: float
+    camera: np.ndarray  # (fx, fy, cx, cy) of the grid
 
 
 def _frame_grid(frame: Frame, image_width: int) -> _FrameGrid:
@@ -163,21 +161,12 @@ def _frame_grid(frame: Frame, image_width: int) -> _FrameGrid:
     flip = np.sum(n * points[1:-1, 1:-1], axis=-1) > 0
     n[flip] *= -1.0
     normals[1:-1, 1:-1] = n
-    return _FrameGrid(points, normals, fx, fy, cx, cy)
+    return _FrameGrid(points, normals, np.array([fx, fy, cx, cy]))
 
 
 def _pair(grid: _FrameGrid, cam: np.ndarray):
     """Map points ``cam`` (M, 3) in camera coordinates -> (in_view, frame point, frame normal) per point."""
-    h, w = grid.points.shape[:2]
-    z = cam[:, 2]
-    inv_z = 1.0 / np.where(z > 0.1, z, np.inf)  # 0 behind or too close: lands on the principal point, dropped below
-    u = (cam[:, 0] * inv_z * grid.fx + (grid.cx + 0.5)).astype(np.int64)  # + 0.5 then truncate: round
-    v = (cam[:, 1] * inv_z * grid.fy + (grid.cy + 0.5)).astype(np.int64)
-    inside = (inv_z > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    pixel = np.where(inside, v * w + u, 0)
-    normal = np.take(grid.normals.reshape(-1, 3), pixel, axis=0)  # np.take: 4x faster than [pixel] here
-    inside &= normal[:, 2] != 0  # normals face the camera: z < 0 wherever one exists
-    return inside, np.take(grid.points.reshape(-1, 3), pixel, axis=0), normal
+    return project_to_grid(cam, grid.points, grid.normals, grid.camera)
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -266,20 +255,13 @@ class PoseRefiner:
         h_last = np.zeros((6, 6))
         for it in range(cfg.iterations):
             reach = schedule[min(it, len(schedule) - 1)]
-            s = pts @ pose_cw[:3, :3].T + pose_cw[:3, 3]
-            ok, p, n = _pair(grid, s)
-            gap = s - p
-            near = ok & (_rowdot(gap, gap) < reach**2)
-            if near.sum() < 6 * 10:
+            pairs, hessian, gradient = normal_equations(pts, pose_cw, grid.points, grid.normals, grid.camera, reach,
+                                                        cfg.huber)
+            if pairs < 6 * 10:
                 break
-            s, p, n = s[near], p[near], n[near]
-            r = _rowdot(n, s - p)
-            weight = np.minimum(1.0, cfg.huber / np.maximum(np.abs(r), 1e-12))
-            jac = np.concatenate([np.cross(s, n), n], axis=1)
-            weighted = jac * weight[:, None]
-            h_last = weighted.T @ jac
+            h_last = hessian
             try:
-                xi = -np.linalg.solve(h_last + 1e-9 * np.eye(6), weighted.T @ r)
+                xi = -np.linalg.solve(h_last + 1e-9 * np.eye(6), gradient)
             except np.linalg.LinAlgError:
                 break
             pose_cw = twist(xi) @ pose_cw
