@@ -125,13 +125,14 @@ def _sample_contacts(
     The diagonal is a fragment with itself (distance 0, every sample touching).
     """
     m, device = len(s_count), s_xyz.device
-    # padding far from everything, on opposite sides for the two fragments of a pair, so that it is
-    # never the closest point of anything and needs no mask
-    far = 1e4
-    xyz_hi, real = _padded(s_xyz, frag, s_count, far)  # (M, S, 3)
-    xyz_lo, _ = _padded(s_xyz, frag, s_count, -far)
-    uv_hi, _ = _padded(s_uv, frag, s_count, far)
-    uv_lo, _ = _padded(s_uv, frag, s_count, -far)
+    # padding 10 km (or pixels) beyond every sample, on opposite sides for the two fragments of a
+    # pair, so that it is never the closest point of anything and needs no mask
+    far_xyz = 1e4 + float(s_xyz.abs().max()) if len(s_xyz) else 1e4
+    far_uv = 1e4 + float(s_uv.abs().max()) if len(s_uv) else 1e4
+    xyz_hi, real = _padded(s_xyz, frag, s_count, far_xyz)  # (M, S, 3)
+    xyz_lo, _ = _padded(s_xyz, frag, s_count, -far_xyz)
+    uv_hi, _ = _padded(s_uv, frag, s_count, far_uv)
+    uv_lo, _ = _padded(s_uv, frag, s_count, -far_uv)
     rgb, _ = _padded(s_rgb, frag, s_count, 0.0)
     near_box = (_sample_box_gaps(xyz_hi, real) < config.max_distance) | (_sample_box_gaps(uv_hi, real) < config.max_pixels)
     i, j = torch.nonzero(torch.triu(near_box, diagonal=1), as_tuple=True)  # (K,) pairs i < j
@@ -150,7 +151,7 @@ def _sample_contacts(
     distance[i, j] = distance[j, i] = to_j.amin(1).sqrt()
     pixel_distance[i, j] = pixel_distance[j, i] = _closest(uv_hi[i], uv_lo[j])[0].amin(1).sqrt()
     radius2 = config.contact_radius ** 2
-    near_i, near_j = to_j < radius2, to_i < radius2  # padding lies 1e4 away: never near
+    near_i, near_j = to_j < radius2, to_i < radius2  # padding lies 10 km away: never near
     touching[i, j], touching[j, i] = near_i.sum(1).to(s_xyz.dtype), near_j.sum(1).to(s_xyz.dtype)
     touch_rgb[i, j] = (near_i[..., None] * rgb[i]).sum(1)
     touch_rgb[j, i] = (near_j[..., None] * rgb[j]).sum(1)
