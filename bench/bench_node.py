@@ -145,10 +145,11 @@ def bench_lockstep(context, domain, log_dir, messages) -> dict:
 
 
 def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: float, qos: str,
-                 executor: str = "single_threaded") -> dict:
+                 executor: str = "single_threaded", queue_depth: int | None = None) -> dict:
     """Publish at ``rate_hz`` for ``seconds`` (frames cycled), not waiting for the node; ``qos``: the inputs';
-    ``executor``: the node's parameter of that name."""
-    harness = NodeHarness(context, domain, log_dir, f"stream_{executor}", input_qos=qos, executor=executor)
+    ``executor`` and ``queue_depth`` (``input_queue_depth``; None: the config's): the node's parameters."""
+    depth = {} if queue_depth is None else {"input_queue_depth": queue_depth}
+    harness = NodeHarness(context, domain, log_dir, f"stream_{executor}", input_qos=qos, executor=executor, **depth)
     try:
         harness.wait_ready()
         harness.send(messages[0], time.time_ns(), prime=True)  # warm-up frame, not counted
@@ -186,7 +187,7 @@ def bench_stream(context, domain, log_dir, messages, rate_hz: float, seconds: fl
         harness.close()
     return {"sent": total, "processed": len(latency), "latency": latency, "dropped": dropped, "skipped": skipped,
             "received": received, "node_processed": node_processed, "color": color, "depth": depth,
-            "seconds": seconds, "qos": qos, "executor": executor, "processing": processing}
+            "seconds": seconds, "qos": qos, "executor": executor, "processing": processing, "queue_depth": queue_depth}
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -225,7 +226,8 @@ def stream_rows(args, streams) -> list[str]:
 
     first = streams[0]
     return [
-        f"| d. stream at {args.rate:g} Hz for {first['seconds']:g} s ({first['qos']} QoS), executor | "
+        f"| d. stream at {args.rate:g} Hz for {first['seconds']:g} s ({first['qos']} QoS"
+        + (f", input_queue_depth {first['queue_depth']}" if first["queue_depth"] is not None else "") + "), executor | "
         + cells(lambda st: f"`{st['executor']}`") + " |",
         "|---|" + "---:|" * len(streams),
         "| end-to-end latency p50 / p90 / p99 (ms) | " + cells(lambda st: "{:.0f} / {:.0f} / {:.0f}".format(*pct(st))) + " |",
@@ -335,6 +337,8 @@ def main() -> int:
                         help="input QoS of part d (node parameter input_qos and the publishers; default reliable)")
     parser.add_argument("--executor", choices=["single_threaded", "multi_threaded", "both"], default="both",
                         help="node parameter executor for part d (both: one stream each, in this run)")
+    parser.add_argument("--input-queue-depth", type=int, default=None,
+                        help="node parameter input_queue_depth for part d (default: config/samosaic3d.yaml's)")
     parser.add_argument("--plot", type=Path, default=Path("out/bench/node_latency.png"),
                         help="latency histogram of part d")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 70))
@@ -370,7 +374,7 @@ def main() -> int:
         for executor in executors:
             print(f"d. node stream at {args.rate:g} Hz, executor {executor} ...", flush=True)
             streams.append(bench_stream(context, args.domain, log_dir, messages, args.rate, args.stream_seconds,
-                                        args.stream_qos, executor))
+                                        args.stream_qos, executor, args.input_queue_depth))
     finally:
         rclpy.try_shutdown(context=context)
     text = table(args, core_ms, core_stages, lock, pack, streams)
