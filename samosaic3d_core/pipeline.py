@@ -267,7 +267,7 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
     from samosaic3d_core.baseline import ColorFeatures, HeuristicAssociator
     from samosaic3d_core.i2s_association import LearnedAssociator
     from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_f2i, load_samosaic3d
-    from samosaic3d_core.model.frame_model import F2IFrameModel
+    from samosaic3d_core.model.frame_model import F2IFrameModel, frame_config_for_masks
     from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 
     device = resolve_device(config.device)
@@ -290,7 +290,7 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
         i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=config.descriptor.dim)
     if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
         merger = I2SMerger(i2s_config)
-    frame_model = F2IFrameModel(model, config.frame_model, device=device)
+    frame_model = F2IFrameModel(model, frame_config_for_masks(config.frame_model, config.masks.source), device=device)
     if merging == "heuristic":  # F2I only: the baseline's association over colour features
         return ColorFeatures(frame_model, config.descriptor), HeuristicAssociator(config.association)
     frame_model = learned_frame_features(frame_model, i2s_config, config.descriptor)

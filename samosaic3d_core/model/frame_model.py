@@ -48,7 +48,14 @@ class F2IFrameConfig:
     None: the model's own (``F2IModel.group_threshold``: ``PairHeadConfig.group_threshold`` for a
     model with a pair head, whose refined affinity replaces W, else ``W_GROUP_THRESHOLD``). The
     default was chosen with the shipped weights on the default and hard validation scenes
-    (docs/map_quality.md): above the pair head's own 0.5, fewer touching objects are fused."""
+    (docs/map_quality.md): above the pair head's own 0.5, fewer touching objects are fused. The
+    ``oversegment`` mask source has its own (``oversegment_group_threshold``)."""
+    oversegment_group_threshold: float | None = 0.6
+    """``group_threshold`` for the fragments of the weight-free ``oversegment`` mask source (None:
+    ``group_threshold`` for them too). Its colour-and-depth pieces are smaller and more numerous
+    than SAM's, and the shipped weights, trained on SAM-like fragments, group them best at a lower
+    threshold: 0.6 was chosen over 0.5-0.8 on validation scenes at 320x240 and 640x480
+    (docs/map_quality.md). Applied by the segmenter, which knows its mask source."""
     fill_unassigned: bool = True
     """With ``readout="affinity"``: a point in no fragment (eroded mask boundaries, thin parts no
     mask caught) joins the group whose instance mask gives it the highest probability, if that
@@ -66,10 +73,19 @@ class F2IFrameConfig:
     def __post_init__(self):
         if self.readout not in READOUTS:
             raise ValueError(f"F2IFrameConfig.readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
-        if self.group_threshold is not None and not 0.0 <= self.group_threshold <= 1.0:
-            raise ValueError(f"F2IFrameConfig.group_threshold must be in [0, 1], got {self.group_threshold}")
+        for name in ("group_threshold", "oversegment_group_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"F2IFrameConfig.{name} must be in [0, 1], got {value}")
         if self.cpu_threads < 0:
             raise ValueError(f"F2IFrameConfig.cpu_threads must be >= 0, got {self.cpu_threads}")
+
+
+def frame_config_for_masks(config: F2IFrameConfig, mask_source: str) -> F2IFrameConfig:
+    """``config`` with the grouping threshold of ``mask_source`` (``oversegment_group_threshold``)."""
+    if mask_source == "oversegment" and config.oversegment_group_threshold is not None:
+        return dataclasses.replace(config, group_threshold=config.oversegment_group_threshold)
+    return config
 
 
 def instance_scores(objectness: torch.Tensor, probs: torch.Tensor, config: F2IFrameConfig) -> torch.Tensor:

@@ -413,3 +413,30 @@ def test_the_learned_pipeline_on_the_cpu_sets_torch_threads_once():
         torch.set_num_threads(previous)
     with pytest.raises(ValueError, match="cpu_threads must be >= 0"):
         SegmenterConfig.from_flat({"cpu_threads": -1})
+
+
+def test_oversegment_pieces_are_grouped_at_their_own_threshold(tmp_path):
+    from samosaic3d_core.model.checkpoint import save_f2i
+    from samosaic3d_core.model.f2i import F2IModel
+    from samosaic3d_core.model.frame_model import F2IFrameConfig, frame_config_for_masks
+    from test.core.test_model_f2i import TINY
+
+    config = F2IFrameConfig(group_threshold=0.7, oversegment_group_threshold=0.6)
+    assert frame_config_for_masks(config, "oversegment").group_threshold == 0.6
+    assert frame_config_for_masks(config, "sim") is config and frame_config_for_masks(config, "fastsam") is config
+    same = dataclasses.replace(config, oversegment_group_threshold=None)
+    assert frame_config_for_masks(same, "oversegment").group_threshold == 0.7
+    with pytest.raises(ValueError, match="oversegment_group_threshold must be in"):
+        F2IFrameConfig(oversegment_group_threshold=1.5)
+
+    path = save_f2i(tmp_path / "f2i.safetensors", F2IModel.from_config(TINY), TINY)
+
+    def threshold(source, **flat):
+        seg = OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+            {"pipeline": "learned", "checkpoint": str(path), "masks.source": source, "device": "cpu", **flat}))
+        return seg.frame_model.frame_model.config.group_threshold
+
+    assert threshold("oversegment") == F2IFrameConfig().oversegment_group_threshold
+    assert threshold("sim") == F2IFrameConfig().group_threshold
+    assert threshold("oversegment", **{"frame_model.oversegment_group_threshold": None,
+                                       "frame_model.group_threshold": 0.8}) == 0.8
