@@ -72,12 +72,12 @@ def _spread_sample(fragment: Tensor, num_fragments: int, per_fragment: int) -> T
     return order[rank % stride[frag] == 0]
 
 
-def _padded(values: Tensor, frag: Tensor, count: Tensor, fill: float) -> tuple[Tensor, Tensor]:
-    """(M, S, D) ``values`` (P, D) of samples grouped by fragment (``frag`` sorted), ``fill`` where a
+def _padded(values: Tensor, frag: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
+    """(M, S, D) ``values`` (P, D) of samples grouped by fragment (``frag`` sorted), zero where a
     fragment has fewer than S = max(count) samples, and the (M, S) mask of real samples."""
     m, s = len(count), int(count.max()) if len(count) else 0
     rank = torch.arange(len(frag), device=frag.device) - (torch.cumsum(count, 0) - count)[frag]
-    out = values.new_full((m, s, values.shape[1]), fill)
+    out = values.new_zeros((m, s, values.shape[1]))
     out[frag, rank] = values
     real = torch.zeros(m, s, dtype=torch.bool, device=frag.device)
     real[frag, rank] = True
@@ -125,15 +125,15 @@ def _sample_contacts(
     The diagonal is a fragment with itself (distance 0, every sample touching).
     """
     m, device = len(s_count), s_xyz.device
+    block, real = _padded(torch.cat([s_xyz, s_uv, s_rgb], 1), frag, s_count)  # (M, S, 8)
+    xyz, uv, rgb = block[..., :3], block[..., 3:5], block[..., 5:]
     # padding 10 km (or pixels) beyond every sample, on opposite sides for the two fragments of a
     # pair, so that it is never the closest point of anything and needs no mask
+    pad = ~real[..., None]
     far_xyz = 1e4 + float(s_xyz.abs().max()) if len(s_xyz) else 1e4
     far_uv = 1e4 + float(s_uv.abs().max()) if len(s_uv) else 1e4
-    xyz_hi, real = _padded(s_xyz, frag, s_count, far_xyz)  # (M, S, 3)
-    xyz_lo, _ = _padded(s_xyz, frag, s_count, -far_xyz)
-    uv_hi, _ = _padded(s_uv, frag, s_count, far_uv)
-    uv_lo, _ = _padded(s_uv, frag, s_count, -far_uv)
-    rgb, _ = _padded(s_rgb, frag, s_count, 0.0)
+    xyz_hi, xyz_lo = xyz.masked_fill(pad, far_xyz), xyz.masked_fill(pad, -far_xyz)
+    uv_hi, uv_lo = uv.masked_fill(pad, far_uv), uv.masked_fill(pad, -far_uv)
     near_box = (_sample_box_gaps(xyz_hi, real) < config.max_distance) | (_sample_box_gaps(uv_hi, real) < config.max_pixels)
     i, j = torch.nonzero(torch.triu(near_box, diagonal=1), as_tuple=True)  # (K,) pairs i < j
 
