@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from samosaic3d_core.geometry import box_gap, box_iou
 from samosaic3d_core.memory import FrameObservation, SceneMemory
@@ -183,6 +182,8 @@ class HeuristicAssociator:
         if len(matches) == 0 or len(candidates) == 0:
             return matches
         score = self.merge_scores(obs, candidates)  # (K, A)
+        from scipy.optimize import linear_sum_assignment  # here: the learned pipeline never loads it
+
         rows, cols = linear_sum_assignment(score, maximize=True)
         keep = score[rows, cols] >= self.config.merge_threshold
         matches[rows[keep]] = candidates.ids[cols[keep]]
