@@ -33,8 +33,10 @@ from samosaic3d_ros.stamps import header_ns
 
 log = logging.getLogger(__name__)
 
-FIRST_FRAME_PAUSE_S = 0.5
-"""Pause between the first camera info / TF and the first images (see ``_Player.publish_frame``)."""
+FIRST_FRAME_ACK_TIMEOUT_S = 2.0
+"""Longest wait for the node to acknowledge the first camera info and TF (see ``_Player.publish_frame``)."""
+FIRST_FRAME_PAUSE_S = 0.1
+"""Then a pause for the node's executor to take them in, before the first images."""
 
 OUTPUT_TOPICS = ("/instances", "/instances/cloud", "/instances/markers", "/diagnostics")
 
@@ -96,32 +98,69 @@ def _node_command(config: ReplayConfig) -> list[str]:
     return cmd
 
 
-def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
-    """Start the node, play ``bag`` into it, return its final map; the node is always stopped."""
+class NodeProcess:
+    """``samosaic3d_node`` started as a subprocess for a replay (LOCALHOST discovery, its own domain id,
+    its log in a temporary ``ROS_LOG_DIR``). Started before the bag is ready, it loads while the bag is
+    written; ``request_stop`` sends SIGINT (the node exits while the caller goes on), ``stop`` also waits
+    for the exit (killed after ``STOP_TIMEOUT_S``). A context manager that stops the node."""
+
+    STOP_TIMEOUT_S = 15.0
+
+    def __init__(self, config: ReplayConfig):
+        domain = config.domain_id
+        if domain is None:
+            domain = int(os.environ.get("ROS_DOMAIN_ID") or 1 + os.getpid() % 100)
+        use_large_data_profile()  # full-resolution images: see config/fastdds_large_data.xml
+        env = with_local_interfaces(dict(os.environ, ROS_DOMAIN_ID=str(domain)))
+        env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        log_dir = tempfile.mkdtemp(prefix="samosaic3d_replay_")
+        env.setdefault("ROS_LOG_DIR", log_dir)
+        # the player's own participant (this process) joins the same domain, as locally
+        os.environ.update({name: env[name] for name in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE",
+                                                         "ROS_LOG_DIR")})
+        self.log_path = Path(log_dir) / "node.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(_node_command(config), env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def request_stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+
+    def stop(self) -> None:
+        self.request_stop()
+        try:
+            self.proc.wait(timeout=self.STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+    def __enter__(self) -> NodeProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def replay(bag: str | Path, config: ReplayConfig | None = None, node: NodeProcess | None = None) -> ReplayResult:
+    """Play ``bag`` into the node and return its final map. Without ``node`` the node is started here
+    and always stopped; a ``node`` the caller started (``NodeProcess(config)``, the same config) is
+    left to the caller to stop."""
     import rclpy
 
     config = config or ReplayConfig()
     if not message_count(bag, config.topics.depth):
         raise ValueError(f"bag '{bag}' has no camera frames on {config.topics.depth}")
-    domain = config.domain_id
-    if domain is None:
-        domain = int(os.environ.get("ROS_DOMAIN_ID") or 1 + os.getpid() % 100)
-    use_large_data_profile()  # full-resolution images: see config/fastdds_large_data.xml
-    env = with_local_interfaces(dict(os.environ, ROS_DOMAIN_ID=str(domain)))
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    log_dir = tempfile.mkdtemp(prefix="samosaic3d_replay_")
-    env.setdefault("ROS_LOG_DIR", log_dir)
-    os.environ.update({"ROS_DOMAIN_ID": env["ROS_DOMAIN_ID"],
-                       "ROS_AUTOMATIC_DISCOVERY_RANGE": env["ROS_AUTOMATIC_DISCOVERY_RANGE"],
-                       "ROS_LOG_DIR": env["ROS_LOG_DIR"]})
-    node_log = open(Path(log_dir) / "node.log", "w")
-    proc = subprocess.Popen(_node_command(config), env=env, stdout=node_log, stderr=subprocess.STDOUT)
+    owned = node is None
+    if owned:
+        node = NodeProcess(config)
+    proc = node.proc
     context = rclpy.Context()
     rclpy.init(context=context)
     recorder = _Recorder(config.record) if config.record else None
     try:
         player = _Player(context, recorder, config.topics.depth)
-        player.wait_for_node(proc, config.startup_timeout)
+        player.wait_for_node(proc, config.startup_timeout, node.log_path)
         for topic, msgtype, raw in static_messages(bag):
             player.publish(topic, msgtype, raw)
         started = time.perf_counter()
@@ -145,13 +184,8 @@ def replay(bag: str | Path, config: ReplayConfig | None = None) -> ReplayResult:
         if recorder is not None:
             recorder.close()
         rclpy.try_shutdown(context=context)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        node_log.close()
+        if owned:
+            node.stop()
 
 
 def spin_in_background(node, context):
@@ -220,12 +254,17 @@ class _Player:
         self._publishers[topic].publish(bytes(raw))
 
     def publish_frame(self, group: FrameGroup, first: bool = False) -> None:
-        """TF, poses and camera info before the images. Topics are not ordered against each other, so
-        before the first frame's images the node is given a moment to take in the first camera
-        info; later frames' poses are waited for by the node itself (``tf_timeout``)."""
+        """TF, poses and camera info before the images. Topics are not ordered against each other, and
+        the node skips images that come before any camera info, so the first frame's images wait until
+        the node has acknowledged its camera info and TF (reliable delivery) and a moment more; later
+        frames' poses are waited for by the node itself (``tf_timeout``)."""
         for topic, msgtype, raw in group.context:
             self.publish(topic, msgtype, raw)
         if first and not self._primed:
+            from rclpy.duration import Duration
+
+            for topic in {topic for topic, _, _ in group.context}:
+                self._publishers[topic].wait_for_all_acked(Duration(seconds=FIRST_FRAME_ACK_TIMEOUT_S))
             time.sleep(FIRST_FRAME_PAUSE_S)
             self._primed = True
         for topic, msgtype, raw in group.images:
@@ -243,12 +282,12 @@ class _Player:
             self.last_cloud_stamp = header_ns(msg)
             self._cond.notify_all()
 
-    def wait_for_node(self, proc, timeout: float) -> None:
+    def wait_for_node(self, proc, timeout: float, log_path: Path) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"samosaic3d_node exited with code {proc.returncode} during start-up "
-                                   f"(log: {os.environ.get('ROS_LOG_DIR')}/node.log)")
+                                   f"(log: {log_path})")
             if self.node.count_subscribers(self._depth_topic) > 0 and \
                     self.node.count_publishers("/instances/frame_cloud") > 0:
                 return

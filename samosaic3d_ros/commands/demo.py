@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     params_file = args.config or str(default_params_file())
     params = params_from_yaml(params_file, **overrides)
     seg_started = time.perf_counter()
+    node = None
     if offline:
         segmenter = build_segmenter(params)
         for frame in _progress(frames, "segment"):
@@ -86,16 +87,22 @@ def run(args: argparse.Namespace) -> int:
         scene_map, processed, mode = segmenter.map(), len(frames), "offline (core pipeline)"
         frame_seconds = []
     else:
-        from samosaic3d_ros.bag.replay import ReplayConfig, replay
+        from samosaic3d_ros.bag.replay import NodeProcess, ReplayConfig, replay
         from samosaic3d_ros.bag.writer import write_bag
 
         bag, recorded = out / "scene.mcap", out / "node_outputs"
-        write_bag(bag, frames, overwrite=True)
-        if recorded.is_dir():  # the previous demo's recording in this output folder
-            shutil.rmtree(recorded)
-        print(f"bag: {bag}; replaying it into samosaic3d_node (lock-step) ...")
-        result = replay(bag, ReplayConfig(params_file=params_file, overrides=overrides,
-                                          record=str(recorded)))
+        replay_config = ReplayConfig(params_file=params_file, overrides=overrides, record=str(recorded))
+        node = NodeProcess(replay_config)  # it loads its model while the bag is written
+        try:
+            write_bag(bag, frames, overwrite=True)
+            if recorded.is_dir():  # the previous demo's recording in this output folder
+                shutil.rmtree(recorded)
+            print(f"bag: {bag}; replaying it into samosaic3d_node (lock-step) ...")
+            result = replay(bag, replay_config, node=node)
+        except BaseException:
+            node.stop()
+            raise
+        node.request_stop()  # the node shuts down while its map is scored
         scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
         frame_seconds = list(result.frame_seconds.values())
     seg_seconds = time.perf_counter() - seg_started
@@ -123,12 +130,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo finished in {time.perf_counter() - started:.0f} s; report: {report}/ "
           "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")
     print(format_ap_line(ap))
+    if node is not None:
+        node.stop()
     return 0
 
 
 def _stream_entries(frame_seconds: list[float]) -> dict:
     """Through the node: the lock-step rate once it runs (``fps`` also counts starting the node,
-    loading the model and writing the bag) and the median round trip, images out to result back."""
+    loading the model and writing the bag, up to the node's final map) and the median round trip,
+    images out to result back."""
     if not frame_seconds:
         return {}
     ordered = sorted(frame_seconds)
