@@ -96,6 +96,7 @@ class MapNodeMixin:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._camera_info = None
+        self._camera_info_arrived = threading.Event()
         self._last_stamp_ns: int | None = None
         self._frame_index = 0
         self._last_publish: dict[str, float] = {}
@@ -185,6 +186,7 @@ class MapNodeMixin:
     # --- callbacks: store and return -------------------------------------------------------
     def _on_camera_info(self, msg) -> None:
         self._camera_info = msg
+        self._camera_info_arrived.set()
 
     def _on_frame(self, color, depth) -> None:
         self.stats.on_received()
@@ -243,6 +245,8 @@ class MapNodeMixin:
             self._last_stamp_ns = None
             self.tf_buffer.clear()  # tf2 would otherwise ignore the new, older transforms as stale
             self._reset_map()
+        if self._camera_info is None:  # the first images may overtake the first camera info: wait as for a pose
+            self._camera_info_arrived.wait(self.params.tf_timeout)
         frame = build_frame(color, depth, self._camera_info, self.params, self._camera_pose, index=self._frame_index)
         converted = time.perf_counter()
         header = Header(stamp=depth.header.stamp, frame_id=self.params.map_frame)

@@ -64,7 +64,8 @@ class NodeParams:
     pose_child_frame: str = ""
     """frame a PoseStamped pose refers to (empty: camera_frame)"""
     tf_timeout: float = 0.1
-    """how long (s) the worker waits for the camera pose of a frame"""
+    """how long (s) the worker waits for the camera pose of a frame (and, until the first camera info
+    arrives, for that)"""
     tf_cache_time: float = 10.0
     """seconds of transform history kept for lookups"""
     on_time_jump: Literal["reset", "skip"] = "reset"

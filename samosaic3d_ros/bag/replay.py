@@ -33,11 +33,6 @@ from samosaic3d_ros.stamps import header_ns
 
 log = logging.getLogger(__name__)
 
-FIRST_FRAME_ACK_TIMEOUT_S = 2.0
-"""Longest wait for the node to acknowledge the first camera info and TF (see ``_Player.publish_frame``)."""
-FIRST_FRAME_PAUSE_S = 0.1
-"""Then a pause for the node's executor to take them in, before the first images."""
-
 OUTPUT_TOPICS = ("/instances", "/instances/cloud", "/instances/markers", "/diagnostics")
 
 
@@ -170,7 +165,7 @@ def replay(bag: str | Path, config: ReplayConfig | None = None, node: NodeProces
                 first_stamp = group.stamp
             elif not config.lockstep:  # at the bag's rate
                 time.sleep(max(0.0, started + (group.stamp - first_stamp) * 1e-9 - time.perf_counter()))
-            player.publish_frame(group, first=sent == 0)
+            player.publish_frame(group)
             sent_at = time.perf_counter()
             sent += 1
             if config.lockstep and player.wait_for_frame(group.stamp, config.frame_timeout, proc):
@@ -225,7 +220,6 @@ class _Player:
         self._reliable = reliable
         self._publishers: dict[str, object] = {}
         self._depth_topic = depth_topic
-        self._primed = False
         self._cond = threading.Condition()
         self.frame_stamps: set[int] = set()
         self.frames_seen = 0
@@ -253,20 +247,11 @@ class _Player:
                 time.sleep(0.02)
         self._publishers[topic].publish(bytes(raw))
 
-    def publish_frame(self, group: FrameGroup, first: bool = False) -> None:
-        """TF, poses and camera info before the images. Topics are not ordered against each other, and
-        the node skips images that come before any camera info, so the first frame's images wait until
-        the node has acknowledged its camera info and TF (reliable delivery) and a moment more; later
-        frames' poses are waited for by the node itself (``tf_timeout``)."""
+    def publish_frame(self, group: FrameGroup) -> None:
+        """TF, poses and camera info before the images. Topics are not ordered against each other: the
+        node waits for a frame's pose, and for the first camera info, up to ``tf_timeout``."""
         for topic, msgtype, raw in group.context:
             self.publish(topic, msgtype, raw)
-        if first and not self._primed:
-            from rclpy.duration import Duration
-
-            for topic in {topic for topic, _, _ in group.context}:
-                self._publishers[topic].wait_for_all_acked(Duration(seconds=FIRST_FRAME_ACK_TIMEOUT_S))
-            time.sleep(FIRST_FRAME_PAUSE_S)
-            self._primed = True
         for topic, msgtype, raw in group.images:
             self.publish(topic, msgtype, raw, image=True)
 

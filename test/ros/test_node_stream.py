@@ -221,3 +221,18 @@ def test_the_pose_each_frame_was_fused_with_is_published(ros, tmp_path):
     assert (position.x, position.y, position.z) == pytest.approx(tuple(scene.CAMERA_IN_MAP))
     ours = [t for m in tfs for t in m.transforms if t.child_frame_id == "camera_refined"][-1]
     assert ours.header.frame_id == "map" and ours.transform.translation.z == pytest.approx(scene.CAMERA_IN_MAP[2])
+
+
+def test_images_that_overtake_the_first_camera_info_wait_for_it(ros, tmp_path):
+    """Separate topics have no order: the first images may come before the first camera info. The
+    worker waits for it up to ``tf_timeout`` (as for a pose) instead of skipping the frame."""
+    node = start_node(ros, tmp_path, instances_rate=0.0, map_cloud_rate=0.0, tf_timeout=3.0)
+    tester = ros.tester()
+    frame_clouds = ros.collect(tester, PointCloud2, "instances/frame_cloud")
+    stream = Stream(ros, tester)
+    stream.send(TIMES[0], info=False)
+    time.sleep(0.5)  # the worker holds the frame
+    assert frame_clouds == [] and not node.stats.skipped
+    stream.info.publish(scene.camera_info_msg(TIMES[0]))
+    ros.wait_until(lambda: frame_clouds, what="the frame whose images came before the camera info")
+    assert stamp_seconds(frame_clouds[0].header) == pytest.approx(TIMES[0]) and not node.stats.skipped
