@@ -92,7 +92,8 @@ def main() -> None:
             totals[kind] += 1
             totals["pairs"] += 1
             totals["kept apart in most frames"] += both > 0 and apart > both / 2
-            print(f"{scene_dir.name} objects {a}, {b}: apart in {apart} of {both} frames seeing both; first fused: {origin}")
+            print(f"{scene_dir.name} objects {a}, {b}: apart in {apart} of {both} frames seeing both; "
+                  f"first fused: {origin}")
     print(dict(totals))
 
 

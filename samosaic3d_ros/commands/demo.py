@@ -107,31 +107,34 @@ def run(args: argparse.Namespace) -> int:
         frame_seconds = list(result.frame_seconds.values())
     seg_seconds = time.perf_counter() - seg_started
 
-    config = EvalConfig()
-    points = build_scene_points(frames, config)
-    scored = score_map(points, scene_map, config, scene.name)
-    ap = evaluate_scenes([scored.eval_input], config.min_region_size)
+    try:
+        config = EvalConfig()
+        points = build_scene_points(frames, config)
+        scored = score_map(points, scene_map, config, scene.name)
+        ap = evaluate_scenes([scored.eval_input], config.min_region_size)
 
-    shown = max(frames, key=_visible_instances)
-    shown_masks = build_mask_source(params.segmenter.masks)(shown)  # the masks the segmenter saw
-    metrics = {
-        "scene": scene.name, "seed": args.seed, "frames": len(frames), "frames_processed": processed,
-        "mode": mode, "pipeline": resolve_pipeline(params.segmenter).pipeline, "masks": params.segmenter.masks.source,
-        **ap_entries(ap),
-        "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
-        **_stream_entries(frame_seconds),
-        "gt_instances": int(len(set(points.gt_instance.tolist()) - {0})), "map_points": int(len(scene_map.xyz)),
-        **scored.quality(params.segmenter.memory.map_voxel_size),
-    }
-    report = out / "report"
-    write_report(report, ReportInputs(shown, shown_masks, points.xyz, scored.pred_ids, points.gt_instance, scene_map,
-                                      metrics))
-    print(json.dumps(metrics))
-    print(f"demo finished in {time.perf_counter() - started:.0f} s; report: {report}/ "
-          "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")
-    print(format_ap_line(ap))
-    if node is not None:
-        node.stop()
+        shown = max(frames, key=_visible_instances)
+        shown_masks = build_mask_source(params.segmenter.masks)(shown)  # the masks the segmenter saw
+        metrics = {
+            "scene": scene.name, "seed": args.seed, "frames": len(frames), "frames_processed": processed,
+            "mode": mode, "pipeline": resolve_pipeline(params.segmenter).pipeline,
+            "masks": params.segmenter.masks.source,
+            **ap_entries(ap),
+            "segment_seconds": round(seg_seconds, 2), "fps": round(processed / max(seg_seconds, 1e-9), 2),
+            **_stream_entries(frame_seconds),
+            "gt_instances": int(len(set(points.gt_instance.tolist()) - {0})), "map_points": int(len(scene_map.xyz)),
+            **scored.quality(params.segmenter.memory.map_voxel_size),
+        }
+        report = out / "report"
+        write_report(report, ReportInputs(shown, shown_masks, points.xyz, scored.pred_ids, points.gt_instance,
+                                          scene_map, metrics))
+        print(json.dumps(metrics))
+        print(f"demo finished in {time.perf_counter() - started:.0f} s; report: {report}/ "
+              "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")
+        print(format_ap_line(ap))
+    finally:  # the node, told to stop, has been shutting down meanwhile
+        if node is not None:
+            node.stop()
     return 0
 
 
