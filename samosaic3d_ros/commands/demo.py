@@ -12,6 +12,7 @@ gets the pictures and metrics. Without an importable rclpy the demo says so and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import time
@@ -79,35 +80,31 @@ def run(args: argparse.Namespace) -> int:
     params_file = args.config or str(default_params_file())
     params = params_from_yaml(params_file, **overrides)
     seg_started = time.perf_counter()
-    node = None
-    if offline:
-        segmenter = build_segmenter(params)
-        for frame in _progress(frames, "segment"):
-            segmenter.step(frame if params.segmenter.masks.source in ("sim", "oracle") else without_ground_truth(frame))
-        scene_map, processed, mode = segmenter.map(), len(frames), "offline (core pipeline)"
-        frame_seconds = []
-    else:
-        from samosaic3d_ros.bag.replay import NodeProcess, ReplayConfig, replay
-        from samosaic3d_ros.bag.writer import write_bag
+    with contextlib.ExitStack() as stack:  # a node started here is stopped on the way out
+        if offline:
+            segmenter = build_segmenter(params)
+            for frame in _progress(frames, "segment"):
+                segmenter.step(frame if params.segmenter.masks.source in ("sim", "oracle")
+                               else without_ground_truth(frame))
+            scene_map, processed, mode = segmenter.map(), len(frames), "offline (core pipeline)"
+            frame_seconds = []
+        else:
+            from samosaic3d_ros.bag.replay import NodeProcess, ReplayConfig, replay
+            from samosaic3d_ros.bag.writer import write_bag
 
-        bag, recorded = out / "scene.mcap", out / "node_outputs"
-        replay_config = ReplayConfig(params_file=params_file, overrides=overrides, record=str(recorded))
-        node = NodeProcess(replay_config)  # it loads its model while the bag is written
-        try:
+            bag, recorded = out / "scene.mcap", out / "node_outputs"
+            replay_config = ReplayConfig(params_file=params_file, overrides=overrides, record=str(recorded))
+            node = stack.enter_context(NodeProcess(replay_config))  # it loads its model while the bag is written
             write_bag(bag, frames, overwrite=True)
             if recorded.is_dir():  # the previous demo's recording in this output folder
                 shutil.rmtree(recorded)
             print(f"bag: {bag}; replaying it into samosaic3d_node (lock-step) ...")
             result = replay(bag, replay_config, node=node)
-        except BaseException:
-            node.stop()
-            raise
-        node.request_stop()  # the node shuts down while its map is scored
-        scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
-        frame_seconds = list(result.frame_seconds.values())
-    seg_seconds = time.perf_counter() - seg_started
+            node.request_stop()  # the node shuts down while its map is scored
+            scene_map, processed, mode = result.final_map, result.frames_processed, "ROS 2 node over DDS"
+            frame_seconds = list(result.frame_seconds.values())
+        seg_seconds = time.perf_counter() - seg_started
 
-    try:
         config = EvalConfig()
         points = build_scene_points(frames, config)
         scored = score_map(points, scene_map, config, scene.name)
@@ -132,9 +129,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo finished in {time.perf_counter() - started:.0f} s; report: {report}/ "
               "(overview.png, map_top_down.png, map_perspective.png, metrics.json)")
         print(format_ap_line(ap))
-    finally:  # the node, told to stop, has been shutting down meanwhile
-        if node is not None:
-            node.stop()
     return 0
 
 
