@@ -95,9 +95,11 @@ def check_sections(config) -> None:
         nested = _nested_type(hints[f.name])
         value = getattr(config, f.name)
         if nested is not None and not isinstance(value, nested):
+            name = type(config).__name__
+            call = f"{name}.from_flat(" if hasattr(type(config), "from_flat") else f"samosaic3d_core.config.from_flat({name}, "
             raise TypeError(
-                f"{type(config).__name__}.{f.name} must be a {nested.__name__}, got {value!r}; set one of its "
-                f"fields by dotted name instead, e.g. {type(config).__name__}.from_flat({{'{f.name}.<field>': ...}})"
+                f"{name}.{f.name} must be a {nested.__name__}, got {value!r}; set one of its "
+                f"fields by dotted name instead, e.g. {call}{{'{f.name}.<field>': ...}})"
             )
 
 

@@ -155,6 +155,17 @@ def test_config_from_dict_and_dotted_names():
     assert SegmenterConfig.from_dict({"masks": {"sim": {"score_range": [0.5, 0.9]}}}).masks.sim.score_range == (0.5, 0.9)
 
 
+def test_a_section_given_as_a_dict_names_a_call_that_exists():
+    from samosaic3d_core.config import from_flat
+    from samosaic3d_core.memory import MemoryConfig
+
+    with pytest.raises(TypeError, match=r"e\.g\. SegmenterConfig\.from_flat\(\{'memory\.<field>'"):
+        SegmenterConfig(memory={})
+    with pytest.raises(TypeError, match=r"e\.g\. samosaic3d_core\.config\.from_flat\(MemoryConfig, \{'consolidation"):
+        MemoryConfig(consolidation={"every": 0})
+    assert from_flat(MemoryConfig, {"consolidation.every": 0}).consolidation.every == 0  # the call it names works
+
+
 @pytest.mark.parametrize("values,message", [
     ({"lift": {"voxel_sise": 0.1}}, "my.yaml: unknown key 'lift.voxel_sise'; did you mean 'lift.voxel_size'?"),
     ({"memroy": {}}, "unknown key 'memroy'; did you mean 'memory'?"),
