@@ -180,6 +180,17 @@ class SceneMemory(MapRevision):
         rows = self._member_rows(int(map_id))
         return self._voxels.table["xyz"][rows].copy(), _to_uint8(self._voxels.table["rgb"][rows])
 
+    def voxel_rows(self, keys: np.ndarray) -> np.ndarray:
+        """(U,) packed map-grid keys (``FrameObservation.voxel_key``) -> (U,) int64 voxel rows, -1 where
+        not in the map. Rows are stable: row r is the r-th point of ``scene_map`` and of ``voxel_owners``."""
+        return self._voxels.lookup(np.asarray(keys))
+
+    def voxel_owners(self) -> np.ndarray:
+        """(V,) map id owning each voxel row (0 = none; a read-only view)."""
+        owner = self._voxels.owner.view()
+        owner.flags.writeable = False
+        return owner
+
     def surface_points(self) -> np.ndarray:
         """(V, 3) float32 centre of mass of every map voxel (a read-only view; pose refinement aligns to it)."""
         xyz = self._voxels.table["xyz"].view()

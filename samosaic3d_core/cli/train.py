@@ -195,6 +195,19 @@ def _frozen_init(init: Path, stage: str, device_name: str, threads: int):
     return f2i, f2i_config, device
 
 
+def _rollout_merger(init: Path, replay: str, device):
+    """The I2S merger of a combined ``--init`` checkpoint, for replays through the merger's own
+    association (``temporal.replay`` "own" / "both"); None for teacher-forced replays."""
+    if replay == "teacher":
+        return None
+    from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_samosaic3d
+
+    if not is_samosaic3d_checkpoint(init):
+        raise SystemExit(f"samosaic3d train --stage temporal: temporal.replay {replay!r} rolls out the I2S merger "
+                         f"of --init, but {init} holds F2I weights only (give F2I + I2S weights)")
+    return load_samosaic3d(init, str(device))[2]
+
+
 def run_temporal(args: argparse.Namespace) -> int:
     """``--stage temporal``: train the I2S merger on scene replays, the F2I model of ``--init`` frozen."""
     from samosaic3d_core.config import from_dict
@@ -219,9 +232,11 @@ def run_temporal(args: argparse.Namespace) -> int:
     frame_model = F2IFrameModel(f2i, temporal_config.frame_model, device=str(device))
     frame_features = learned_frame_features(frame_model, i2s_config, temporal_config.descriptor)
     make_masks = _mask_factory(args.masks)
+    rollout_merger = _rollout_merger(args.init, temporal_config.replay, device)
 
     def dataset(root: Path):
-        return MergeDataset(_scenes(root, "samosaic3d train"), make_masks, frame_features, lift_config, temporal_config, seed=train_config.seed)
+        return MergeDataset(_scenes(root, "samosaic3d train"), make_masks, frame_features, lift_config, temporal_config,
+                            seed=train_config.seed, rollout_merger=rollout_merger)
 
     train_set = dataset(args.data)
     val_set = dataset(args.val_data) if args.val_data else None

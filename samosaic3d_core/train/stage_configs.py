@@ -64,7 +64,7 @@ class PairStageConfig:
 
 @dataclass
 class TemporalStageConfig:
-    """``--stage temporal`` (config/train_temporal.yaml): the I2S merger on teacher-forced replays."""
+    """``--stage temporal`` (config/train_temporal.yaml): the I2S merger on scene replays (teacher-forced, own, or both)."""
 
     data: DataConfig = field(default_factory=DataConfig)
     i2s: I2SConfig = field(default_factory=I2SConfig)

@@ -14,6 +14,10 @@ short-term memory's, and the cell overlap of every pair, with
 Pairs of two no-object instances are left out of the loss (which wall piece joins which does not
 change an instance map); a no-object instance and an object must not merge.
 
+``TemporalConfig.replay`` "own" / "both" replays the scenes through the merger's own association
+instead / as well (``samosaic3d_core.train.rollout``): maps as run time builds them, fused map
+instances included, with targets from the map's own ground-truth majority.
+
 The F2I model is frozen (eval mode, no gradients): only the merger learns. The paper trains the
 full framework end to end in this stage; freezing makes the stage affordable on a CPU, because
 the replay runs once and its merge problems are cached (fragments are cut with a per-frame seed).
@@ -26,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 import torch
@@ -63,6 +67,11 @@ class TemporalConfig:
     """Replay every this many frames of a scene (1 = every frame, as at run time)."""
     max_frames: int = 0
     """Replay at most this many frames per scene (0 = all)."""
+    replay: Literal["teacher", "own", "both"] = "teacher"
+    """Whose association builds the replayed maps: "teacher" (the ground truth's: each map instance
+    holds one object), "own" (the merger of ``--init``, as at run time, structure and consolidation
+    included: ``samosaic3d_core.train.rollout``; targets from the map as built), or "both" (every
+    frame replayed both ways)."""
     join_background: float = 0.5
     """Teacher forcing: a no-object instance joins the no-object map instance owning this fraction of its cells."""
     pos_weight: float = 2.0
@@ -76,7 +85,11 @@ class TemporalConfig:
     (``I2SConfig.color_dim`` > 0; it defaults to ``descriptor.dim``)."""
     learned_association: LearnedAssociationConfig = field(default_factory=LearnedAssociationConfig)
     """``i2s_merge_threshold``: M above which a frame instance joins its best short-term instance
-    (the precision / recall metrics apply the associator's rule)."""
+    (the precision / recall metrics apply the associator's rule); the rollouts' association."""
+
+    def __post_init__(self):
+        if self.replay not in ("teacher", "own", "both"):
+            raise ValueError(f"replay must be 'teacher', 'own' or 'both', got {self.replay!r}")
 
 
 @dataclass
@@ -169,17 +182,21 @@ class MergeDataset:
         lift_config: LiftConfig,
         config: TemporalConfig,
         seed: int = 0,
+        rollout_merger: Optional[I2SMerger] = None,
     ):
         """scenes: scene folders, or frame sequences (anything with len() and [i]);
         make_masks(seed) -> a mask source; frame_model: the frozen frame model (with the instance
-        features the merger reads)."""
+        features the merger reads); rollout_merger: the merger whose association builds the maps
+        of ``config.replay`` "own" / "both" (required there)."""
         if not scenes:
             raise ValueError("MergeDataset: no scenes given")
         if config.frame_gap < 1:
             raise ValueError(f"frame_gap must be >= 1, got {config.frame_gap}")
+        if config.replay != "teacher" and rollout_merger is None:
+            raise ValueError(f"replay {config.replay!r} needs a merger to roll out (a combined F2I + I2S --init)")
         self.readers = [open_scene(s) if isinstance(s, (str, Path)) else s for s in scenes]
         self.make_masks, self.frame_model, self.lift_config = make_masks, frame_model, lift_config
-        self.config, self.seed = config, seed
+        self.config, self.seed, self.rollout_merger = config, seed, rollout_merger
         self._problems: Optional[list[MergeProblem]] = None
 
     def frames(self, scene: int) -> list[int]:
@@ -196,19 +213,34 @@ class MergeDataset:
             from tqdm import tqdm
 
             jobs = tqdm(jobs, desc="replay frames", dynamic_ncols=True)
-        problems, replay, current = [], None, -1
+        problems, replays, current = [], [], -1
         for scene, frame_index in jobs:
             if scene != current:
-                replay, current = TeacherForcedReplay(self.frame_model, self.lift_config, self.config.memory,
-                                                      self.config.join_background), scene
+                replays, current = self._replays(), scene
             frame = self.readers[scene][frame_index]
             frame_seed = int(np.random.SeedSequence([self.seed, scene, frame_index]).generate_state(1)[0])
-            problem = replay.step(frame, self.make_masks(frame_seed)(frame))
-            if problem is not None and bool(problem.counted.any()):
-                problems.append(problem)
+            masks = self.make_masks(frame_seed)(frame)
+            for replay in replays:
+                problem = replay.step(frame, masks)
+                if problem is not None and bool(problem.counted.any()):
+                    problems.append(problem)
         if not problems:
             raise ValueError("MergeDataset: the replays gave no merge problem (too few frames or instances)")
         self._problems = problems
+
+    def _replays(self) -> list:
+        """Fresh replays of one scene, as ``config.replay`` asks."""
+        replays = []
+        if self.config.replay in ("teacher", "both"):
+            replays.append(TeacherForcedReplay(self.frame_model, self.lift_config, self.config.memory,
+                                               self.config.join_background))
+        if self.config.replay in ("own", "both"):
+            from samosaic3d_core.i2s_association import LearnedAssociator
+            from samosaic3d_core.train.rollout import RolloutReplay
+
+            associator = LearnedAssociator(self.rollout_merger, self.config.learned_association)
+            replays.append(RolloutReplay(self.frame_model, self.lift_config, self.config.memory, associator))
+        return replays
 
     def __len__(self) -> int:
         self.prepare()
