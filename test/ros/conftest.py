@@ -82,14 +82,16 @@ class RosHarness:
         return received
 
     @staticmethod
-    def wait_until(predicate, timeout: float = 5.0, what: str = "condition"):
+    def wait_until(predicate, timeout: float = 5.0, what="condition"):
+        """``predicate()`` once truthy; AssertionError after ``timeout`` s naming ``what`` (a string,
+        or a callable giving one then, for a message that shows the state at the timeout)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
             time.sleep(0.01)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
 
     def call(self, node, srv_type, name: str, request, timeout: float = 5.0):
         client = node.create_client(srv_type, name)

@@ -35,6 +35,14 @@ def stamp_seconds(stamped) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+def node_counts(node) -> dict:
+    """The node's totals (inputs before synchronisation, synchronised frames, processed, dropped,
+    skipped), for timeout messages."""
+    stats = node.stats
+    return {"inputs": dict(stats.inputs), "received": stats.received, "processed": stats.processed,
+            "dropped": stats.dropped, "skipped": dict(stats.skipped)}
+
+
 def test_stream_publishes_labelled_outputs(ros, tmp_path):
     node = start_node(ros, tmp_path, instances_rate=0.0, map_cloud_rate=0.0, publish_overlay=True,
                       diagnostics_period=0.2)
@@ -48,8 +56,11 @@ def test_stream_publishes_labelled_outputs(ros, tmp_path):
     stream = Stream(ros, tester)
     for k, t in enumerate(TIMES):
         stream.send(t)
-        ros.wait_until(lambda: len(frame_clouds) > k and len(instances) > k and len(overlays) > k
-                       and len(detections) > k, what=f"frame {k}")
+        received = {"frame clouds": frame_clouds, "instances": instances, "overlays": overlays,
+                    "detections": detections}
+        ros.wait_until(lambda: all(len(r) > k for r in received.values()),
+                       what=lambda: f"frame {k}; received {({n: len(r) for n, r in received.items()})}; "
+                                    f"node: {node_counts(node)}")
 
     cloud = frame_clouds[-1]
     assert cloud.header.frame_id == "map" and stamp_seconds(cloud.header) == pytest.approx(TIMES[-1], abs=1e-9)
