@@ -66,6 +66,15 @@ class MemoryConfig:
     """How a merged observation updates an instance feature: "mean" (point-weighted running mean) or "replace"."""
     keep_unassigned: bool = True
     """Keep voxels of points that belong to no instance in the map (instance id 0)."""
+    confidence: Literal["model", "support"] = "support"
+    """A map instance's confidence (``score`` of ``instances`` and ``scene_map``, the ranking of AP):
+    "model", the running mean of its frame instances' scores; "support", the evidence the map holds
+    for it, n / (n + ``confidence_voxels``) for its n voxels, times k / (k + ``confidence_frames``)
+    for the k frames that observed it."""
+    confidence_voxels: float = 100.0
+    """"support" confidence: voxels at which an instance's support reaches one half."""
+    confidence_frames: float = 0.0
+    """"support" confidence: frames at which the observation factor reaches one half (0 = not counted)."""
     consolidation: ConsolidationConfig = field(default_factory=ConsolidationConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
 
@@ -80,6 +89,11 @@ class MemoryConfig:
             raise ValueError(f"vote_cap must be >= 1, got {self.vote_cap}")
         if self.feature_update not in ("mean", "replace"):
             raise ValueError(f"feature_update must be 'mean' or 'replace', got {self.feature_update!r}")
+        if self.confidence not in ("model", "support"):
+            raise ValueError(f"confidence must be 'model' or 'support', got {self.confidence!r}")
+        if self.confidence_voxels <= 0 or self.confidence_frames < 0:
+            raise ValueError(f"confidence_voxels must be > 0 and confidence_frames >= 0, got "
+                             f"{self.confidence_voxels} and {self.confidence_frames}")
 
 
 _VOXEL_EXTRA = {
@@ -164,7 +178,7 @@ class SceneMemory(MapRevision):
         rows, inst = ids - 1, self._inst
         return Instances(
             ids=ids.copy(),
-            scores=inst["score"][rows],
+            scores=self._confidence(rows),
             box_min=inst["box_min"][rows],
             box_max=inst["box_max"][rows],
             num_points=inst["num_voxels"][rows],
@@ -201,7 +215,8 @@ class SceneMemory(MapRevision):
         """All map voxels as points, in insertion order; instance id 0 = none."""
         owner = self._voxels.owner
         scores = np.zeros(len(owner), np.float32)
-        scores[owner > 0] = self._inst["score"][owner[owner > 0] - 1]
+        if self.num_ids:
+            scores[owner > 0] = self._confidence(np.arange(self.num_ids))[owner[owner > 0] - 1]
         return SceneMap(
             xyz=self._voxels.table["xyz"].copy(),
             rgb=_to_uint8(self._voxels.table["rgb"]),
@@ -295,6 +310,18 @@ class SceneMemory(MapRevision):
         return point_ids.astype(np.int32), created.tolist(), updated
 
     # ----------------------------------------------------------------- internals
+    def _confidence(self, rows: np.ndarray) -> np.ndarray:
+        """(R,) float32 confidence of instance ``rows`` (ids - 1), as ``config.confidence`` says."""
+        cfg, inst = self.config, self._inst
+        if cfg.confidence == "model":
+            return inst["score"][rows].astype(np.float32)
+        voxels = inst["num_voxels"][rows].astype(np.float64)
+        score = voxels / (voxels + cfg.confidence_voxels)
+        if cfg.confidence_frames:
+            frames = inst["obs_count"][rows].astype(np.float64)
+            score *= frames / (frames + cfg.confidence_frames)
+        return score.astype(np.float32)
+
     def _create(self, count: int, obs: FrameObservation) -> np.ndarray:
         feats = obs.instances.feats
         feat_dim = 0 if feats is None else feats.shape[1]

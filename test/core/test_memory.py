@@ -48,7 +48,7 @@ def step(memory, groups, matches=None, index=0, scores=None, offset=0.5, feats=N
 
 
 def test_reobserved_voxels_are_fused_in_place():
-    memory = memory_with()
+    memory = memory_with(confidence="model")
     ids, created, updated = step(memory, [cells(0, 4)], offset=0.25)
     assert created == [1] and updated == [] and ids.tolist() == [1] * 4
     ids, created, updated = step(memory, [cells(0, 4)], matches=[1], index=1, offset=0.75, scores=[0.9])
@@ -168,13 +168,29 @@ def test_voxel_shared_by_two_instances_goes_to_the_majority():
 
 
 def test_several_frame_instances_merge_into_one():
-    memory = memory_with()
+    memory = memory_with(confidence="model")
     step(memory, [cells(0, 2)])
     ids, created, updated = step(memory, [cells(0, 2), cells(2, 4)], matches=[1, 1], index=1, scores=[1.0, 0.0])
     assert ids.tolist() == [1, 1, 1, 1] and created == [] and updated == [1]
     inst = memory.instances()
     assert inst.num_points.tolist() == [4]
     np.testing.assert_allclose(inst.scores, [0.5])  # frame score 0.5 (point-weighted), mean with 0.5
+
+
+def test_support_confidence_grows_with_voxels_and_frames():
+    memory = memory_with()  # "support": n / (n + 100) for n voxels
+    step(memory, [cells(0, 100), cells(0, 20, y=2)], scores=[0.1, 0.9])
+    np.testing.assert_allclose(memory.instances().scores, [0.5, 20 / 120], rtol=1e-6)  # the frame model's say is not asked
+    scene = memory.scene_map()
+    np.testing.assert_allclose(scene.scores[scene.instance_ids == 1], 0.5, rtol=1e-6)  # per point, its instance's
+    memory = memory_with(confidence_frames=2.0)  # times k / (k + 2) for k frames
+    for index in range(2):
+        step(memory, [cells(0, 100)], matches=[index], index=index)
+    np.testing.assert_allclose(memory.instances().scores, [0.5 * 0.5], rtol=1e-6)
+    with pytest.raises(ValueError, match="confidence must be 'model' or 'support'"):
+        MemoryConfig(confidence="mask")
+    with pytest.raises(ValueError, match="confidence_voxels must be > 0"):
+        MemoryConfig(confidence_voxels=0)
 
 
 def test_integrate_rejects_bad_matches():

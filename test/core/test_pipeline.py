@@ -73,7 +73,7 @@ def assert_same_state(a: OnlineSegmenter, b: OnlineSegmenter):
 
 
 def test_two_objects_keep_two_ids_and_their_points():
-    seg = segmenter()
+    seg = segmenter(memory__confidence="model")
     results = run(seg, [RED, BLUE])
     assert results[0].created == [1, 2] and results[0].updated == []
     for r in results[1:]:
