@@ -20,15 +20,13 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.i2s_association import LearnedAssociator, pair_overlap
-from samosaic3d_core.lift import LiftConfig, lift_frame
-from samosaic3d_core.losses import merge_targets
+from samosaic3d_core.i2s_association import LearnedAssociator
+from samosaic3d_core.lift import LiftConfig
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.pipeline import FrameModel
-from samosaic3d_core.train.temporal import MergeProblem, instance_gt_ids
+from samosaic3d_core.train.temporal import MergeProblem, merge_problem, observe_frame
 from samosaic3d_core.types import Frame
 
 
@@ -50,23 +48,11 @@ class RolloutReplay:
 
     def step(self, frame: Frame, masks) -> Optional[MergeProblem]:
         """Segment and integrate ``frame`` as run time does; returns its merge problem (None without pairs)."""
-        points, fragments = lift_frame(frame, masks, self.lift_config)
-        instances, point_local = self.frame_model(frame, points, fragments)
-        instances, point_local = self.memory.without_structure(points, instances, point_local)
-        point_local = np.asarray(point_local, np.int64)
-        gt_ids = instance_gt_ids(frame, points, point_local, len(instances))
-        obs = self.memory.observe(points, instances, point_local, frame.index, frame.timestamp)
+        points, gt_ids, obs, short = observe_frame(self.memory, self.frame_model, self.lift_config, frame, masks,
+                                                   drop_structure=True)
         problem = None
-        short = self.memory.instances(np.asarray(self.memory.short_term_ids(), np.int64))
-        if len(instances) and len(short):
-            memory_gt = torch.as_tensor(self.map_gt_ids(short.ids))
-            frame_gt = torch.as_tensor(gt_ids)
-            as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
-            problem = MergeProblem(
-                as_tensor(instances.feats), as_tensor(instances.boxes), as_tensor(short.feats),
-                as_tensor(short.boxes), as_tensor(pair_overlap(obs, short.ids)),
-                merge_targets(frame_gt, memory_gt), (frame_gt[:, None] > 0) | (memory_gt[None, :] > 0),
-            )
+        if len(gt_ids) and len(short):
+            problem = merge_problem(obs, short, gt_ids, self.map_gt_ids(short.ids))
         matches = np.asarray(self.associator(obs, self.memory), np.int64)
         self.memory.integrate(obs, matches)
         self._record_voxel_gt(frame, points, obs)

@@ -119,6 +119,34 @@ def instance_gt_ids(frame: Frame, points, point_local: np.ndarray, num_instances
     return majority_vote(point_local[member] - 1, gt[member], num_instances)
 
 
+def observe_frame(memory: SceneMemory, frame_model: FrameModel, lift_config: LiftConfig, frame: Frame, masks,
+                  drop_structure: bool = False):
+    """Lift ``frame``, run the frame model (without room structure if ``drop_structure``, as run time
+    does) and look its instances up in ``memory``: (points, (K,) ground-truth id of each frame
+    instance, the ``FrameObservation``, the short-term map instances)."""
+    points, fragments = lift_frame(frame, masks, lift_config)
+    instances, point_local = frame_model(frame, points, fragments)
+    if drop_structure:
+        instances, point_local = memory.without_structure(points, instances, point_local)
+    point_local = np.asarray(point_local, np.int64)
+    gt_ids = instance_gt_ids(frame, points, point_local, len(instances))
+    obs = memory.observe(points, instances, point_local, frame.index, frame.timestamp)
+    return points, gt_ids, obs, memory.instances(np.asarray(memory.short_term_ids(), np.int64))
+
+
+def merge_problem(obs, short, frame_gt: np.ndarray, memory_gt: np.ndarray) -> MergeProblem:
+    """A frame's stage-1 problem: its instances (``obs.instances``) against the short-term map
+    instances ``short``, with targets from their (K,) and (S,) ground-truth ids (0 = no object)."""
+    frame_gt, memory_gt = torch.as_tensor(frame_gt, dtype=torch.int64), torch.as_tensor(memory_gt, dtype=torch.int64)
+    as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
+    instances = obs.instances
+    return MergeProblem(
+        as_tensor(instances.feats), as_tensor(instances.boxes), as_tensor(short.feats),
+        as_tensor(short.boxes), as_tensor(pair_overlap(obs, short.ids)),
+        merge_targets(frame_gt, memory_gt), (frame_gt[:, None] > 0) | (memory_gt[None, :] > 0),
+    )
+
+
 class TeacherForcedReplay:
     """Replays one scene through lifting, the frame model and a ``SceneMemory`` associated by ground truth."""
 
@@ -131,22 +159,10 @@ class TeacherForcedReplay:
 
     def step(self, frame: Frame, masks) -> Optional[MergeProblem]:
         """Integrate ``frame`` (teacher-forced); returns its merge problem (None without pairs)."""
-        points, fragments = lift_frame(frame, masks, self.lift_config)
-        instances, point_local = self.frame_model(frame, points, fragments)
-        point_local = np.asarray(point_local, np.int64)
-        gt_ids = instance_gt_ids(frame, points, point_local, len(instances))
-        obs = self.memory.observe(points, instances, point_local, frame.index, frame.timestamp)
+        _, gt_ids, obs, short = observe_frame(self.memory, self.frame_model, self.lift_config, frame, masks)
         problem = None
-        short = self.memory.instances(np.asarray(self.memory.short_term_ids(), np.int64))
-        if len(instances) and len(short):
-            memory_gt = torch.as_tensor([self.gt_of_map[int(i)] for i in short.ids], dtype=torch.int64)
-            frame_gt = torch.as_tensor(gt_ids)
-            as_tensor = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
-            problem = MergeProblem(
-                as_tensor(instances.feats), as_tensor(instances.boxes), as_tensor(short.feats),
-                as_tensor(short.boxes), as_tensor(pair_overlap(obs, short.ids)),
-                merge_targets(frame_gt, memory_gt), (frame_gt[:, None] > 0) | (memory_gt[None, :] > 0),
-            )
+        if len(gt_ids) and len(short):
+            problem = merge_problem(obs, short, gt_ids, np.array([self.gt_of_map[int(i)] for i in short.ids], np.int64))
         matches = self._teacher_matches(obs, gt_ids)
         _, created, _ = self.memory.integrate(obs, matches)
         for i, map_id in zip(np.flatnonzero(matches == 0).tolist(), created):
