@@ -48,14 +48,16 @@ class ConsolidationConfig:
     """Instances observed in fewer frames than this are dissolved once unseen for ``prune_after`` frames (0 = never)."""
     prune_after: int = 15
     """Frames after its last observation at which a rarely seen instance is dissolved."""
+    prune_min_voxels: int = 0
+    """Instances owning fewer voxels than this are dissolved too once unseen for ``prune_after`` frames (0 = never)."""
     fill_passes: int = 4
     """Passes in which unlabelled voxels take their neighbours' majority id."""
     smooth_passes: int = 0
     """Passes in which labelled voxels take their neighbours' majority id when it outvotes their own."""
 
     def __post_init__(self):
-        for name in ("every", "merge_min_views", "min_voxels", "prune_min_frames", "prune_after", "fill_passes",
-                     "smooth_passes"):
+        for name in ("every", "merge_min_views", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
+                     "fill_passes", "smooth_passes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("merge_ratio", "min_share"):

@@ -55,12 +55,13 @@ class MapRevision:
         self._evidence.merge_ids(keep, gone)
 
     def _prune(self, frame_index: int) -> np.ndarray:
-        """Dissolve instances seen in too few frames and not since ``prune_after`` frames; their voxel rows."""
+        """Dissolve instances seen in too few frames or owning too few voxels, and not seen for ``prune_after``
+        frames; their voxel rows."""
         cfg, inst = self.config.consolidation, self._inst
-        if not cfg.prune_min_frames:
+        if not (cfg.prune_min_frames or cfg.prune_min_voxels):
             return np.zeros(0, np.int64)
-        stale = (inst["num_voxels"] > 0) & (inst["obs_count"] < cfg.prune_min_frames)
-        stale &= frame_index - inst["last_frame"] > cfg.prune_after
+        weak = (inst["obs_count"] < cfg.prune_min_frames) | (inst["num_voxels"] < cfg.prune_min_voxels)
+        stale = (inst["num_voxels"] > 0) & weak & (frame_index - inst["last_frame"] > cfg.prune_after)
         return self._dissolve(np.flatnonzero(stale) + 1)
 
     def _take_structure(self) -> np.ndarray:

@@ -89,6 +89,19 @@ def test_an_instance_seen_in_one_frame_is_dissolved_and_its_voxels_unlabelled():
     assert memory.instances().num_points.tolist() == [4]
 
 
+def test_a_small_instance_is_dissolved_once_unseen_a_large_one_stays():
+    memory = consolidating(prune_min_voxels=3, prune_after=2)
+    step(memory, [cells(0, 4), cells(20, 22), cells(30, 34)], index=0)  # ids 1-3; 2 is small
+    for index in range(1, 5):  # only id 1 is seen again
+        step(memory, [cells(0, 4)], matches=[1], index=index)
+    assert memory.alive_ids().tolist() == [1, 3]  # 3 is as unseen as 2, but holds 4 voxels
+    assert sorted(memory.scene_map().instance_ids.tolist()) == [0, 0] + [1] * 4 + [3] * 4
+    memory = consolidating(prune_min_voxels=3, prune_after=2)
+    for index in range(5):  # seen in every frame: a small instance stays while it is in view
+        step(memory, [cells(20, 22)], matches=[index and 1], index=index)
+    assert memory.alive_ids().tolist() == [1]
+
+
 def test_fill_labels_a_hole_inside_an_instance_but_not_open_surroundings():
     memory = consolidating(fill_passes=2)
     hole = (2, 2, 0)
