@@ -36,6 +36,7 @@ from typing import Literal
 import numpy as np
 
 from samosaic3d_core import config as config_io
+from samosaic3d_core.memory_confidence import check_confidence, instance_confidence
 from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEvidence, frame_grouping
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
 from samosaic3d_core.memory_observation import FrameObservation
@@ -67,10 +68,9 @@ class MemoryConfig:
     keep_unassigned: bool = True
     """Keep voxels of points that belong to no instance in the map (instance id 0)."""
     confidence: Literal["model", "support"] = "support"
-    """A map instance's confidence (``score`` of ``instances`` and ``scene_map``, the ranking of AP):
-    "model", the running mean of its frame instances' scores; "support", the evidence the map holds
-    for it, n / (n + ``confidence_voxels``) for its n voxels, times k / (k + ``confidence_frames``)
-    for the k frames that observed it."""
+    """A map instance's score, the ranking of AP (``samosaic3d_core.memory_confidence``): "model", the
+    mean of its frame instances' scores; "support", n / (n + ``confidence_voxels``) for its n voxels,
+    times k / (k + ``confidence_frames``) for the k frames that observed it."""
     confidence_voxels: float = 100.0
     """"support" confidence: voxels at which an instance's support reaches one half."""
     confidence_frames: float = 0.0
@@ -89,11 +89,7 @@ class MemoryConfig:
             raise ValueError(f"vote_cap must be >= 1, got {self.vote_cap}")
         if self.feature_update not in ("mean", "replace"):
             raise ValueError(f"feature_update must be 'mean' or 'replace', got {self.feature_update!r}")
-        if self.confidence not in ("model", "support"):
-            raise ValueError(f"confidence must be 'model' or 'support', got {self.confidence!r}")
-        if self.confidence_voxels <= 0 or self.confidence_frames < 0:
-            raise ValueError(f"confidence_voxels must be > 0 and confidence_frames >= 0, got "
-                             f"{self.confidence_voxels} and {self.confidence_frames}")
+        check_confidence(self.confidence, self.confidence_voxels, self.confidence_frames)
 
 
 _VOXEL_EXTRA = {
@@ -195,8 +191,7 @@ class SceneMemory(MapRevision):
         return self._voxels.table["xyz"][rows].copy(), _to_uint8(self._voxels.table["rgb"][rows])
 
     def voxel_rows(self, keys: np.ndarray) -> np.ndarray:
-        """(U,) packed map-grid keys (``FrameObservation.voxel_key``) -> (U,) int64 voxel rows, -1 where
-        not in the map. Rows are stable: row r is the r-th point of ``scene_map`` and of ``voxel_owners``."""
+        """(U,) packed map-grid keys -> (U,) int64 voxel rows (-1: not in the map; rows never move)."""
         return self._voxels.lookup(np.asarray(keys))
 
     def voxel_owners(self) -> np.ndarray:
@@ -311,16 +306,10 @@ class SceneMemory(MapRevision):
 
     # ----------------------------------------------------------------- internals
     def _confidence(self, rows: np.ndarray) -> np.ndarray:
-        """(R,) float32 confidence of instance ``rows`` (ids - 1), as ``config.confidence`` says."""
+        """(R,) float32 confidence of instance ``rows`` (ids - 1) (``samosaic3d_core.memory_confidence``)."""
         cfg, inst = self.config, self._inst
-        if cfg.confidence == "model":
-            return inst["score"][rows].astype(np.float32)
-        voxels = inst["num_voxels"][rows].astype(np.float64)
-        score = voxels / (voxels + cfg.confidence_voxels)
-        if cfg.confidence_frames:
-            frames = inst["obs_count"][rows].astype(np.float64)
-            score *= frames / (frames + cfg.confidence_frames)
-        return score.astype(np.float32)
+        return instance_confidence(cfg.confidence, inst["score"][rows], inst["num_voxels"][rows],
+                                   inst["obs_count"][rows], cfg.confidence_voxels, cfg.confidence_frames)
 
     def _create(self, count: int, obs: FrameObservation) -> np.ndarray:
         feats = obs.instances.feats

@@ -1,0 +1,38 @@
+"""A map instance's confidence (``MemoryConfig.confidence``): what ``SceneMemory.instances`` and
+``scene_map`` report as its score, the order AP ranks instances in.
+
+The frame model's scores, averaged over the frames an instance was built from, ranked the map's
+instances no better than chance on the validation scenes (docs/map_quality.md, "Instance
+confidence"); the support the map holds for an instance, the voxels it owns, ranks them far
+better: instances that match no object are mostly small leftovers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_confidence(kind: str, half_voxels: float, half_frames: float) -> None:
+    """ValueError unless the ``MemoryConfig`` confidence settings are usable."""
+    if kind not in ("model", "support"):
+        raise ValueError(f"confidence must be 'model' or 'support', got {kind!r}")
+    if half_voxels <= 0 or half_frames < 0:
+        raise ValueError(f"confidence_voxels must be > 0 and confidence_frames >= 0, got {half_voxels} and {half_frames}")
+
+
+def instance_confidence(kind: str, model_score: np.ndarray, num_voxels: np.ndarray, obs_count: np.ndarray,
+                        half_voxels: float, half_frames: float) -> np.ndarray:
+    """(R,) float32 confidence of R instances.
+
+    kind: "model" (``model_score``, the running mean of the frame model's scores) or "support":
+    n / (n + ``half_voxels``) for n voxels, times k / (k + ``half_frames``) for k observing frames
+    when ``half_frames`` > 0.
+    """
+    if kind == "model":
+        return np.asarray(model_score, np.float32)
+    voxels = np.asarray(num_voxels, np.float64)
+    score = voxels / (voxels + half_voxels)
+    if half_frames:
+        frames = np.asarray(obs_count, np.float64)
+        score *= frames / (frames + half_frames)
+    return score.astype(np.float32)
