@@ -13,6 +13,9 @@ Held-out scenes: ``make-data --seed 300`` (10 scenes x 60 frames, 320x240; train
   full model                    learned F2I + I2S trained with L_merge
   oracle masks (upper bound)    ground-truth instances as masks + heuristic merging
 FPS is frames per second of the whole step on this machine's CPU, measured in the same run.
+``--mask-seeds A B ...`` runs every row that uses ``sim`` masks once per mask seed and reports the
+mean (the per-seed AP below the table): the ten test scenes move by several AP with the random
+fragments alone, more than some rows differ.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ import argparse
 import os
 from pathlib import Path
 
-from common import HEADER, MASK_SEED, ensure_scenes, run_variant
+import numpy as np
+from common import HEADER, MASK_SEED, Row, ensure_scenes, run_variant
 
 from samosaic3d_core.pipeline import SegmenterConfig
 
 
-def variants(f2i: str, full: str, sim: dict | None = None, f2i_w: str | None = None) -> dict[str, SegmenterConfig]:
-    sim_masks = {"masks": {"source": "sim", "sim": {"seed": MASK_SEED, **(sim or {})}}}
+def variants(f2i: str, full: str, sim: dict | None = None, f2i_w: str | None = None,
+             mask_seed: int = MASK_SEED) -> dict[str, SegmenterConfig]:
+    sim_masks = {"masks": {"source": "sim", "sim": {"seed": mask_seed, **(sim or {})}}}
 
     def learned(checkpoint: str, merging: str) -> SegmenterConfig:
         return SegmenterConfig.from_dict({"pipeline": "learned", "checkpoint": checkpoint, "merging": merging, **sim_masks})
@@ -47,7 +52,27 @@ def table(title: str, rows) -> str:
     return "\n".join([title, "", HEADER, *(row.markdown() for row in rows)])
 
 
-def main(argv=None) -> int:
+def mean_row(rows: list[Row]) -> Row:
+    """One row whose scores and FPS are the means of ``rows`` (the same variant, several mask seeds)."""
+    return Row(rows[0].name, *(float(np.mean([getattr(r, k) for r in rows])) for k in ("ap", "ap50", "ap25", "fps")),
+               sum(r.frames for r in rows))
+
+
+def seeded_rows(args, data: Path) -> tuple[list[Row], str]:
+    """The ablation's rows, each the mean over ``args.mask_seeds``, and a line of the per-seed AP."""
+    runs: dict[str, list[Row]] = {}
+    for seed in args.mask_seeds:
+        for name, config in variants(args.f2i, args.full, f2i_w=args.f2i_w, mask_seed=seed).items():
+            if config.masks.source != "sim" and name in runs:
+                continue  # oracle masks do not depend on the mask seed
+            out = args.out / "main" / (f"seed{seed}" if len(args.mask_seeds) > 1 else "")
+            runs.setdefault(name, []).append(run_variant(name, config, data, out))
+    per_seed = "; ".join(f"{name}: " + " / ".join(f"{100 * r.ap:.1f}" for r in rows)
+                         for name, rows in runs.items() if len(rows) > 1)
+    return [mean_row(rows) for rows in runs.values()], per_seed
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--f2i", required=True, help="F2I-only weights")
     parser.add_argument("--full", required=True, help="F2I + I2S weights")
@@ -57,18 +82,26 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--seed", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("out/bench/ablation"))
+    parser.add_argument("--mask-seeds", type=int, nargs="+", default=[MASK_SEED],
+                        help="seeds of the sim masks; each row is the mean over them")
     parser.add_argument("--robustness", action="store_true", help="pose-noise and over-segmentation tables instead")
     parser.add_argument("--robust-scenes", type=int, default=3)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     cores = f"{os.cpu_count()} CPU cores"
     tables = []
     if not args.robustness:
         data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240)
-        rows = [run_variant(name, config, data, args.out / "main")
-                for name, config in variants(args.f2i, args.full, f2i_w=args.f2i_w).items()]
-        tables.append(table(f"Ablation, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed "
-                            f"{args.seed}, 320x240), sim masks seed {MASK_SEED}, {cores}", rows))
+        rows, per_seed = seeded_rows(args, data)
+        seeds = ", ".join(map(str, args.mask_seeds))
+        title = (f"Ablation, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed {args.seed}, "
+                 f"320x240), sim masks seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
+                 f"{' (mean)' if len(args.mask_seeds) > 1 else ''}, {cores}")
+        tables.append(table(title, rows) + (f"\n\nAP per mask seed ({seeds}): {per_seed}" if per_seed else ""))
     else:
         keep = ("baseline (ESAM-style)", "full model")
         rows = []
