@@ -7,7 +7,9 @@ Conditions: exact poses, the ``vio`` and ``poor`` tracking-error presets (make-d
 and independent per-frame noise of 1 cm / 1 deg and 2 cm / 2 deg (--pose-noise-cm/-deg). Rows:
 the baseline and the full model without refinement, the full model with the defaults (refinement
 on), and oracle masks (ground-truth instances as masks, baseline merging) without and with
-refinement, which separates association failures from smeared geometry. Ground truth is placed
+refinement, which separates association failures from smeared geometry; and the full model with the
+map published in the frame of the tracker's average pose (``refine.anchor: tracker_mean``, for
+trackers that do not drift). Ground truth is placed
 with the true poses (pose_true/). ATE is the RMS camera-position error of the tracker's poses and
 of the poses the frames were fused with, against the true ones.
 """
@@ -43,6 +45,7 @@ def variants() -> dict[str, SegmenterConfig]:
         "baseline": SegmenterConfig.from_flat({"pipeline": "baseline", **sim, **off}),
         "full model, no refinement": SegmenterConfig.from_flat({**sim, **off}),
         "full model (defaults: refinement)": SegmenterConfig.from_flat(sim),
+        "full model, refine.anchor: tracker_mean": SegmenterConfig.from_flat({**sim, "refine.anchor": "tracker_mean"}),
         "oracle masks, no refinement": SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": "oracle", **off}),
         "oracle masks, refinement": SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": "oracle"}),
     }
@@ -76,7 +79,8 @@ def main(argv=None) -> int:
                              CONDITIONS[condition])
         for name, config in variants().items():
             pred = args.out / "maps" / SHORT[condition] / name.split(",")[0].split(" (")[0].replace(" ", "_")
-            pred = pred.with_name(pred.name + ("_refine" if config.refine.enabled else ""))
+            pred = pred.with_name(pred.name + ("_refine" if config.refine.enabled else "")
+                                  + ("_anchor" if config.refine.anchor != "first" else ""))
             ap[name][condition], tracker_ate, fused_ate = run(config, data, pred)
             if name == "full model (defaults: refinement)":
                 ate[condition] = (tracker_ate, fused_ate)

@@ -35,7 +35,8 @@ from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.masks.config import MaskConfig
 from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
 from samosaic3d_core.model.frame_model import F2IFrameConfig
-from samosaic3d_core.pose_refine import PoseRefiner, RefineConfig
+from samosaic3d_core.map_anchor import TrackerAnchor, apply_to_boxes, apply_to_points
+from samosaic3d_core.pose_refine import PoseCorrection, PoseRefiner, RefineConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
@@ -147,6 +148,7 @@ class OnlineSegmenter:
         self.lift_config = self.config.lift
         self.memory = SceneMemory(self.config.memory)
         self.refiner = PoseRefiner(self.config.refine)
+        self.anchor = TrackerAnchor() if self.config.refine.anchor == "tracker_mean" else None
         self._num_frames = 0
 
     @classmethod
@@ -203,6 +205,9 @@ class OnlineSegmenter:
         frame_instances.ids = np.where(matches > 0, matches, 0)
         if created:
             frame_instances.ids[matches == 0] = created
+        if self.anchor is not None:
+            self.anchor.add(correction.tracker_pose, correction.pose)
+            points, frame_instances, correction = self._anchored(points, frame_instances, correction)
         return StepResult(
             points=points, masks=masks, fragments=fragments, frame_instances=frame_instances,
             point_instance=point_instance, created=created, updated=updated, timings=timings,
@@ -211,16 +216,36 @@ class OnlineSegmenter:
 
     def instances(self) -> Instances:
         """Alive map instances, ascending id, with centroid, first/last seen (s) and tier filled."""
-        return self.memory.instances()
+        instances = self.memory.instances()
+        return instances if self.anchor is None else self._anchored_instances(instances)
 
     def map(self) -> SceneMap:
         """All map points (one per map voxel): xyz, rgb, instance_ids (0 = none), scores."""
-        return self.memory.scene_map()
+        scene_map = self.memory.scene_map()
+        if self.anchor is not None:
+            scene_map = dataclasses.replace(scene_map, xyz=apply_to_points(self.anchor.transform(), scene_map.xyz))
+        return scene_map
+
+    def _anchored_instances(self, instances: Instances) -> Instances:
+        """``instances`` with boxes and centroids in the published frame (``refine.anchor``)."""
+        transform = self.anchor.transform()
+        box_min, box_max = apply_to_boxes(transform, instances.box_min, instances.box_max)
+        centroid = None if instances.centroid is None else apply_to_points(transform, instances.centroid)
+        return dataclasses.replace(instances, box_min=box_min, box_max=box_max, centroid=centroid)
+
+    def _anchored(self, points: FramePoints, frame_instances: Instances, correction: PoseCorrection):
+        """A step's points, instances and pose in the published frame (``refine.anchor: tracker_mean``)."""
+        transform = self.anchor.transform()
+        points = dataclasses.replace(points, xyz=apply_to_points(transform, points.xyz))
+        correction = dataclasses.replace(correction, pose=transform @ correction.pose)
+        return points, self._anchored_instances(frame_instances), correction
 
     def reset(self) -> None:
         """Forget the map; the next instance gets id 1."""
         self.memory.reset()
         self.refiner.reset()
+        if self.anchor is not None:
+            self.anchor.reset()
         self._num_frames = 0
 
     # ----------------------------------------------------------------- persistence
@@ -259,6 +284,8 @@ class OnlineSegmenter:
         except (KeyError, IndexError, TypeError) as exc:
             raise ValueError(f"{path}: malformed segmenter state ({exc!r})") from exc
         self.memory, self._num_frames = memory, num_frames
+        if self.anchor is not None:  # not part of the state: the fit starts again with the next frames
+            self.anchor.reset()
 
 
 def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
