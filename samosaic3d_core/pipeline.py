@@ -148,7 +148,7 @@ class OnlineSegmenter:
         self.lift_config = self.config.lift
         self.memory = SceneMemory(self.config.memory)
         self.refiner = PoseRefiner(self.config.refine)
-        self.anchor = TrackerAnchor() if self.config.refine.anchor == "tracker_mean" else None
+        self.anchor = None if self.config.refine.anchor == "first" else TrackerAnchor()
         self._num_frames = 0
 
     @classmethod
@@ -217,25 +217,40 @@ class OnlineSegmenter:
     def instances(self) -> Instances:
         """Alive map instances, ascending id, with centroid, first/last seen (s) and tier filled."""
         instances = self.memory.instances()
-        return instances if self.anchor is None else self._anchored_instances(instances)
+        return self._anchored_instances(instances)
 
     def map(self) -> SceneMap:
         """All map points (one per map voxel): xyz, rgb, instance_ids (0 = none), scores."""
         scene_map = self.memory.scene_map()
-        if self.anchor is not None:
-            scene_map = dataclasses.replace(scene_map, xyz=apply_to_points(self.anchor.transform(), scene_map.xyz))
+        transform = self.published_frame()
+        if transform is not None:
+            scene_map = dataclasses.replace(scene_map, xyz=apply_to_points(transform, scene_map.xyz))
         return scene_map
+
+    def published_frame(self) -> np.ndarray | None:
+        """(4, 4) transform from the map's own frame to the one its outputs are given in
+        (``refine.anchor``); None when they are the same."""
+        cfg = self.config.refine
+        if self.anchor is None or self.anchor.frames == 0:
+            return None
+        if cfg.anchor == "auto" and not self.anchor.jitter_deg() > cfg.anchor_jitter_deg:
+            return None
+        return self.anchor.transform()
 
     def _anchored_instances(self, instances: Instances) -> Instances:
         """``instances`` with boxes and centroids in the published frame (``refine.anchor``)."""
-        transform = self.anchor.transform()
+        transform = self.published_frame()
+        if transform is None:
+            return instances
         box_min, box_max = apply_to_boxes(transform, instances.box_min, instances.box_max)
         centroid = None if instances.centroid is None else apply_to_points(transform, instances.centroid)
         return dataclasses.replace(instances, box_min=box_min, box_max=box_max, centroid=centroid)
 
     def _anchored(self, points: FramePoints, frame_instances: Instances, correction: PoseCorrection):
-        """A step's points, instances and pose in the published frame (``refine.anchor: tracker_mean``)."""
-        transform = self.anchor.transform()
+        """A step's points, instances and pose in the published frame (``refine.anchor``)."""
+        transform = self.published_frame()
+        if transform is None:
+            return points, frame_instances, correction
         points = dataclasses.replace(points, xyz=apply_to_points(transform, points.xyz))
         correction = dataclasses.replace(correction, pose=transform @ correction.pose)
         return points, self._anchored_instances(frame_instances), correction

@@ -18,7 +18,7 @@ def test_the_fit_undoes_the_maps_offset_when_the_tracker_only_jitters():
     offset = transform(rotation(np.radians([0.3, -0.5, 0.4])), np.array([0.03, -0.02, 0.01]))
     anchor = TrackerAnchor()
     for true in random_poses(400, rng):
-        jitter = twist(np.concatenate([rng.normal(0, 0.01, 3), np.radians(rng.normal(0, 1.0, 3))]))
+        jitter = twist(np.concatenate([np.radians(rng.normal(0, 1.0, 3)), rng.normal(0, 0.01, 3)]))
         anchor.add(true @ jitter, offset @ true)  # the tracker: truth with its own error; the map: off by offset
     metres, degrees = pose_error(anchor.transform(), inverse(offset))
     assert metres < 0.004 and degrees < 0.1  # the offset is 3.7 cm and 0.7 deg
@@ -107,3 +107,49 @@ def test_loading_a_state_restarts_the_fit(scene, tmp_path):
     seg.save(tmp_path / "state.npz")
     seg.load(tmp_path / "state.npz")
     assert seg.anchor.frames == 0 and np.array_equal(seg.anchor.transform(), np.eye(4))
+
+
+def test_jitter_is_the_median_change_of_consecutive_corrections():
+    rng = np.random.default_rng(2)
+    smooth, jittery = TrackerAnchor(), TrackerAnchor()
+    for k, true in enumerate(random_poses(40, rng)):
+        drift = transform(rotation(np.radians([0.0, 0.0, 0.05 * k])), np.array([0.002 * k, 0.0, 0.0]))
+        smooth.add(drift @ true, true)
+        jittery.add(true @ twist(np.concatenate([np.radians(rng.normal(0, 1.0, 3)), np.zeros(3)])), true)
+        if k == 5:
+            assert np.isnan(smooth.jitter_deg())  # too few changes to tell
+    assert smooth.jitter_deg() < 0.1 < 0.5 < jittery.jitter_deg() < 5.0
+
+
+class TruthRefiner:
+    """Stands in for refinement that aligns every frame exactly to a map off by ``offset``."""
+
+    def __init__(self, offset, truth):
+        self.offset, self.truth = offset, truth
+
+    def __call__(self, frame, map_points):
+        from samosaic3d_core.pose_refine import PoseCorrection
+
+        return PoseCorrection(frame.pose.copy(), self.offset @ self.truth[frame.index], "refined")
+
+    def reset(self):
+        pass
+
+
+@pytest.mark.parametrize("jitter_deg, moved", [(0.0, False), (1.5, True)])
+def test_auto_anchors_only_when_the_trackers_poses_jitter(scene, jitter_deg, moved):
+    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+    rng = np.random.default_rng(3)
+    offset = transform(rotation(np.radians([0.3, -0.3, 0.6])), np.array([0.02, -0.01, 0.0]))
+    frames = [scene.frame(i) for i in range(12)]
+    seg = OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+        {"pipeline": "baseline", "masks.source": "oracle", "refine.anchor": "auto"}))
+    seg.refiner = TruthRefiner(offset, {f.index: f.pose for f in frames})
+    for frame in frames:
+        noise = twist(np.concatenate([np.radians(rng.normal(0, jitter_deg, 3)), np.zeros(3)]))
+        seg.step(dataclasses.replace(frame, pose=frame.pose @ noise))
+    assert (seg.published_frame() is not None) == moved
+    if moved:
+        metres, degrees = pose_error(seg.published_frame(), inverse(offset))
+        assert degrees < np.radians(0.7)  # the offset is 0.7 deg; 11 noisy poses average to well below
