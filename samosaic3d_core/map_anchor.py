@@ -21,11 +21,13 @@ that follow.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 import numpy as np
 
 from samosaic3d_core.geometry.rigid import inverse, rotation_angle
+from samosaic3d_core.types import Instances
 
 
 class TrackerAnchor:
@@ -100,3 +102,12 @@ def apply_to_boxes(transform: np.ndarray, box_min: np.ndarray, box_max: np.ndarr
                         for bits in np.ndindex(2, 2, 2)], axis=1)  # (K, 8, 3)
     moved = apply_to_points(transform, corners.reshape(-1, 3)).reshape(corners.shape)
     return moved.min(axis=1), moved.max(axis=1)
+
+
+def moved_instances(instances: Instances, transform: np.ndarray | None) -> Instances:
+    """``instances`` with boxes and centroids moved by ``transform`` (unchanged when it is None)."""
+    if transform is None:
+        return instances
+    box_min, box_max = apply_to_boxes(transform, instances.box_min, instances.box_max)
+    centroid = None if instances.centroid is None else apply_to_points(transform, instances.centroid)
+    return dataclasses.replace(instances, box_min=box_min, box_max=box_max, centroid=centroid)

@@ -35,7 +35,7 @@ from samosaic3d_core.lift import LiftConfig, lift_frame
 from samosaic3d_core.masks.config import MaskConfig
 from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
 from samosaic3d_core.model.frame_model import F2IFrameConfig
-from samosaic3d_core.map_anchor import TrackerAnchor, apply_to_boxes, apply_to_points
+from samosaic3d_core.map_anchor import TrackerAnchor, apply_to_points, moved_instances
 from samosaic3d_core.pose_refine import PoseCorrection, PoseRefiner, RefineConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
@@ -216,8 +216,7 @@ class OnlineSegmenter:
 
     def instances(self) -> Instances:
         """Alive map instances, ascending id, with centroid, first/last seen (s) and tier filled."""
-        instances = self.memory.instances()
-        return self._anchored_instances(instances)
+        return moved_instances(self.memory.instances(), self.published_frame())
 
     def map(self) -> SceneMap:
         """All map points (one per map voxel): xyz, rgb, instance_ids (0 = none), scores."""
@@ -237,15 +236,6 @@ class OnlineSegmenter:
             return None
         return self.anchor.transform()
 
-    def _anchored_instances(self, instances: Instances) -> Instances:
-        """``instances`` with boxes and centroids in the published frame (``refine.anchor``)."""
-        transform = self.published_frame()
-        if transform is None:
-            return instances
-        box_min, box_max = apply_to_boxes(transform, instances.box_min, instances.box_max)
-        centroid = None if instances.centroid is None else apply_to_points(transform, instances.centroid)
-        return dataclasses.replace(instances, box_min=box_min, box_max=box_max, centroid=centroid)
-
     def _anchored(self, points: FramePoints, frame_instances: Instances, correction: PoseCorrection):
         """A step's points, instances and pose in the published frame (``refine.anchor``)."""
         transform = self.published_frame()
@@ -253,7 +243,7 @@ class OnlineSegmenter:
             return points, frame_instances, correction
         points = dataclasses.replace(points, xyz=apply_to_points(transform, points.xyz))
         correction = dataclasses.replace(correction, pose=transform @ correction.pose)
-        return points, self._anchored_instances(frame_instances), correction
+        return points, moved_instances(frame_instances, transform), correction
 
     def reset(self) -> None:
         """Forget the map; the next instance gets id 1."""
