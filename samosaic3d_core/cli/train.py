@@ -8,7 +8,8 @@
     samosaic3d train --stage temporal --init runs/pair/model.safetensors --config config/train_temporal.yaml
 
 The pair stage fits the pair head of the frozen F2I model of ``--init`` on same-object fragment
-pairs (``samosaic3d_core.train.pair``) and writes that F2I model with its head.
+pairs (``samosaic3d_core.train.pair``) and writes that F2I model with its head (and the I2S
+merger of ``--init`` when it holds one: a full model with a retrained pair head).
 
 The temporal stage trains the I2S merger with L_merge on teacher-forced replays of the training
 scenes, the F2I model of ``--init`` frozen (``samosaic3d_core.train.temporal``); it writes
@@ -271,5 +272,22 @@ def run_pair(args: argparse.Namespace) -> int:
                                               "val": str(args.val_data) if args.val_data else None}}
     final = train_pair_head(config, file_config.pair_head, f2i, f2i_config, train_scenes, val_scenes,
                             _mask_factory(args.masks), lift_config, device, extra_config=extra)
-    print(f"F2I weights with pair head: {final}")
+    if keep_merger(args.init, final):
+        print(f"F2I weights with the new pair head and the I2S merger of {args.init}: {final}")
+    else:
+        print(f"F2I weights with pair head: {final}")
     return 0
+
+
+def keep_merger(init: Path, trained: Path) -> bool:
+    """When ``init`` holds an I2S merger (F2I + I2S weights), write it into ``trained`` (the pair
+    stage's F2I weights) too, so that retraining a full model's pair head gives a full model. The
+    merger reads the F2I queries, which the pair stage does not change. True if it did."""
+    from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_f2i, load_samosaic3d, save_samosaic3d
+
+    if not is_samosaic3d_checkpoint(init):
+        return False
+    _, _, merger, i2s_config = load_samosaic3d(init)
+    f2i, f2i_config = load_f2i(trained)
+    save_samosaic3d(trained, f2i, f2i_config, merger, i2s_config)
+    return True

@@ -183,6 +183,39 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
         main(["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene)])
 
 
+def test_cli_pair_stage_on_a_full_model_keeps_its_merger(tmp_path, tiny_f2i_weights):
+    """Retraining a full model's pair head gives a full model: the new head, the same F2I and merger."""
+    from samosaic3d_core.cli.main import main
+    from samosaic3d_core.data.synth import SynthConfig, generate_scene
+    from samosaic3d_core.data.synth.writer import write_scene
+    from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_samosaic3d, save_samosaic3d
+    from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+
+    f2i, f2i_config = load_f2i(tiny_f2i_weights)
+    i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels)
+    merger = I2SMerger(i2s_config)
+    with torch.no_grad():
+        merger.bias.fill_(-2.5)
+    init = save_samosaic3d(tmp_path / "full.safetensors", f2i, f2i_config, merger, i2s_config)
+    scene = write_scene(generate_scene(SynthConfig(frames=3, width=160, height=120), seed=5), tmp_path / "data",
+                        progress=False)
+    config = tmp_path / "pair.yaml"
+    config.write_text("data: {lift: {point_budget: 1500}}\npair: {frame_stride: 1, steps: 10, threads: 1}\n"
+                      "pair_head: {hidden: 8}\n")
+    out = tmp_path / "run"
+    assert main(["train", "--stage", "pair", "--init", str(init), "--config", str(config), "--data", str(scene),
+                 "--out", str(out), "--device", "cpu"]) == 0
+    assert is_samosaic3d_checkpoint(out / "model.safetensors")
+    f2i2, f2i_config2, merger2, i2s_config2 = load_samosaic3d(out / "model.safetensors")
+    assert f2i_config2.pair.hidden == 8 and i2s_config2 == i2s_config and float(merger2.bias.detach()) == -2.5
+    frozen = {k: v for k, v in f2i.state_dict().items() if not k.startswith("pair.")}
+    assert all(torch.equal(v, f2i2.state_dict()[k]) for k, v in frozen.items())
+    # an F2I-only init still gives an F2I-only file
+    assert main(["train", "--stage", "pair", "--init", str(tiny_f2i_weights), "--config", str(config), "--data",
+                 str(scene), "--out", str(tmp_path / "run2"), "--device", "cpu"]) == 0
+    assert not is_samosaic3d_checkpoint(tmp_path / "run2" / "model.safetensors")
+
+
 def test_pair_cues_stay_finite_for_a_fragment_without_points():
     xyz, rgb, uv, frag = _three_fragments()
     cues = pair_cues(xyz, rgb, uv, frag, 4, torch.eye(4))  # fragment 3 has no point
