@@ -70,7 +70,9 @@ class SegmenterConfig:
     shipped weights) or "auto" ("learned" when a checkpoint is given or the package ships weights,
     else "baseline")."""
     checkpoint: str = ""
-    """Learned model checkpoint (.safetensors): F2I only, or F2I + I2S (empty: the shipped weights)."""
+    """Learned model checkpoint (.safetensors): F2I only, or F2I + I2S (empty: the shipped weights for
+    the mask source: ``samosaic3d_synth_sam`` for sim, fastsam and oracle, ``samosaic3d_synth`` for
+    oversegment)."""
     merging: Literal["auto", "heuristic", "learned", "untrained"] = "auto"
     """How the learned pipeline merges frame instances into the map: "heuristic" (colour features +
     ``HeuristicAssociator``), "learned" (F2I query features + trained I2S merger; needs an F2I + I2S
@@ -344,7 +346,8 @@ def learned_frame_features(frame_model, i2s_config, frame_config):
 
 
 def resolve_pipeline(config: SegmenterConfig) -> SegmenterConfig:
-    """``config`` with "auto" decided and the shipped weights filled in where no checkpoint is given."""
+    """``config`` with "auto" decided and the shipped weights for its mask source filled in where no
+    checkpoint is given."""
     for name, allowed in (("pipeline", ("auto", "baseline", "learned")), ("merging", MERGING)):
         if getattr(config, name) not in allowed:
             raise ValueError(f"unknown {name} {getattr(config, name)!r}; expected one of {', '.join(allowed)}")
@@ -352,7 +355,7 @@ def resolve_pipeline(config: SegmenterConfig) -> SegmenterConfig:
         return config if config.pipeline != "auto" else dataclasses.replace(config, pipeline="learned")
     from samosaic3d_core.model.checkpoint import shipped_checkpoint
 
-    shipped = shipped_checkpoint()
+    shipped = shipped_checkpoint(config.masks.source)
     if shipped is not None:
         return dataclasses.replace(config, pipeline="learned", checkpoint=str(shipped))
     if config.pipeline == "learned":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Train the package's weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors, which
-# --pipeline auto then uses) from scratch: generate the training / validation scenes, train the F2I
-# stage, its pair head (F2I frozen), then the temporal stage (I2S, F2I frozen), and copy the result
-# into the package. Score it against the baseline first (bench/ablation.py, docs/ablation.md).
+# Train the package's weights (samosaic3d_core/checkpoints/samosaic3d_synth.safetensors and
+# samosaic3d_synth_sam.safetensors, which --pipeline auto then uses) from scratch: generate the
+# training / validation scenes, train the F2I stage, its pair head (F2I frozen), then the temporal
+# stage (I2S, F2I frozen), all on the default family; then the pair head again on the default and
+# hard families (F2I and I2S kept) for SAM-like fragments; and copy both files into the package. Score it against the baseline first (bench/ablation.py, docs/ablation.md).
 #
 #   scripts/train_model.sh              # all steps (about 40 minutes on 2 CPU cores)
 #   OUT=runs scripts/train_model.sh     # run directories under $OUT (default runs/)
@@ -13,14 +14,20 @@ cd "$ROOT"
 OUT=${OUT:-runs}
 
 [ -d data/synth/train ] || samosaic3d make-data --out data/synth/train --scenes 12 --frames 150 --seed 100 --width 320 --height 240
+[ -d data/synth/train_hard ] || samosaic3d make-data --out data/synth/train_hard --style hard --scenes 6 --frames 150 --seed 110 --width 320 --height 240
 [ -d data/synth/val ] || samosaic3d make-data --out data/synth/val --scenes 2 --frames 60 --seed 200 --width 320 --height 240
 
 samosaic3d train --stage f2i --config config/train_f2i.yaml --out "$OUT/f2i"
 samosaic3d train --stage pair --init "$OUT/f2i/model.safetensors" --config config/train_pair.yaml --out "$OUT/pair"
 samosaic3d train --stage temporal --init "$OUT/pair/model.safetensors" --config config/train_temporal.yaml \
   --out "$OUT/temporal"
+samosaic3d train --stage pair --init "$OUT/temporal/model.safetensors" --config config/train_pair_hard.yaml \
+  --out "$OUT/pair_hard"
 
 mkdir -p samosaic3d_core/checkpoints
 cp "$OUT/temporal/model.safetensors" samosaic3d_core/checkpoints/samosaic3d_synth.safetensors
 cp "$OUT/temporal/model.json" samosaic3d_core/checkpoints/samosaic3d_synth.json
-echo "shipped weights: samosaic3d_core/checkpoints/samosaic3d_synth.safetensors"
+cp "$OUT/pair_hard/model.safetensors" samosaic3d_core/checkpoints/samosaic3d_synth_sam.safetensors
+cp "$OUT/pair_hard/model.json" samosaic3d_core/checkpoints/samosaic3d_synth_sam.json
+echo "shipped weights: samosaic3d_core/checkpoints/samosaic3d_synth.safetensors (oversegment pieces)," \
+  "samosaic3d_synth_sam.safetensors (SAM-like fragments: sim, fastsam, oracle)"

@@ -27,10 +27,19 @@ CONFIG_KEY = "f2i_config"
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "samosaic3d_synth.safetensors"
 """The F2I + I2S weights that ship with the package (see docs/model_card.md)."""
+SHIPPED_SAM_CHECKPOINT = SHIPPED_CHECKPOINT.with_name("samosaic3d_synth_sam.safetensors")
+"""The same weights with a pair head trained on the default and hard scene families, for SAM-like
+fragments (``SAM_LIKE_SOURCES``); the weight-free ``oversegment`` pieces group better with the
+first file's head (docs/map_quality.md, "Pair head trained on the hard family")."""
+SAM_LIKE_SOURCES = ("sim", "fastsam", "oracle")
+"""Mask sources whose fragments are SAM-like (whole objects or large parts)."""
 
 
-def shipped_checkpoint() -> Path | None:
-    """Path of the shipped weights, or None when this installation has none."""
+def shipped_checkpoint(mask_source: str | None = None) -> Path | None:
+    """Path of the shipped weights for fragments of ``mask_source`` (None: the main file), or None
+    when this installation has none. SAM-like sources take ``SHIPPED_SAM_CHECKPOINT`` when present."""
+    if mask_source in SAM_LIKE_SOURCES and SHIPPED_SAM_CHECKPOINT.is_file():
+        return SHIPPED_SAM_CHECKPOINT
     return SHIPPED_CHECKPOINT if SHIPPED_CHECKPOINT.is_file() else None
 I2S_CONFIG_KEY = "i2s_config"
 F2I_PREFIX, I2S_PREFIX = "f2i.", "i2s."

@@ -80,11 +80,15 @@ def _checkpoint() -> Check:
     if path is None:
         return Check("shipped weights", "--", "absent: pipeline auto runs the baseline",
                      "reinstall the package (its samosaic3d_core/checkpoints/ holds them)")
+    sam = shipped_checkpoint("sim")
     try:
         kind = "F2I + I2S" if is_samosaic3d_checkpoint(path) else "F2I only"
+        if sam != path:
+            is_samosaic3d_checkpoint(sam)  # readable
     except ValueError as exc:
         return Check("shipped weights", "FAIL", str(exc), "reinstall the package")
-    return Check("shipped weights", "ok", f"{kind}: {path}")
+    also = f"; for SAM-like masks (sim, fastsam, oracle): {sam}" if sam != path else ""
+    return Check("shipped weights", "ok", f"{kind}: {path}{also}")
 
 
 def _masks(config: str | None) -> list[Check]:

@@ -49,12 +49,43 @@ def test_the_shipped_checkpoint_loads_and_auto_uses_it():
     assert resolved.pipeline == "learned" and resolved.checkpoint == str(path)
 
 
-def test_shipped_model_beats_the_baseline_and_a_broken_model_does_not(scenes, tmp_path):
+def test_auto_takes_the_weights_of_its_mask_source(monkeypatch, tmp_path):
+    from samosaic3d_core.model import checkpoint
+
+    def resolved(source: str) -> str:
+        return resolve_pipeline(SegmenterConfig.from_flat({"pipeline": "auto", "masks.source": source})).checkpoint
+
+    assert shipped_checkpoint("sim") == checkpoint.SHIPPED_SAM_CHECKPOINT != checkpoint.SHIPPED_CHECKPOINT
+    for source in ("sim", "fastsam", "oracle"):
+        assert resolved(source) == str(checkpoint.SHIPPED_SAM_CHECKPOINT)
+    assert resolved("oversegment") == str(checkpoint.SHIPPED_CHECKPOINT) == str(shipped_checkpoint())
+    # a given checkpoint wins; an installation without the second file uses the first for every source
+    given = resolve_pipeline(SegmenterConfig.from_flat({"masks.source": "sim", "checkpoint": "mine.safetensors"}))
+    assert given.checkpoint == "mine.safetensors"
+    monkeypatch.setattr(checkpoint, "SHIPPED_SAM_CHECKPOINT", tmp_path / "absent.safetensors")
+    assert resolved("sim") == str(checkpoint.SHIPPED_CHECKPOINT)
+
+
+def test_the_two_shipped_files_differ_only_in_the_pair_head():
+    from safetensors import safe_open
+
+    from samosaic3d_core.model import checkpoint
+
+    with safe_open(str(checkpoint.SHIPPED_CHECKPOINT), "np") as a, \
+            safe_open(str(checkpoint.SHIPPED_SAM_CHECKPOINT), "np") as b:
+        assert set(a.keys()) == set(b.keys())
+        same = {k: np.array_equal(a.get_tensor(k), b.get_tensor(k)) for k in a.keys()}
+    assert all(same[k] for k in same if not k.startswith("f2i.pair.")), [k for k in same if not same[k]]
+    assert not all(same[k] for k in same if k.startswith("f2i.pair.mlp"))
+
+
+@pytest.mark.parametrize("source", ["oversegment", "sim"], ids=["main file", "sam file"])
+def test_shipped_model_beats_the_baseline_and_a_broken_model_does_not(scenes, tmp_path, source):
     baseline = pooled_ap(scenes, sim_config("baseline"))
-    shipped = pooled_ap(scenes, sim_config("learned", str(shipped_checkpoint())))
+    shipped = pooled_ap(scenes, sim_config("learned", str(shipped_checkpoint(source))))
     assert shipped >= baseline + MARGIN, (shipped, baseline)
     # broken: the same files with the frame model's weights re-drawn at random (the merger kept)
-    _, f2i_config, merger, i2s_config = load_samosaic3d(shipped_checkpoint())
+    _, f2i_config, merger, i2s_config = load_samosaic3d(shipped_checkpoint(source))
     torch.manual_seed(0)
     broken_path = save_samosaic3d(tmp_path / "broken.safetensors", F2IModel.from_config(f2i_config), f2i_config,
                                   merger, i2s_config)

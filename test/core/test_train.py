@@ -147,7 +147,7 @@ def test_smoke_training_lowers_the_loss_and_the_checkpoint_round_trips(tmp_path)
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("stage, name", [("f2i", "train_f2i"), ("f2i", "train_f2i_finetune"), ("pair", "train_pair"),
+@pytest.mark.parametrize("stage, name", [("f2i", "train_f2i"), ("f2i", "train_f2i_finetune"), ("pair", "train_pair"), ("pair", "train_pair_hard"),
                                          ("temporal", "train_temporal")])
 def test_the_shipped_stage_configs_read_and_misspelt_keys_are_rejected(stage, name, tmp_path):
     from samosaic3d_core.train.stage_configs import read_stage_config
