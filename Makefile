@@ -17,9 +17,9 @@ test: setup
 test-fast: setup
 	$(ENV) python -m pytest -q test -m "not slow" $(PYTEST_ARGS)
 
-bench: setup  # the ablation table of the shipped weights on the held-out scenes (tens of minutes on 2 cores)
-	$(ENV) python bench/ablation.py --f2i samosaic3d_core/checkpoints/samosaic3d_synth.safetensors \
-		--full samosaic3d_core/checkpoints/samosaic3d_synth.safetensors
+bench: setup  # the ablation table of the shipped weights on the held-out scenes, sim masks: the SAM-like file (tens of minutes on 2 cores)
+	$(ENV) python bench/ablation.py --f2i samosaic3d_core/checkpoints/samosaic3d_synth_sam.safetensors \
+		--full samosaic3d_core/checkpoints/samosaic3d_synth_sam.safetensors
 
 clean:
 	rm -rf build install log out .stamps
