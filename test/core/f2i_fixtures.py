@@ -1,4 +1,5 @@
-"""Shared by the F2I tests: a tiny synthetic frame, and a fixture that runs torch on one thread."""
+"""Shared by the F2I tests: a tiny synthetic frame, a full model file with a recognisable merger,
+and a fixture that runs torch on one thread."""
 
 from __future__ import annotations
 
@@ -52,3 +53,17 @@ def synthetic_frame(
         fragment=np.concatenate(frag).astype(np.int32),
     )
     return points, num_objects * fragments_per_object + 1, np.concatenate(ids).astype(np.int64)
+
+
+def full_weights(f2i_weights, path, merger_bias: float):
+    """F2I + I2S weights at ``path``: the F2I model of ``f2i_weights`` and a fresh merger whose bias
+    is ``merger_bias`` (a value to recognise it by)."""
+    from samosaic3d_core.model.checkpoint import load_f2i, save_samosaic3d
+    from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+
+    f2i, f2i_config = load_f2i(f2i_weights)
+    i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels)
+    merger = I2SMerger(i2s_config)
+    with torch.no_grad():
+        merger.bias.fill_(merger_bias)
+    return save_samosaic3d(path, f2i, f2i_config, merger, i2s_config)

@@ -17,7 +17,7 @@ from samosaic3d_core.train.pair import (
     PairSet, PairTrainConfig, average_precision, fit_pair_head, grouping_precision_recall, pair_metrics,
 )
 from samosaic3d_core.types import Fragments, Frame, CameraIntrinsics
-from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
+from test.core.f2i_fixtures import full_weights, one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
 from test.core.test_model_f2i import TINY
 
 CUE = {name: k for k, name in enumerate(PAIR_CUES)}
@@ -188,15 +188,10 @@ def test_cli_pair_stage_on_a_full_model_keeps_its_merger(tmp_path, tiny_f2i_weig
     from samosaic3d_core.cli.main import main
     from samosaic3d_core.data.synth import SynthConfig, generate_scene
     from samosaic3d_core.data.synth.writer import write_scene
-    from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_samosaic3d, save_samosaic3d
-    from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
+    from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_samosaic3d
 
-    f2i, f2i_config = load_f2i(tiny_f2i_weights)
-    i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels)
-    merger = I2SMerger(i2s_config)
-    with torch.no_grad():
-        merger.bias.fill_(-2.5)
-    init = save_samosaic3d(tmp_path / "full.safetensors", f2i, f2i_config, merger, i2s_config)
+    init = full_weights(tiny_f2i_weights, tmp_path / "full.safetensors", -2.5)
+    f2i, _, _, i2s_config = load_samosaic3d(init)
     scene = write_scene(generate_scene(SynthConfig(frames=3, width=160, height=120), seed=5), tmp_path / "data",
                         progress=False)
     config = tmp_path / "pair.yaml"

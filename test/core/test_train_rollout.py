@@ -9,12 +9,12 @@ from samosaic3d_core.config import from_flat
 from samosaic3d_core.lift import LiftConfig
 from samosaic3d_core.masks import make_mask_source
 from samosaic3d_core.memory import MemoryConfig
-from samosaic3d_core.model.checkpoint import load_f2i, save_samosaic3d
+from samosaic3d_core.model.checkpoint import load_f2i
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
 from samosaic3d_core.train.rollout import RolloutReplay
 from samosaic3d_core.train.temporal import MergeDataset, TemporalConfig
 from samosaic3d_core.types import CameraIntrinsics, Frame, MaskResult
-from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
+from test.core.f2i_fixtures import full_weights, one_torch_thread  # noqa: F401  (autouse fixture)
 from test.core.test_train_temporal import LIFT_ALL, ONE_MASK, _column_model, _learned_features
 
 K8x6 = CameraIntrinsics(10.0, 10.0, 4.0, 3.0, 8, 6)
@@ -85,10 +85,5 @@ def test_cli_rollouts_need_a_combined_init(tiny_f2i_weights, tmp_path):
     assert _rollout_merger(tiny_f2i_weights, "teacher", "cpu") is None
     with pytest.raises(SystemExit, match="holds F2I weights only"):
         _rollout_merger(tiny_f2i_weights, "own", "cpu")
-    f2i, f2i_config = load_f2i(tiny_f2i_weights)
-    i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels)
-    merger = I2SMerger(i2s_config)
-    with torch.no_grad():
-        merger.bias.fill_(-1.25)
-    path = save_samosaic3d(tmp_path / "model.safetensors", f2i, f2i_config, merger, i2s_config)
+    path = full_weights(tiny_f2i_weights, tmp_path / "model.safetensors", -1.25)
     assert float(_rollout_merger(path, "both", "cpu").bias.detach()) == -1.25
