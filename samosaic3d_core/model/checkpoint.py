@@ -41,6 +41,8 @@ def shipped_checkpoint(mask_source: str | None = None) -> Path | None:
     if mask_source in SAM_LIKE_SOURCES and SHIPPED_SAM_CHECKPOINT.is_file():
         return SHIPPED_SAM_CHECKPOINT
     return SHIPPED_CHECKPOINT if SHIPPED_CHECKPOINT.is_file() else None
+
+
 I2S_CONFIG_KEY = "i2s_config"
 F2I_PREFIX, I2S_PREFIX = "f2i.", "i2s."
 
