@@ -26,6 +26,7 @@ from collections import deque
 
 import numpy as np
 
+from samosaic3d_core.geometry.boxes import box_corners
 from samosaic3d_core.geometry.rigid import inverse, rotation_angle
 from samosaic3d_core.types import Instances
 
@@ -98,8 +99,7 @@ def apply_to_boxes(transform: np.ndarray, box_min: np.ndarray, box_max: np.ndarr
     box_min, box_max = np.asarray(box_min, np.float32), np.asarray(box_max, np.float32)
     if len(box_min) == 0:
         return box_min.copy(), box_max.copy()
-    corners = np.stack([np.where(np.array(bits, bool), box_max, box_min)
-                        for bits in np.ndindex(2, 2, 2)], axis=1)  # (K, 8, 3)
+    corners = box_corners(box_min, box_max).astype(np.float32)  # (K, 8, 3), exact: the bounds are float32
     moved = apply_to_points(transform, corners.reshape(-1, 3)).reshape(corners.shape)
     return moved.min(axis=1), moved.max(axis=1)
 

@@ -12,21 +12,13 @@ from typing import Iterable
 
 import numpy as np
 
+from samosaic3d_core.geometry.boxes import BOX_EDGES, box_corners
 from samosaic3d_core.types import Instances
 from samosaic3d_ros.colors import instance_color_rgba
 
-# the 12 edges of a box whose corners are indexed by bits (x, y, z) of 0..7
-_BOX_EDGES = np.array(
-    [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)]
-)
-
-
 def box_line_points(box_min: np.ndarray, box_max: np.ndarray) -> np.ndarray:
     """(24, 3) float64 endpoints of the 12 edges of the axis-aligned box, pairwise (LINE_LIST order)."""
-    corners = np.array(
-        [[(box_max if (i >> axis) & 1 else box_min)[axis] for axis in range(3)] for i in range(8)], np.float64
-    )  # (8, 3), corner i takes max on axis a iff bit a of i is set
-    return corners[_BOX_EDGES.reshape(-1)]
+    return box_corners(box_min, box_max)[BOX_EDGES.reshape(-1)]
 
 
 def instance_markers(

@@ -1,7 +1,8 @@
 """Geometry helpers: back-projection, voxel grids, axis-aligned boxes."""
 
 from samosaic3d_core.geometry.boxes import (
-    box_axis_gaps, box_centre_distance, box_gap, box_iou, box_volume, boxes_from_corners, group_boxes, points_box,
+    BOX_EDGES, box_axis_gaps, box_centre_distance, box_corners, box_gap, box_iou, box_volume, boxes_from_corners,
+    group_boxes, points_box,
 )
 from samosaic3d_core.geometry.projection import backproject, project
 from samosaic3d_core.geometry.voxel import (
@@ -10,7 +11,8 @@ from samosaic3d_core.geometry.voxel import (
 )
 
 __all__ = [
-    "NEIGHBOUR_OFFSETS", "VoxelIndex", "backproject", "box_axis_gaps", "box_centre_distance", "box_gap", "box_iou",
+    "BOX_EDGES", "NEIGHBOUR_OFFSETS", "VoxelIndex", "backproject", "box_axis_gaps", "box_centre_distance", "box_corners",
+    "box_gap", "box_iou",
     "box_volume", "boxes_from_corners",
     "group_boxes", "hash_sample", "key_hash", "majority_vote", "neighbourhood_mode", "pack_voxel_keys", "points_box", "project", "sample_indices", "unpack_voxel_keys",
     "voxel_downsample", "voxel_keys", "voxelize",

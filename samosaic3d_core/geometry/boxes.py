@@ -54,6 +54,18 @@ def boxes_from_corners(box_min: Array, box_max: Array) -> Array:
     return np.concatenate([box_min, box_max], axis=-1)
 
 
+BOX_EDGES = np.array([(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)])
+"""The 12 edges of a box as pairs of ``box_corners`` indices (the order of a LINE_LIST marker)."""
+_CORNER_BITS = ((np.arange(8)[:, None] >> np.arange(3)) & 1).astype(bool)  # (8, 3): bit a of corner i
+
+
+def box_corners(box_min: np.ndarray, box_max: np.ndarray) -> np.ndarray:
+    """(..., 8, 3) float64 corners of (..., 3) min and max corners; corner i takes the max on axis a
+    iff bit a of i is set."""
+    lo, hi = np.asarray(box_min, np.float64), np.asarray(box_max, np.float64)
+    return np.where(_CORNER_BITS, hi[..., None, :], lo[..., None, :])
+
+
 def points_box(xyz: np.ndarray) -> np.ndarray:
     """(6,) box of a non-empty (N, 3) point set."""
     if len(xyz) == 0:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from samosaic3d_core.colors import id_colors, instance_rgb
+from samosaic3d_core.geometry.boxes import BOX_EDGES, box_corners
 from samosaic3d_core.geometry.projection import project
 from samosaic3d_core.types import CameraIntrinsics, Instances, SceneMap
 
@@ -24,16 +25,6 @@ GRID_CELLS, GRID_CELL_SIZE = 20, 1.0
 AXES_RGB = ((255, 0, 0), (0, 255, 0), (0, 0, 255))
 POINT_SIZE_PX = 3
 LABEL_OFFSET = 0.08  # m above the box top, like the markers' text_size
-
-# the 12 edges of a box whose corners are indexed by bits (x, y, z) of 0..7 (the markers' LINE_LIST order)
-BOX_EDGES = np.array([(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)])
-
-
-def box_corners(box_min, box_max) -> np.ndarray:
-    """(8, 3) corners; corner i takes the max on axis a iff bit a of i is set."""
-    lo, hi = np.asarray(box_min, np.float64), np.asarray(box_max, np.float64)
-    return np.array([[(hi if (i >> a) & 1 else lo)[a] for a in range(3)] for i in range(8)])
-
 
 def map_rgb(scene_map: SceneMap) -> np.ndarray:
     """(P, 3) uint8 colours of /instances/cloud (cloud_color: instance): palette per id, camera rgb where id is 0."""

@@ -193,3 +193,18 @@ def test_pack_voxel_keys_rejects_coordinates_beyond_the_range(bad):
 
     with pytest.raises(ValueError, match=r"scene: voxel coordinates .* beyond \[-1048576, 1048575\].*larger voxel size"):
         pack_voxel_keys(np.array([[0, 0, 0], bad]), "scene")
+
+
+def test_box_corners_of_many_boxes_are_each_boxs_and_every_edge_changes_one_axis():
+    from samosaic3d_core.geometry import BOX_EDGES, box_corners
+
+    lo = np.array([[0.0, 0.0, 0.0], [-1.0, 2.0, 0.5]])
+    hi = np.array([[1.0, 2.0, 3.0], [0.0, 4.0, 0.75]])
+    many = box_corners(lo, hi)
+    assert many.shape == (2, 8, 3)
+    for k in range(2):
+        assert np.array_equal(many[k], box_corners(lo[k], hi[k]))
+        assert np.array_equal(many[k].min(axis=0), lo[k]) and np.array_equal(many[k].max(axis=0), hi[k])
+    assert np.array_equal(box_corners(lo[0], hi[0])[5], [1.0, 0.0, 3.0])  # bits x and z set
+    steps = np.abs(many[0][BOX_EDGES[:, 0]] - many[0][BOX_EDGES[:, 1]]) > 0
+    assert (steps.sum(axis=1) == 1).all() and len({tuple(e) for e in np.sort(BOX_EDGES, axis=1)}) == 12
