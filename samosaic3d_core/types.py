@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
@@ -167,8 +167,11 @@ class FieldContainer:
     field is reassigned (ValueError naming the fields and their lengths). ``len(c)`` is that
     length; ``c[sel]`` selects elements of every field at once, with a boolean mask, an integer
     index array, a slice or one integer (a container of one element), e.g.
-    ``inst[inst.scores > 0.5]``. Fields that are None stay None.
+    ``inst[inst.scores > 0.5]``. Fields that are None stay None. Fields named in ``PAIRWISE`` are
+    (K, K) tables over pairs of elements: selection picks their rows and columns.
     """
+
+    PAIRWISE: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
         lengths = {name: len(value) for name, value in self._present()}
@@ -216,7 +219,11 @@ class FieldContainer:
             if item.size == 0:
                 item = item.astype(np.int64)  # [] is float64 to numpy
         values = {name: getattr(self, name) for name in self._field_names()}
-        return type(self)(**{name: None if v is None else v[item] for name, v in values.items()})
+        picked = {name: None if v is None else v[item] for name, v in values.items()}
+        for name in self.PAIRWISE:
+            if picked[name] is not None:
+                picked[name] = picked[name][:, item]
+        return type(self)(**picked)
 
 
 @dataclass
@@ -273,7 +280,12 @@ class Instances(FieldContainer):
     centroid:   (K, 3) float32 or None
     first_seen / last_seen: (K,) float64 timestamps (seconds) or None
     tier:       (K,) int8 memory tier (0 = short-term, 1 = long-term) or None
+    linkage:    (K, K) float32 or None: of a frame's instances, how strongly the frame model would
+                have grouped each two (the mean grouping affinity between their fragments, 1 on the
+                diagonal); the associator keeps instances it holds apart in different map instances
     """
+
+    PAIRWISE: ClassVar[tuple[str, ...]] = ("linkage",)
 
     ids: np.ndarray
     scores: np.ndarray
@@ -285,6 +297,7 @@ class Instances(FieldContainer):
     first_seen: Optional[np.ndarray] = None
     last_seen: Optional[np.ndarray] = None
     tier: Optional[np.ndarray] = None
+    linkage: Optional[np.ndarray] = None
 
     @property
     def boxes(self) -> np.ndarray:

@@ -177,6 +177,28 @@ def group_by_affinity(affinity: np.ndarray, threshold: float) -> np.ndarray:
     return group.astype(np.int64)
 
 
+def instance_linkage(affinity: np.ndarray, fragment: np.ndarray, labels: np.ndarray, num_instances: int) -> np.ndarray:
+    """(K, K) float32 mean grouping affinity between the fragments of each two instances: the
+    average linkage at which ``group_by_affinity`` left them apart (1 on the diagonal).
+
+    affinity: (M, M) of the fragments; fragment: (N,) fragment index per point (-1 = none); labels:
+    (N,) local id 1..K per point (0 = none), all points of a fragment in one instance (as
+    ``label_affinity`` gives them).
+    """
+    m = len(affinity)
+    member = np.flatnonzero(fragment >= 0)
+    instance_of = np.zeros(m, np.int64)  # 0: the fragment is in no instance
+    instance_of[fragment[member]] = labels[member]
+    onehot = np.zeros((m, num_instances + 1))
+    onehot[np.arange(m), instance_of] = 1.0
+    onehot = onehot[:, 1:]
+    total = onehot.T @ np.clip((affinity + affinity.T) / 2, 0.0, 1.0) @ onehot
+    sizes = onehot.sum(axis=0)
+    linkage = total / np.maximum(np.outer(sizes, sizes), 1.0)
+    np.fill_diagonal(linkage, 1.0)
+    return linkage.astype(np.float32)
+
+
 def label_affinity(
     pred: F2IPrediction, fragment: np.ndarray, config: F2IFrameConfig, xyz: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,7 +264,8 @@ class F2IFrameModel:
 
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         """Instances of the frame (local ids 1..K by descending score; ``feats`` = final instance
-        queries) and (N,) int32 local id per point of ``points`` (0 = none)."""
+        queries; ``linkage`` with the affinity readout) and (N,) int32 local id per point of
+        ``points`` (0 = none)."""
         on_cpu = torch.device(self.device).type == "cpu"
         with torch.no_grad(), torch_threads(self.config.cpu_threads if on_cpu else 0):
             return self._segment(frame, points, fragments)
@@ -257,7 +280,9 @@ class F2IFrameModel:
         queries = pred.queries.cpu().numpy()
         if self.config.readout == "affinity":
             labels, source, scores = label_affinity(pred, points.fragment, self.config, points.xyz)
-            return self._instances(points, labels, scores, queries[source]), labels
+            instances = self._instances(points, labels, scores, queries[source])
+            instances.linkage = instance_linkage(pred.grouping_affinity.cpu().numpy(), points.fragment, labels, len(scores))
+            return instances, labels
         if self.config.readout == "fragments":
             labels, source, scores, _ = label_fragments(pred, points.fragment, fragments.score, self.config)
             # a fragment on its own has no instance query: it gets the mean query (no identity cue)

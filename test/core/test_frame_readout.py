@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from samosaic3d_core.model.f2i import W_GROUP_THRESHOLD
-from samosaic3d_core.model.frame_model import F2IFrameConfig, group_by_affinity, label_affinity, label_fragments
+from samosaic3d_core.model.frame_model import (
+    F2IFrameConfig, group_by_affinity, instance_linkage, label_affinity, label_fragments,
+)
 
 
 def prediction(mask_logits, objectness, assign=None):
@@ -47,6 +49,23 @@ def test_affinity_readout_groups_fragments_and_scores_them_by_their_query():
     np.testing.assert_allclose(scores, [sig(5.0) * sig(5.0), sig(2.0) * 0.5], rtol=1e-5)
     labels, source, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=0.95))
     assert sorted(source.tolist()) == [0, 0, 1] and len(set(labels[:6].tolist())) == 3
+
+
+def test_instance_linkage_is_the_mean_affinity_between_the_fragments_of_two_instances():
+    affinity = np.array([
+        [1.0, 0.9, 0.3, 0.0],
+        [0.9, 1.0, 0.1, 0.2],
+        [0.5, 0.1, 1.0, 0.0],  # asymmetric entry 2-0: read as (0.3 + 0.5) / 2
+        [0.0, 0.2, 0.0, 1.0],
+    ])
+    fragment = np.array([0, 0, 1, 2, 2, 3, -1])
+    labels = np.array([2, 2, 2, 1, 1, 3, 0])  # instances {2}, {0, 1}, {3} as local ids 1, 2, 3
+    linkage = instance_linkage(affinity, fragment, labels, 3)
+    assert linkage.dtype == np.float32 and linkage.shape == (3, 3)
+    np.testing.assert_allclose(linkage, [[1, 0.25, 0.0], [0.25, 1, 0.1], [0.0, 0.1, 1]], atol=1e-6)
+    # a fragment in no instance (local id 0) counts for none
+    np.testing.assert_allclose(instance_linkage(affinity, fragment, np.where(fragment == 3, 0, labels), 2),
+                               [[1, 0.25], [0.25, 1]], atol=1e-6)
 
 
 def test_affinity_readout_fills_points_outside_fragments_from_the_group_masks():

@@ -37,6 +37,17 @@ def test_index_array_slice_and_integer_selection():
     assert len(inst[np.zeros(3, bool)]) == 0
 
 
+def test_selection_picks_rows_and_columns_of_the_pairwise_linkage():
+    inst = _instances()
+    inst.linkage = np.arange(9, dtype=np.float32).reshape(3, 3)
+    np.testing.assert_array_equal(inst[np.array([2, 0])].linkage, [[8, 6], [2, 0]])
+    np.testing.assert_array_equal(inst[inst.scores > 0.5].linkage, [[0, 2], [6, 8]])
+    np.testing.assert_array_equal(inst[1:].linkage, [[4, 5], [7, 8]])
+    assert inst[1].linkage.tolist() == [[4]] and inst[[]].linkage.shape == (0, 0)
+    with pytest.raises(ValueError, match="linkage"):
+        inst.linkage = np.zeros((2, 2), np.float32)
+
+
 def test_selection_errors_name_the_problem():
     inst = _instances()
     with pytest.raises(IndexError, match="index 3 out of range for 3 elements"):
