@@ -299,7 +299,7 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
     """Frame model and associator of the learned pipeline: F2I from ``config.checkpoint``, merged
     heuristically, by the trained I2S merger, or by the merger's initial weights (``config.merging``)."""
     from samosaic3d_core.baseline import ColorFeatures, HeuristicAssociator
-    from samosaic3d_core.i2s_association import LearnedAssociator
+    from samosaic3d_core.i2s_association import LearnedAssociator, association_config_for_masks
     from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_f2i, load_samosaic3d
     from samosaic3d_core.model.frame_model import F2IFrameModel, frame_config_for_masks
     from samosaic3d_core.model.i2s import I2SConfig, I2SMerger
@@ -328,7 +328,8 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
     if merging == "heuristic":  # F2I only: the baseline's association over colour features
         return ColorFeatures(frame_model, config.descriptor), HeuristicAssociator(config.association)
     frame_model = learned_frame_features(frame_model, i2s_config, config.descriptor)
-    return frame_model, LearnedAssociator(merger, config.learned_association, device=device)
+    association = association_config_for_masks(config.learned_association, config.masks.source)
+    return frame_model, LearnedAssociator(merger, association, device=device)
 
 
 def learned_frame_features(frame_model, i2s_config, frame_config):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from samosaic3d_core.i2s_association import LearnedAssociationConfig, LearnedAssociator
+from samosaic3d_core.i2s_association import (
+    LearnedAssociationConfig, LearnedAssociator, association_config_for_masks, best_above, join_apart,
+)
 from samosaic3d_core.losses import merge_loss, merge_targets
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
 from samosaic3d_core.model.i2s import I2SConfig, I2SMerger, box_pair_features
@@ -108,8 +110,9 @@ def _frame(boxes, feats):
     return points, instances, local
 
 
-def _step(memory, associator, boxes, feats, index):
+def _step(memory, associator, boxes, feats, index, linkage=None):
     points, instances, local = _frame(boxes, feats)
+    instances.linkage = None if linkage is None else np.asarray(linkage, np.float32)
     obs = memory.observe(points, instances, local, index, float(index))
     matches = associator(obs, memory)
     memory.integrate(obs, matches)
@@ -167,3 +170,46 @@ def test_empty_frame_and_empty_memory():
     points, _, _ = _frame([A], E[[0]])
     obs = memory.observe(points, Instances.empty(4), np.zeros(len(points.xyz), np.int64), 1, 1.0)
     assert associator(obs, memory).shape == (0,)
+
+
+def test_join_apart_gives_the_second_of_two_apart_rows_its_next_best_column():
+    score = np.array([[0.9, 0.6], [0.8, 0.7], [0.95, 0.1], [0.3, 0.2]])
+    apart = np.zeros((4, 4), bool)
+    assert join_apart(score, 0.5, apart).tolist() == [0, 0, 0, -1]  # nothing apart: best_above
+    rows, cols = best_above(score, 0.5)
+    assert rows.tolist() == [0, 1, 2] and cols.tolist() == [0, 0, 0]
+    apart[0, 1] = apart[1, 0] = True
+    # row 2 (0.95) and row 0 (0.9) take column 0; row 1 may not join row 0 there: its next best
+    assert join_apart(score, 0.5, apart).tolist() == [0, 1, 0, -1]
+    apart[1, 2] = apart[2, 1] = True
+    apart[0, 2] = apart[2, 0] = True
+    # all three apart: row 2 (0.95) takes column 0, row 1 (0.7) column 1, row 0 has none left
+    assert join_apart(score, 0.5, apart).tolist() == [-1, 1, 0, -1]
+
+
+def test_frame_instances_the_frame_model_keeps_apart_do_not_join_one_map_instance():
+    small = ((0.2, 0.2, 0.5), (0.5, 0.5, 0.9))  # a book inside A (a shelf)
+    on_a = [((0, 0, 0), (1, 1, 1)), small]
+    linkage = [[1.0, 0.01], [0.01, 1.0]]
+    for cannot_link, expected in ((0.0, [1, 1]), (0.05, [1, 0])):
+        memory = SceneMemory(MemoryConfig(short_term_size=5))
+        associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)), LearnedAssociationConfig(cannot_link=cannot_link))
+        assert _step(memory, associator, [A], E[[0]], 0) == [0]
+        # the book carries A's feature and lies in A's box: the merger alone sends both to map instance 1
+        assert _step(memory, associator, on_a, E[[0, 0]], 1, linkage) == expected
+    # a linkage above the setting, or none from the frame model, keeps today's association
+    memory = SceneMemory(MemoryConfig(short_term_size=5))
+    associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)), LearnedAssociationConfig(cannot_link=0.05))
+    assert _step(memory, associator, [A], E[[0]], 0) == [0]
+    assert _step(memory, associator, on_a, E[[0, 0]], 1, [[1.0, 0.2], [0.2, 1.0]]) == [1, 1]
+    assert _step(memory, associator, on_a, E[[0, 0]], 2) == [1, 1]
+
+
+def test_cannot_link_has_its_own_value_for_oversegment_pieces():
+    config = LearnedAssociationConfig(cannot_link=0.05)
+    assert association_config_for_masks(config, "sim").cannot_link == 0.05
+    assert association_config_for_masks(config, "oversegment").cannot_link == 0.0
+    both = LearnedAssociationConfig(cannot_link=0.05, oversegment_cannot_link=None)
+    assert association_config_for_masks(both, "oversegment").cannot_link == 0.05
+    with pytest.raises(ValueError, match="cannot_link"):
+        LearnedAssociationConfig(cannot_link=1.5)

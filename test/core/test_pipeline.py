@@ -269,8 +269,15 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
     # a few frames through the full model: the map's features are the 16-d F2I queries + 27-d colour
     seg = build(both)
     for i, cam in enumerate(SHAKY):
-        seg.step(render([RED, BLUE], cam, i))
+        frame_instances = seg.step(render([RED, BLUE], cam, i)).frame_instances
+        k = len(frame_instances)  # with the frame model's linkage of each two, for cannot_link
+        assert frame_instances.linkage.shape == (k, k) and np.all(np.diag(frame_instances.linkage) == 1)
     assert seg.memory.feat_dim == 16 + 27
+    for source, cannot_link in (("sim", 0.05), ("oversegment", 0.0)):
+        apart = OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+            {"pipeline": "learned", "checkpoint": str(both), "masks.source": source, "device": "cpu",
+             "learned_association.cannot_link": 0.05}))
+        assert apart.associator.config.cannot_link == cannot_link
     with pytest.raises(ValueError, match="the merger reads 27-wide colour descriptors, color_bins=4 gives 15"):
         OnlineSegmenter.from_config(SegmenterConfig.from_flat(
             {"pipeline": "learned", "checkpoint": str(both), "masks.source": "sim", "device": "cpu", "descriptor.color_bins": 4}))
