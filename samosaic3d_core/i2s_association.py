@@ -8,11 +8,12 @@
 
 Both stages let several frame instances join one memory instance: frame instances are unions of
 fragments, and an object the frame model left in pieces must still end up as one map instance
-(a one-to-one assignment would turn every extra piece into a new map instance). With
-``cannot_link`` set (off by default), two frame instances the frame model holds clearly apart
-(``Instances.linkage`` below it: a book and its shelf) never join the same one: in order of
-descending score, a frame instance skips a memory instance one of those already joined and takes
-its next best above the threshold, else becomes a new instance. A long-term
+(a one-to-one assignment would turn every extra piece into a new map instance). But two frame
+instances the frame model holds clearly apart (``Instances.linkage`` below ``cannot_link``) and
+that meet at a concave angle (``Instances.concave``: a book and its shelf, a bottle and the counter,
+not a counter's front and top) never join the same one: in order of descending score, a frame
+instance skips a memory instance one of those already joined and takes its next best above the
+threshold, else becomes a new instance. A long-term
 instance merged in stage 2 is promoted back to short-term by ``SceneMemory.integrate`` (every
 merged id re-enters the short-term FIFO at its newest end). Memory instance features are
 point-weighted running means of the frame instances' features ([F2I query, colour descriptor],
@@ -44,14 +45,14 @@ class LearnedAssociationConfig:
     long_term_containment: bool = False
     """Stage 2 scores pairs by max(IoU, cell containment of ``FrameObservation``) instead of IoU
     alone: a partial view lying inside a long-term instance has a low box IoU but a high containment."""
-    cannot_link: float = 0.0
+    cannot_link: float = 0.05
     """Two frame instances whose grouping affinity in the frame model (``Instances.linkage``) lies
-    below this never join one memory instance (0: off). Objects on and in furniture are often sent
-    to the furniture's map instance although the frame model kept them apart; at 0.05 (best of
-    0.02-0.3 on validation) books and boxes on shelves come apart (hard scenes +4 AP, +11 AP50 on
-    validation), but large objects whose faces the frame model keeps apart (counters, tables) end
-    in two instances, and held out AP is level with more instances and label noise, so it is off
-    by default (docs/map_quality.md, "Keeping apart what the frame model keeps apart")."""
+    below this, and that meet at a concave angle (``Instances.concave``, where the frame model
+    gives it), never join one memory instance (0: off). Books and boxes in shelves, items on
+    counters were sent to their support's map instance although the frame model kept them apart.
+    0.05 was chosen over 0.02-0.3 on the default and hard validation scenes; without the concavity
+    test large objects whose faces the frame model keeps apart (counters) ended in two instances
+    (docs/map_quality.md, "Keeping apart what the frame model keeps apart")."""
     oversegment_cannot_link: float | None = 0.0
     """``cannot_link`` with the weight-free ``oversegment`` mask source (None: ``cannot_link``). The
     frame model gives its small pieces of one object low affinities too (validation: -5.5 AP at
@@ -126,6 +127,8 @@ class LearnedAssociator:
         apart = None
         if cfg.cannot_link > 0 and frame.linkage is not None:
             apart = frame.linkage < cfg.cannot_link
+            if frame.concave is not None:
+                apart &= frame.concave
             apart = apart if apart.any() else None
         short = memory.instances(np.asarray(memory.short_term_ids(), np.int64))
         if len(short):

@@ -324,11 +324,13 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
         i2s_config = I2SConfig(feat_dim=f2i_config.backbone.out_channels, color_dim=config.descriptor.dim)
     if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
         merger = I2SMerger(i2s_config)
-    frame_model = F2IFrameModel(model, frame_config_for_masks(config.frame_model, config.masks.source), device=device)
+    association = association_config_for_masks(config.learned_association, config.masks.source)
+    concavity = merging != "heuristic" and association.cannot_link > 0  # what cannot_link reads besides linkage
+    frame_model = F2IFrameModel(model, frame_config_for_masks(config.frame_model, config.masks.source), device=device,
+                                concavity=concavity)
     if merging == "heuristic":  # F2I only: the baseline's association over colour features
         return ColorFeatures(frame_model, config.descriptor), HeuristicAssociator(config.association)
     frame_model = learned_frame_features(frame_model, i2s_config, config.descriptor)
-    association = association_config_for_masks(config.learned_association, config.masks.source)
     return frame_model, LearnedAssociator(merger, association, device=device)
 
 

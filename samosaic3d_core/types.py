@@ -283,9 +283,11 @@ class Instances(FieldContainer):
     linkage:    (K, K) float32 or None: of a frame's instances, how strongly the frame model would
                 have grouped each two (the mean grouping affinity between their fragments, 1 on the
                 diagonal); the associator keeps instances it holds apart in different map instances
+    concave:    (K, K) bool or None: of a frame's instances, which two meet at a concave angle
+                (``geometry.instance_concavity``: an object and what it stands on or in)
     """
 
-    PAIRWISE: ClassVar[tuple[str, ...]] = ("linkage",)
+    PAIRWISE: ClassVar[tuple[str, ...]] = ("linkage", "concave")
 
     ids: np.ndarray
     scores: np.ndarray
@@ -298,6 +300,7 @@ class Instances(FieldContainer):
     last_seen: Optional[np.ndarray] = None
     tier: Optional[np.ndarray] = None
     linkage: Optional[np.ndarray] = None
+    concave: Optional[np.ndarray] = None
 
     @property
     def boxes(self) -> np.ndarray:

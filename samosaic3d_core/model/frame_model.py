@@ -14,7 +14,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from samosaic3d_core.geometry import group_boxes
+from samosaic3d_core.geometry import facing, group_boxes, instance_concavity
+from samosaic3d_core.masks.regions import world_normals
 from samosaic3d_core.model.f2i import F2IInput, F2IModel, F2IPrediction
 from samosaic3d_core.model.threads import torch_threads
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances
@@ -253,19 +254,23 @@ class F2IFrameModel:
     """Runs an F2IModel on one frame (eval mode, no gradients) on ``device`` ('cpu', 'cuda').
 
     ``config.group_threshold`` None becomes the model's own (``F2IModel.group_threshold``) here.
+    ``concavity``: also tell which frame instances meet at a concave angle (``Instances.concave``,
+    from the depth image's surface normals), for the associator's ``cannot_link``.
     """
 
-    def __init__(self, model: F2IModel, config: F2IFrameConfig | None = None, device: str | torch.device = "cpu"):
+    def __init__(self, model: F2IModel, config: F2IFrameConfig | None = None, device: str | torch.device = "cpu",
+                 concavity: bool = False):
         config = config or F2IFrameConfig()
         if config.group_threshold is None:
             config = dataclasses.replace(config, group_threshold=model.group_threshold)
         self.config, self.device = config, device
+        self.concavity = concavity
         self.model = model.to(device).eval()
 
     def __call__(self, frame: Frame, points: FramePoints, fragments: Fragments) -> tuple[Instances, np.ndarray]:
         """Instances of the frame (local ids 1..K by descending score; ``feats`` = final instance
-        queries; ``linkage`` with the affinity readout) and (N,) int32 local id per point of
-        ``points`` (0 = none)."""
+        queries; ``linkage`` with the affinity readout, and ``concave`` too with ``concavity``) and
+        (N,) int32 local id per point of ``points`` (0 = none)."""
         on_cpu = torch.device(self.device).type == "cpu"
         with torch.no_grad(), torch_threads(self.config.cpu_threads if on_cpu else 0):
             return self._segment(frame, points, fragments)
@@ -282,6 +287,10 @@ class F2IFrameModel:
             labels, source, scores = label_affinity(pred, points.fragment, self.config, points.xyz)
             instances = self._instances(points, labels, scores, queries[source])
             instances.linkage = instance_linkage(pred.grouping_affinity.cpu().numpy(), points.fragment, labels, len(scores))
+            if self.concavity:
+                camera = frame.pose[:3, 3]
+                normals = facing(world_normals(frame).reshape(-1, 3)[points.pixel], points.xyz, camera)
+                instances.concave = instance_concavity(points.xyz, normals, labels, len(scores))
             return instances, labels
         if self.config.readout == "fragments":
             labels, source, scores, _ = label_fragments(pred, points.fragment, fragments.score, self.config)

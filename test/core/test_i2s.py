@@ -110,9 +110,10 @@ def _frame(boxes, feats):
     return points, instances, local
 
 
-def _step(memory, associator, boxes, feats, index, linkage=None):
+def _step(memory, associator, boxes, feats, index, linkage=None, concave=None):
     points, instances, local = _frame(boxes, feats)
     instances.linkage = None if linkage is None else np.asarray(linkage, np.float32)
+    instances.concave = None if concave is None else np.asarray(concave, bool)
     obs = memory.observe(points, instances, local, index, float(index))
     matches = associator(obs, memory)
     memory.integrate(obs, matches)
@@ -191,6 +192,7 @@ def test_frame_instances_the_frame_model_keeps_apart_do_not_join_one_map_instanc
     small = ((0.2, 0.2, 0.5), (0.5, 0.5, 0.9))  # a book inside A (a shelf)
     on_a = [((0, 0, 0), (1, 1, 1)), small]
     linkage = [[1.0, 0.01], [0.01, 1.0]]
+    assert LearnedAssociationConfig().cannot_link == 0.05  # on by default
     for cannot_link, expected in ((0.0, [1, 1]), (0.05, [1, 0])):
         memory = SceneMemory(MemoryConfig(short_term_size=5))
         associator = LearnedAssociator(I2SMerger(I2SConfig(feat_dim=4)), LearnedAssociationConfig(cannot_link=cannot_link))
@@ -203,6 +205,11 @@ def test_frame_instances_the_frame_model_keeps_apart_do_not_join_one_map_instanc
     assert _step(memory, associator, [A], E[[0]], 0) == [0]
     assert _step(memory, associator, on_a, E[[0, 0]], 1, [[1.0, 0.2], [0.2, 1.0]]) == [1, 1]
     assert _step(memory, associator, on_a, E[[0, 0]], 2) == [1, 1]
+    # where the frame model tells the angle, only a concave meeting keeps them apart: two faces of
+    # one counter meet at a convex one
+    assert _step(memory, associator, on_a, E[[0, 0]], 3, linkage, [[False, False], [False, False]]) == [1, 1]
+    assert _step(memory, associator, on_a, E[[0, 0]], 4, linkage, [[False, True], [True, False]])[0] == 1
+    assert _step(memory, associator, on_a, E[[0, 0]], 5, linkage, [[False, True], [True, False]])[1] != 1
 
 
 def test_cannot_link_has_its_own_value_for_oversegment_pieces():

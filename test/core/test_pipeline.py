@@ -278,6 +278,11 @@ def test_learned_pipeline_picks_the_merging_of_the_checkpoint(tmp_path):
             {"pipeline": "learned", "checkpoint": str(both), "masks.source": source, "device": "cpu",
              "learned_association.cannot_link": 0.05}))
         assert apart.associator.config.cannot_link == cannot_link
+        # the frame model tells the angles where cannot_link reads them
+        assert apart.frame_model.frame_model.concavity == (cannot_link > 0)
+        frame_instances = apart.step(render([RED, BLUE], SHAKY[0], 0)).frame_instances
+        k = len(frame_instances)
+        assert (frame_instances.concave is not None and frame_instances.concave.shape == (k, k)) == (cannot_link > 0)
     with pytest.raises(ValueError, match="the merger reads 27-wide colour descriptors, color_bins=4 gives 15"):
         OnlineSegmenter.from_config(SegmenterConfig.from_flat(
             {"pipeline": "learned", "checkpoint": str(both), "masks.source": "sim", "device": "cpu", "descriptor.color_bins": 4}))

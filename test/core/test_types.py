@@ -44,6 +44,8 @@ def test_selection_picks_rows_and_columns_of_the_pairwise_linkage():
     np.testing.assert_array_equal(inst[inst.scores > 0.5].linkage, [[0, 2], [6, 8]])
     np.testing.assert_array_equal(inst[1:].linkage, [[4, 5], [7, 8]])
     assert inst[1].linkage.tolist() == [[4]] and inst[[]].linkage.shape == (0, 0)
+    inst.concave = np.eye(3, dtype=bool)[[1, 2, 0]]  # 0-1, 1-2, 2-0 (one way round)
+    assert inst[np.array([2, 0])].concave.tolist() == [[False, True], [False, False]]
     with pytest.raises(ValueError, match="linkage"):
         inst.linkage = np.zeros((2, 2), np.float32)
 
