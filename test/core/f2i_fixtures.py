@@ -1,5 +1,5 @@
-"""Shared by the F2I tests: a tiny synthetic frame, a full model file with a recognisable merger,
-and a fixture that runs torch on one thread."""
+"""Shared by the F2I tests: a tiny synthetic frame, a tiny scene folder, a full model file with a
+recognisable merger, and a fixture that runs torch on one thread."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def tiny_scene(parent, frames: int, seed: int):
+    """Folder of one 160x120 synthetic scene of ``frames`` frames written under ``parent``/data."""
+    from samosaic3d_core.data.synth import SynthConfig, generate_scene, write_scene
+
+    return write_scene(generate_scene(SynthConfig(frames=frames, width=160, height=120), seed=seed), parent / "data",
+                       progress=False)
 
 
 def synthetic_frame(

@@ -8,6 +8,7 @@ import pytest
 from samosaic3d_core.data.synth import SynthConfig, generate_scene
 from samosaic3d_core.eval import EvalConfig, evaluate_scenes, scene_eval_input
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+from test.core.f2i_fixtures import tiny_scene
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,8 @@ def test_sim_masks_score_below_oracle_but_above_chance(frames):
 @pytest.fixture
 def tiny_dataset(tmp_path):
     """One generated scene (10 frames, 160x120) in the ScanNet frames layout under ``tmp_path/data``."""
-    from samosaic3d_core.data.synth import write_scene
 
-    scene_dir = write_scene(generate_scene(SynthConfig(frames=10, width=160, height=120), seed=5), tmp_path / "data",
-                            progress=False)
+    scene_dir = tiny_scene(tmp_path, 10, 5)
     return scene_dir
 
 

@@ -17,7 +17,7 @@ from samosaic3d_core.train.pair import (
     PairSet, PairTrainConfig, average_precision, fit_pair_head, grouping_precision_recall, pair_metrics,
 )
 from samosaic3d_core.types import Fragments, Frame, CameraIntrinsics
-from test.core.f2i_fixtures import full_weights, one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
+from test.core.f2i_fixtures import full_weights, one_torch_thread, synthetic_frame, tiny_scene  # noqa: F401  (autouse fixture)
 from test.core.test_model_f2i import TINY
 
 CUE = {name: k for k, name in enumerate(PAIR_CUES)}
@@ -156,12 +156,9 @@ def test_average_precision_and_grouping_precision_recall_exact():
 
 def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_path, capsys, tiny_f2i_weights):
     from samosaic3d_core.cli.main import main
-    from samosaic3d_core.data.synth import SynthConfig, generate_scene
-    from samosaic3d_core.data.synth.writer import write_scene
 
     init = tiny_f2i_weights
-    scene = write_scene(generate_scene(SynthConfig(frames=4, width=160, height=120), seed=4), tmp_path / "data",
-                        progress=False)
+    scene = tiny_scene(tmp_path, 4, 4)
     config = tmp_path / "pair.yaml"
     config.write_text("data: {lift: {point_budget: 1500}}\npair: {frame_stride: 1, val_frame_stride: 1, steps: 20, threads: 1}\n"
                       "pair_head: {hidden: 8, group_threshold: 0.6}\n")
@@ -186,14 +183,11 @@ def test_cli_pair_stage_writes_a_model_with_its_head_and_reuses_its_pairs(tmp_pa
 def test_cli_pair_stage_on_a_full_model_keeps_its_merger(tmp_path, tiny_f2i_weights):
     """Retraining a full model's pair head gives a full model: the new head, the same F2I and merger."""
     from samosaic3d_core.cli.main import main
-    from samosaic3d_core.data.synth import SynthConfig, generate_scene
-    from samosaic3d_core.data.synth.writer import write_scene
     from samosaic3d_core.model.checkpoint import is_samosaic3d_checkpoint, load_samosaic3d
 
     init = full_weights(tiny_f2i_weights, tmp_path / "full.safetensors", -2.5)
     f2i, _, _, i2s_config = load_samosaic3d(init)
-    scene = write_scene(generate_scene(SynthConfig(frames=3, width=160, height=120), seed=5), tmp_path / "data",
-                        progress=False)
+    scene = tiny_scene(tmp_path, 3, 5)
     config = tmp_path / "pair.yaml"
     config.write_text("data: {lift: {point_budget: 1500}}\npair: {frame_stride: 1, steps: 10, threads: 1}\n"
                       "pair_head: {hidden: 8}\n")

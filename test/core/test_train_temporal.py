@@ -23,7 +23,7 @@ from samosaic3d_core.train.temporal import (
     MergeDataset, MergeProblem, TeacherForcedReplay, TemporalConfig, instance_gt_ids, problem_terms, train_temporal,
 )
 from samosaic3d_core.types import CameraIntrinsics, Frame, Instances, MaskResult
-from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
+from test.core.f2i_fixtures import one_torch_thread, tiny_scene  # noqa: F401  (autouse fixture)
 from test.core.test_model_f2i import TINY
 
 
@@ -230,10 +230,8 @@ def test_temporal_training_learns_the_merge_matrix(tmp_path):
 
 def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
     from samosaic3d_core.cli.main import main
-    from samosaic3d_core.data.synth.writer import write_scene
 
-    scene = write_scene(generate_scene(SynthConfig(frames=5, width=160, height=120), seed=4), tmp_path / "data",
-                        progress=False)
+    scene = tiny_scene(tmp_path, 5, 4)
     config = tmp_path / "temporal.yaml"
     config.write_text("data: {lift: {point_budget: 1500}}\ntemporal: {frame_gap: 1, frame_model: {readout: fragments}}\n"
                       "train: {steps: 2, batch_size: 1, checkpoint_every: 2, log_every: 1, threads: 1}\n")
@@ -254,10 +252,8 @@ def test_cli_temporal_stage(tmp_path, tiny_f2i_weights):
 
 def test_cli_f2i_stage_fine_tunes_from_init_into_the_config_out_dir(tmp_path, tiny_f2i_weights, monkeypatch):
     from samosaic3d_core.cli.main import main
-    from samosaic3d_core.data.synth.writer import write_scene
 
-    scene = write_scene(generate_scene(SynthConfig(frames=3, width=160, height=120), seed=4), tmp_path / "data",
-                        progress=False)
+    scene = tiny_scene(tmp_path, 3, 4)
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "finetune.yaml"
     config.write_text("data: {lift: {point_budget: 1500}}\nloss: {affinity: 3.0, affinity_near_gap: 0.1}\n"
