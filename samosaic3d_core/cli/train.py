@@ -230,7 +230,9 @@ def run_temporal(args: argparse.Namespace) -> int:
     i2s_config = from_dict(I2SConfig, raw.get("i2s"), str(args.config), base=I2SConfig(
         feat_dim=f2i_config.backbone.out_channels, color_dim=temporal_config.descriptor.dim))
     lift_config = _lift_config(args, config.data)
-    frame_model = F2IFrameModel(f2i, temporal_config.frame_model, device=str(device))
+    # rollouts associate as run time does: cannot_link reads the frame instances' concavity too
+    concavity = temporal_config.replay != "teacher" and temporal_config.learned_association.cannot_link > 0
+    frame_model = F2IFrameModel(f2i, temporal_config.frame_model, device=str(device), concavity=concavity)
     frame_features = learned_frame_features(frame_model, i2s_config, temporal_config.descriptor)
     make_masks = _mask_factory(args.masks)
     rollout_merger = _rollout_merger(args.init, temporal_config.replay, device)
