@@ -70,11 +70,18 @@ class MemoryConfig:
     confidence: Literal["model", "support"] = "support"
     """A map instance's score, the ranking of AP (``samosaic3d_core.memory_confidence``): "model", the
     mean of its frame instances' scores; "support", n / (n + ``confidence_voxels``) for its n voxels,
-    times k / (k + ``confidence_frames``) for the k frames that observed it."""
+    times k / (k + ``confidence_frames``) for the k frames that observed it, times the share of
+    frames that kept its surface (``confidence_kept``)."""
     confidence_voxels: float = 100.0
     """"support" confidence: voxels at which an instance's support reaches one half."""
-    confidence_frames: float = 0.0
-    """"support" confidence: frames at which the observation factor reaches one half (0 = not counted)."""
+    confidence_frames: float = 5.0
+    """"support" confidence: frames at which the observation factor reaches one half (0 = not counted).
+    5 was chosen over 0-20 on the validation scenes (docs/map_quality.md, "Instance confidence")."""
+    confidence_kept: bool = True
+    """"support" confidence: times 1 - g / (s + 1) for the s frames that saw the instance's surface
+    (at least ``consolidation.min_voxels`` of its voxels) and the g of them that handed most of it to
+    another instance. Pieces of an object that frames keep giving to the rest of it, and leftovers
+    of a fused object, rank lower."""
     consolidation: ConsolidationConfig = field(default_factory=ConsolidationConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
 
@@ -108,6 +115,8 @@ def _instance_spec(feat_dim: int) -> dict:
         "feat_weight": ((), np.float64, 0.0),  # points that went into the feature mean
         "score": ((), np.float32, 0.0),  # running mean of the frame scores
         "obs_count": ((), np.int64, 0),  # frames the instance was observed in
+        "seen_frames": ((), np.int64, 0),  # frames that saw >= consolidation.min_voxels of its voxels
+        "given_frames": ((), np.int64, 0),  # of those, frames that gave most of them to another id
         "num_voxels": ((), np.int64, 0),  # map voxels owned; 0 = dead (derived, rebuilt on load)
         "num_cells": ((), np.int64, 0),  # association cells owned (derived, rebuilt on load)
         "first_frame": ((), np.int64, -1),
@@ -282,11 +291,16 @@ class SceneMemory(MapRevision):
 
         label = obs.voxel_labels(point_ids)  # (U,) map id per frame voxel
         cfg = self.config.consolidation
-        if cfg.every and cfg.merge_min_views:  # view-consensus evidence, read before the votes
+        evidence = bool(cfg.every and cfg.merge_min_views)
+        if evidence or self.config.confidence_kept:  # which id the frame gives each map instance, read before the votes
             seen = obs.voxel_row >= 0
             owner_before = np.zeros(len(label), np.int64)
             owner_before[seen] = self._voxels.owner[obs.voxel_row[seen]]
-            self._evidence.observe(*frame_grouping(owner_before, label, cfg.min_share, cfg.min_voxels))
+            observed, grouped_into = frame_grouping(owner_before, label, cfg.min_share, cfg.min_voxels)
+            self._inst["seen_frames"][observed - 1] += 1
+            self._inst["given_frames"][observed[grouped_into != observed] - 1] += 1
+            if evidence:
+                self._evidence.observe(observed, grouped_into)
         losers = self._fuse_voxels(obs, label)
         self._fuse_cells(obs, point_ids)
         touched = list(dict.fromkeys(local_to_map[1:].tolist()))
@@ -308,8 +322,11 @@ class SceneMemory(MapRevision):
     def _confidence(self, rows: np.ndarray) -> np.ndarray:
         """(R,) float32 confidence of instance ``rows`` (ids - 1) (``samosaic3d_core.memory_confidence``)."""
         cfg, inst = self.config, self._inst
+        kept = None
+        if cfg.confidence_kept:
+            kept = 1.0 - inst["given_frames"][rows] / (inst["seen_frames"][rows] + 1.0)
         return instance_confidence(cfg.confidence, inst["score"][rows], inst["num_voxels"][rows],
-                                   inst["obs_count"][rows], cfg.confidence_voxels, cfg.confidence_frames)
+                                   inst["obs_count"][rows], cfg.confidence_voxels, cfg.confidence_frames, kept)
 
     def _create(self, count: int, obs: FrameObservation) -> np.ndarray:
         feats = obs.instances.feats
@@ -463,6 +480,9 @@ class SceneMemory(MapRevision):
             if key not in arrays:
                 raise ValueError(f"{source}: memory state lacks array '{key}'")
         feat_dim = int(arrays["feat_dim"])
+        if "inst_seen_frames" not in arrays and "inst_obs_count" in arrays:  # none before version 4: kept share 1
+            empty = np.zeros_like(arrays["inst_obs_count"])
+            arrays = {**arrays, "inst_seen_frames": empty, "inst_given_frames": empty}
         memory._inst = ColumnTable.from_arrays(_instance_spec(max(feat_dim, 0)), arrays, "inst_", source)
         memory._feat_dim = None if feat_dim < 0 else feat_dim
         num_ids = len(memory._inst)

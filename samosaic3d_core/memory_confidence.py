@@ -4,7 +4,9 @@
 The frame model's scores, averaged over the frames an instance was built from, ranked the map's
 instances no better than chance on the validation scenes (docs/map_quality.md, "Instance
 confidence"); the support the map holds for an instance, the voxels it owns, ranks them far
-better: instances that match no object are mostly small leftovers.
+better: instances that match no object are mostly small leftovers. How often frames re-observe an
+instance, and how rarely they hand its surface to another instance, rank them better still: pieces
+of an object and leftovers of fused objects are seen as parts of other instances.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ def check_confidence(kind: str, half_voxels: float, half_frames: float) -> None:
 
 
 def instance_confidence(kind: str, model_score: np.ndarray, num_voxels: np.ndarray, obs_count: np.ndarray,
-                        half_voxels: float, half_frames: float) -> np.ndarray:
+                        half_voxels: float, half_frames: float, kept: np.ndarray | None = None) -> np.ndarray:
     """(R,) float32 confidence of R instances.
 
     kind: "model" (``model_score``, the running mean of the frame model's scores) or "support":
     n / (n + ``half_voxels``) for n voxels, times k / (k + ``half_frames``) for k observing frames
-    when ``half_frames`` > 0.
+    when ``half_frames`` > 0, times ``kept`` (R,) in [0, 1] when given: how much of the frames that
+    saw the instance kept its surface in it (``MemoryConfig.confidence_kept``).
     """
     if kind == "model":
         return np.asarray(model_score, np.float32)
@@ -35,4 +38,6 @@ def instance_confidence(kind: str, model_score: np.ndarray, num_voxels: np.ndarr
     if half_frames:
         frames = np.asarray(obs_count, np.float64)
         score *= frames / (frames + half_frames)
+    if kept is not None:
+        score *= np.clip(np.asarray(kept, np.float64), 0.0, 1.0)
     return score.astype(np.float32)

@@ -46,6 +46,8 @@ class MapRevision:
         seen = inst["obs_count"][[k, g]].astype(np.float64)
         inst["score"][k] = (seen @ inst["score"][[k, g]]) / max(seen.sum(), 1.0)
         inst["obs_count"][k] = seen.sum()
+        for column in ("seen_frames", "given_frames"):
+            inst[column][k] += inst[column][g]
         for column, pick in (("first_frame", min), ("first_seen", min), ("last_frame", max), ("last_seen", max)):
             inst[column][k] = pick(inst[column][k], inst[column][g])
         self._refresh_geometry([keep])

@@ -40,10 +40,11 @@ from samosaic3d_core.pose_refine import PoseCorrection, PoseRefiner, RefineConfi
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
-STATE_VERSION = 3
+STATE_VERSION = 4
 """Version 2 adds the view-consensus evidence of map consolidation, version 3 the boundary planes of
-the room structure; older files load without them."""
-READABLE_STATE_VERSIONS = (1, 2, 3)
+the room structure, version 4 the frames that saw and kept each instance (its confidence); older
+files load without them."""
+READABLE_STATE_VERSIONS = (1, 2, 3, 4)
 MERGING = ("auto", "heuristic", "learned", "untrained")
 
 

@@ -178,12 +178,12 @@ def test_several_frame_instances_merge_into_one():
 
 
 def test_support_confidence_grows_with_voxels_and_frames():
-    memory = memory_with()  # "support": n / (n + 100) for n voxels
+    memory = memory_with(confidence_frames=0.0, confidence_kept=False)  # "support": n / (n + 100) for n voxels
     step(memory, [cells(0, 100), cells(0, 20, y=2)], scores=[0.1, 0.9])
     np.testing.assert_allclose(memory.instances().scores, [0.5, 20 / 120], rtol=1e-6)  # the frame model's say is not asked
     scene = memory.scene_map()
     np.testing.assert_allclose(scene.scores[scene.instance_ids == 1], 0.5, rtol=1e-6)  # per point, its instance's
-    memory = memory_with(confidence_frames=2.0)  # times k / (k + 2) for k frames
+    memory = memory_with(confidence_frames=2.0, confidence_kept=False)  # times k / (k + 2) for k frames
     for index in range(2):
         step(memory, [cells(0, 100)], matches=[index], index=index)
     np.testing.assert_allclose(memory.instances().scores, [0.5 * 0.5], rtol=1e-6)
@@ -191,6 +191,44 @@ def test_support_confidence_grows_with_voxels_and_frames():
         MemoryConfig(confidence="mask")
     with pytest.raises(ValueError, match="confidence_voxels must be > 0"):
         MemoryConfig(confidence_voxels=0)
+
+
+def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
+    def scores(**overrides):
+        memory = memory_with(confidence_frames=0.0, **overrides)  # kept share: 1 - given / (seen + 1)
+        step(memory, [cells(0, 20), cells(20, 40)])  # ids 1 and 2; no frame saw them before
+        first = memory.instances().scores.copy()
+        step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)  # both seen and kept
+        step(memory, [cells(0, 40)], matches=[1], index=2)  # one frame instance: 2's surface goes to 1
+        assert memory.instances().num_points.tolist() == [20, 20], "one contrary vote does not relabel"
+        return first, memory.instances().scores
+
+    first, kept = scores()
+    np.testing.assert_allclose(first, [20 / 120] * 2, rtol=1e-6)
+    np.testing.assert_allclose(kept, [20 / 120, 20 / 120 * (1 - 1 / 3)], rtol=1e-6)  # 2: seen twice, given once
+    np.testing.assert_allclose(scores(confidence_kept=False)[1], [20 / 120] * 2, rtol=1e-6)
+
+
+def test_merged_instances_add_their_seen_and_given_frames():
+    memory = memory_with(confidence_frames=0.0)
+    step(memory, [cells(0, 20), cells(20, 40)])
+    step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
+    step(memory, [cells(0, 40)], matches=[1], index=2)
+    memory.merge(1, 2)  # 1: seen 2, given 0; 2: seen 2, given 1
+    np.testing.assert_allclose(memory.instances().scores, [40 / 140 * (1 - 1 / 5)], rtol=1e-6)
+
+
+def test_states_without_seen_and_given_frames_load_with_every_frame_keeping():
+    memory = memory_with(confidence_frames=0.0)
+    step(memory, [cells(0, 20), cells(20, 40)])
+    step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
+    step(memory, [cells(0, 40)], matches=[1], index=2)
+    state = memory.state()
+    back = SceneMemory.from_state(state, memory.config, "test")
+    np.testing.assert_array_equal(back.instances().scores, memory.instances().scores)
+    del state["inst_seen_frames"], state["inst_given_frames"]  # a state of version 3
+    old = SceneMemory.from_state(state, memory.config, "test")
+    np.testing.assert_allclose(old.instances().scores, [20 / 120] * 2, rtol=1e-6)
 
 
 def test_integrate_rejects_bad_matches():
