@@ -71,7 +71,8 @@ class MemoryConfig:
     """A map instance's score, the ranking of AP (``samosaic3d_core.memory_confidence``): "model", the
     mean of its frame instances' scores; "support", n / (n + ``confidence_voxels``) for its n voxels,
     times k / (k + ``confidence_frames``) for the k frames that observed it, times the share of
-    frames that kept its surface (``confidence_kept``)."""
+    frames that kept its surface (``confidence_kept``) and how firmly its voxels are held
+    (``confidence_votes``)."""
     confidence_voxels: float = 100.0
     """"support" confidence: voxels at which an instance's support reaches one half."""
     confidence_frames: float = 5.0
@@ -82,6 +83,10 @@ class MemoryConfig:
     (at least ``consolidation.min_voxels`` of its voxels) and the g of them that handed most of it to
     another instance. Pieces of an object that frames keep giving to the rest of it, and leftovers
     of a fused object, rank lower."""
+    confidence_votes: bool = True
+    """"support" confidence: times the mean ownership votes of the instance's voxels over
+    ``vote_cap``: how firmly the map holds its surface (voxels seen by one frame, contested by
+    others or just taken over count little)."""
     consolidation: ConsolidationConfig = field(default_factory=ConsolidationConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
 
@@ -322,11 +327,14 @@ class SceneMemory(MapRevision):
     def _confidence(self, rows: np.ndarray) -> np.ndarray:
         """(R,) float32 confidence of instance ``rows`` (ids - 1) (``samosaic3d_core.memory_confidence``)."""
         cfg, inst = self.config, self._inst
-        kept = None
-        if cfg.confidence_kept:
-            kept = 1.0 - inst["given_frames"][rows] / (inst["seen_frames"][rows] + 1.0)
+        factor = np.ones(len(rows))
+        if cfg.confidence == "support" and cfg.confidence_kept:
+            factor *= 1.0 - inst["given_frames"][rows] / (inst["seen_frames"][rows] + 1.0)
+        if cfg.confidence == "support" and cfg.confidence_votes:
+            votes = self._voxels.votes_per_id(self.num_ids)[rows]
+            factor *= votes / (np.maximum(inst["num_voxels"][rows], 1) * cfg.vote_cap)
         return instance_confidence(cfg.confidence, inst["score"][rows], inst["num_voxels"][rows],
-                                   inst["obs_count"][rows], cfg.confidence_voxels, cfg.confidence_frames, kept)
+                                   inst["obs_count"][rows], cfg.confidence_voxels, cfg.confidence_frames, factor)
 
     def _create(self, count: int, obs: FrameObservation) -> np.ndarray:
         feats = obs.instances.feats

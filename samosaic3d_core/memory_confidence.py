@@ -5,8 +5,9 @@ The frame model's scores, averaged over the frames an instance was built from, r
 instances no better than chance on the validation scenes (docs/map_quality.md, "Instance
 confidence"); the support the map holds for an instance, the voxels it owns, ranks them far
 better: instances that match no object are mostly small leftovers. How often frames re-observe an
-instance, and how rarely they hand its surface to another instance, rank them better still: pieces
-of an object and leftovers of fused objects are seen as parts of other instances.
+instance, how rarely they hand its surface to another instance and how firmly the map holds its
+voxels rank them better still: pieces of an object and leftovers of fused objects are seen as parts
+of other instances, and their voxels change hands.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def instance_confidence(kind: str, model_score: np.ndarray, num_voxels: np.ndarr
 
     kind: "model" (``model_score``, the running mean of the frame model's scores) or "support":
     n / (n + ``half_voxels``) for n voxels, times k / (k + ``half_frames``) for k observing frames
-    when ``half_frames`` > 0, times ``kept`` (R,) in [0, 1] when given: how much of the frames that
-    saw the instance kept its surface in it (``MemoryConfig.confidence_kept``).
+    when ``half_frames`` > 0, times ``kept`` (R,) in [0, 1] when given: the evidence of the frames
+    that saw it (``MemoryConfig.confidence_kept`` and ``confidence_votes``).
     """
     if kind == "model":
         return np.asarray(model_score, np.float32)

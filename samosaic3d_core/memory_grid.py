@@ -141,6 +141,10 @@ class OwnerGrid:
         """(num_ids,) int64 cells owned by ids 1..num_ids."""
         return np.bincount(self.owner, minlength=num_ids + 1)[1 : num_ids + 1].astype(np.int64)
 
+    def votes_per_id(self, num_ids: int) -> np.ndarray:
+        """(num_ids,) float64 summed owner votes of the cells owned by ids 1..num_ids."""
+        return np.bincount(self.owner, self.table["confidence"], minlength=num_ids + 1)[1 : num_ids + 1]
+
     def state(self, prefix: str) -> dict[str, np.ndarray]:
         return self.table.arrays(prefix)
 

@@ -178,12 +178,12 @@ def test_several_frame_instances_merge_into_one():
 
 
 def test_support_confidence_grows_with_voxels_and_frames():
-    memory = memory_with(confidence_frames=0.0, confidence_kept=False)  # "support": n / (n + 100) for n voxels
+    memory = memory_with(confidence_frames=0.0, confidence_kept=False, confidence_votes=False)  # "support": n / (n + 100) for n voxels
     step(memory, [cells(0, 100), cells(0, 20, y=2)], scores=[0.1, 0.9])
     np.testing.assert_allclose(memory.instances().scores, [0.5, 20 / 120], rtol=1e-6)  # the frame model's say is not asked
     scene = memory.scene_map()
     np.testing.assert_allclose(scene.scores[scene.instance_ids == 1], 0.5, rtol=1e-6)  # per point, its instance's
-    memory = memory_with(confidence_frames=2.0, confidence_kept=False)  # times k / (k + 2) for k frames
+    memory = memory_with(confidence_frames=2.0, confidence_kept=False, confidence_votes=False)  # times k / (k + 2) for k frames
     for index in range(2):
         step(memory, [cells(0, 100)], matches=[index], index=index)
     np.testing.assert_allclose(memory.instances().scores, [0.5 * 0.5], rtol=1e-6)
@@ -195,7 +195,7 @@ def test_support_confidence_grows_with_voxels_and_frames():
 
 def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
     def scores(**overrides):
-        memory = memory_with(confidence_frames=0.0, **overrides)  # kept share: 1 - given / (seen + 1)
+        memory = memory_with(confidence_frames=0.0, confidence_votes=False, **overrides)  # kept: 1 - given / (seen + 1)
         step(memory, [cells(0, 20), cells(20, 40)])  # ids 1 and 2; no frame saw them before
         first = memory.instances().scores.copy()
         step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)  # both seen and kept
@@ -209,8 +209,19 @@ def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
     np.testing.assert_allclose(scores(confidence_kept=False)[1], [20 / 120] * 2, rtol=1e-6)
 
 
+def test_support_confidence_counts_how_firmly_the_voxels_are_held():
+    memory = memory_with(confidence_frames=0.0, confidence_kept=False)  # times mean votes / vote_cap (5)
+    step(memory, [cells(0, 20), cells(20, 40)])
+    step(memory, [cells(0, 20)], matches=[1], index=1)
+    step(memory, [cells(0, 20)], matches=[1], index=2)  # 1's voxels hold 3 votes, 2's one
+    np.testing.assert_allclose(memory.instances().scores, [20 / 120 * 3 / 5, 20 / 120 * 1 / 5], rtol=1e-6)
+    step(memory, [cells(10, 30)], matches=[1], index=3)  # 10..19 gain a vote, 2's 20..29 taken over with one
+    np.testing.assert_allclose(memory.instances().scores, [30 / 130 * (10 * 3 + 10 * 4 + 10 * 1) / 30 / 5, 10 / 110 / 5],
+                               rtol=1e-6)
+
+
 def test_merged_instances_add_their_seen_and_given_frames():
-    memory = memory_with(confidence_frames=0.0)
+    memory = memory_with(confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
     step(memory, [cells(0, 40)], matches=[1], index=2)
@@ -219,7 +230,7 @@ def test_merged_instances_add_their_seen_and_given_frames():
 
 
 def test_states_without_seen_and_given_frames_load_with_every_frame_keeping():
-    memory = memory_with(confidence_frames=0.0)
+    memory = memory_with(confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
     step(memory, [cells(0, 40)], matches=[1], index=2)
