@@ -24,13 +24,13 @@ def check_confidence(kind: str, half_voxels: float, half_frames: float) -> None:
 
 
 def instance_confidence(kind: str, model_score: np.ndarray, num_voxels: np.ndarray, obs_count: np.ndarray,
-                        half_voxels: float, half_frames: float, kept: np.ndarray | None = None) -> np.ndarray:
+                        half_voxels: float, half_frames: float, evidence: np.ndarray | None = None) -> np.ndarray:
     """(R,) float32 confidence of R instances.
 
     kind: "model" (``model_score``, the running mean of the frame model's scores) or "support":
     n / (n + ``half_voxels``) for n voxels, times k / (k + ``half_frames``) for k observing frames
-    when ``half_frames`` > 0, times ``kept`` (R,) in [0, 1] when given: the evidence of the frames
-    that saw it (``MemoryConfig.confidence_kept`` and ``confidence_votes``).
+    when ``half_frames`` > 0, times ``evidence`` (R,) in [0, 1] when given: what the frames
+    that saw it say (``MemoryConfig.confidence_kept`` and ``confidence_votes``).
     """
     if kind == "model":
         return np.asarray(model_score, np.float32)
@@ -39,6 +39,6 @@ def instance_confidence(kind: str, model_score: np.ndarray, num_voxels: np.ndarr
     if half_frames:
         frames = np.asarray(obs_count, np.float64)
         score *= frames / (frames + half_frames)
-    if kept is not None:
-        score *= np.clip(np.asarray(kept, np.float64), 0.0, 1.0)
+    if evidence is not None:
+        score *= np.clip(np.asarray(evidence, np.float64), 0.0, 1.0)
     return score.astype(np.float32)
