@@ -58,6 +58,11 @@ class LearnedAssociationConfig:
     frame model gives its small pieces of one object low affinities too (validation: -5.5 AP at
     0.05, -3.4 at 0.01), so it stays off for them."""
 
+    @property
+    def reads_concavity(self) -> bool:
+        """Whether the associator reads ``Instances.concave`` (the frame model must compute it)."""
+        return self.cannot_link > 0
+
     def __post_init__(self):
         for name in ("cannot_link", "oversegment_cannot_link"):
             value = getattr(self, name)

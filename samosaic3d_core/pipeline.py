@@ -326,7 +326,7 @@ def _learned_parts(config: SegmenterConfig) -> tuple[FrameModel, Associator]:
     if merging == "untrained":  # the merger's deterministic initial weights (of the stored config, if any)
         merger = I2SMerger(i2s_config)
     association = association_config_for_masks(config.learned_association, config.masks.source)
-    concavity = merging != "heuristic" and association.cannot_link > 0  # what cannot_link reads besides linkage
+    concavity = merging != "heuristic" and association.reads_concavity
     frame_model = F2IFrameModel(model, frame_config_for_masks(config.frame_model, config.masks.source), device=device,
                                 concavity=concavity)
     if merging == "heuristic":  # F2I only: the baseline's association over colour features

@@ -230,8 +230,8 @@ def run_temporal(args: argparse.Namespace) -> int:
     i2s_config = from_dict(I2SConfig, raw.get("i2s"), str(args.config), base=I2SConfig(
         feat_dim=f2i_config.backbone.out_channels, color_dim=temporal_config.descriptor.dim))
     lift_config = _lift_config(args, config.data)
-    # rollouts associate as run time does: cannot_link reads the frame instances' concavity too
-    concavity = temporal_config.replay != "teacher" and temporal_config.learned_association.cannot_link > 0
+    # rollouts associate as run time does, with the frame instances' concavity where cannot_link reads it
+    concavity = temporal_config.replay != "teacher" and temporal_config.learned_association.reads_concavity
     frame_model = F2IFrameModel(f2i, temporal_config.frame_model, device=str(device), concavity=concavity)
     frame_features = learned_frame_features(frame_model, i2s_config, temporal_config.descriptor)
     make_masks = _mask_factory(args.masks)
