@@ -116,10 +116,13 @@ class NodeProcess:
         self.log_path = Path(log_dir) / "node.log"
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(_node_command(config), env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self._stop_sent = False
 
     def request_stop(self) -> None:
-        if self.proc.poll() is None:
+        """SIGINT, once: a second one would interrupt the node's clean shutdown (its exit code -2)."""
+        if not self._stop_sent and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
+            self._stop_sent = True
 
     def stop(self) -> None:
         self.request_stop()

@@ -46,3 +46,35 @@ def test_a_node_that_dies_at_start_up_is_reported_with_its_log(tmp_path):
     with NodeProcess(config) as node:
         assert node.proc.wait(timeout=120) == 1
     assert "device" in node.log_path.read_text()
+
+
+SLOW_SHUTDOWN = """
+import signal, sys, time
+signals = []
+signal.signal(signal.SIGINT, lambda *_: sys.exit(3) if signals else signals.append(1))
+print("ready", flush=True)
+while not signals:
+    time.sleep(0.01)
+print("stopping", flush=True)
+time.sleep(1.0)  # a shutdown that takes a while (the node joins its worker)
+"""
+
+
+def test_a_node_asked_to_stop_gets_one_sigint_while_it_shuts_down(monkeypatch):
+    import sys
+    import time
+
+    from samosaic3d_ros.bag import replay as replay_module
+
+    monkeypatch.setattr(replay_module, "_node_command", lambda config: [sys.executable, "-c", SLOW_SHUTDOWN])
+
+    def wait_for(word):
+        deadline = time.monotonic() + 10
+        while word not in node.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    with replay_module.NodeProcess(replay_module.ReplayConfig(domain_id=next_domain_id())) as node:
+        wait_for("ready")
+        node.request_stop()
+        wait_for("stopping")  # leaving the block stops the node while it is shutting down
+    assert node.proc.returncode == 0  # a second SIGINT (from leaving the with block) would end it with 3
