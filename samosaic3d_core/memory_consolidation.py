@@ -29,6 +29,10 @@ import numpy as np
 from samosaic3d_core.geometry import neighbourhood_mode
 
 
+COUNT_APART = ("all", "after_grouped")
+"""``ConsolidationConfig.count_apart`` values."""
+
+
 @dataclass
 class ConsolidationConfig:
     """When and how the map revises its grouping (``samosaic3d_core.memory_consolidation``)."""
@@ -39,6 +43,9 @@ class ConsolidationConfig:
     """View consensus: frames that must group two map instances before they are merged (0 = no merging)."""
     merge_ratio: float = 0.6
     """View consensus: share of the frames that saw both instances that must group them."""
+    count_apart: str = "after_grouped"
+    """View consensus: which frames that keep two map instances apart are counted: ``all`` (every
+    frame that saw both) or ``after_grouped`` (only those after a frame first grouped them)."""
     min_share: float = 0.5
     """A map instance counts as grouped in a frame when one map id takes at least this share of its
     observed voxels (and at least ``min_voxels`` of them)."""
@@ -60,6 +67,8 @@ class ConsolidationConfig:
                      "fill_passes", "smooth_passes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
+        if self.count_apart not in COUNT_APART:
+            raise ValueError(f"consolidation.count_apart must be one of {COUNT_APART}, got {self.count_apart!r}")
         for name in ("merge_ratio", "min_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"consolidation.{name} must be in [0, 1], got {getattr(self, name)}")
@@ -92,8 +101,9 @@ def frame_grouping(owner: np.ndarray, target: np.ndarray, min_share: float, min_
 class PairEvidence:
     """How often frames grouped / kept apart each pair of map instances they saw together."""
 
-    def __init__(self):
+    def __init__(self, count_apart: str = "after_grouped"):
         self.counts: dict[tuple[int, int], list[int]] = {}  # (low id, high id) -> [together, apart]
+        self.count_apart = count_apart
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -102,7 +112,9 @@ class PairEvidence:
         """One frame's ``frame_grouping``: pairs carried into one id together, the others apart.
 
         A map instance absorbed into another map id (``grouped_into`` differs from itself) counts
-        as grouped with that id too. Each pair counts at most once per frame.
+        as grouped with that id too. Each pair counts at most once per frame. Frames that keep a
+        pair apart count from the first frame that saw both (``count_apart`` ``all``) or only
+        once a frame has grouped them (``after_grouped``).
         """
         together: set[tuple[int, int]] = set()
         apart: set[tuple[int, int]] = set()
@@ -115,8 +127,11 @@ class PairEvidence:
                 (together if grouped_into[i] == grouped_into[j] else apart).add(key)
         for key in together:
             self.counts.setdefault(key, [0, 0])[0] += 1
+        every = self.count_apart == "all"
         for key in apart - together:
-            if key in self.counts:  # apart-only pairs carry no merge evidence worth keeping
+            if every:
+                self.counts.setdefault(key, [0, 0])[1] += 1
+            elif key in self.counts:
                 self.counts[key][1] += 1
 
     def merges(self, min_views: int, ratio: float) -> list[tuple[int, int]]:
@@ -149,13 +164,13 @@ class PairEvidence:
         return np.asarray(rows, np.int64).reshape(-1, 4)
 
     @classmethod
-    def from_state(cls, rows: np.ndarray, num_ids: int, source: str) -> "PairEvidence":
+    def from_state(cls, rows: np.ndarray, num_ids: int, source: str, count_apart: str = "after_grouped") -> "PairEvidence":
         rows = np.asarray(rows)
         if rows.ndim != 2 or rows.shape[1] != 4 or not np.issubdtype(rows.dtype, np.integer):
             raise ValueError(f"{source}: 'pair_evidence' must be an (P, 4) integer array, got {rows.dtype} {rows.shape}")
         if len(rows) and (rows[:, :2].min() < 1 or rows[:, :2].max() > num_ids or rows[:, 2:].min() < 0):
             raise ValueError(f"{source}: 'pair_evidence' names ids outside 1..{num_ids} or negative counts")
-        evidence = cls()
+        evidence = cls(count_apart)
         evidence.counts = {(int(a), int(b)): [int(t), int(s)] for a, b, t, s in rows.tolist()}
         return evidence
 

@@ -93,7 +93,8 @@ class MemoryPersistence:
         memory._members = [[order[starts[i] : starts[i + 1]]] for i in range(num_ids)]
         memory._short = ShortTermTier(config.short_term_size, short.tolist())
         if "pair_evidence" in arrays:  # states of version 1 have none
-            memory._evidence = PairEvidence.from_state(arrays["pair_evidence"], num_ids, source)
+            memory._evidence = PairEvidence.from_state(arrays["pair_evidence"], num_ids, source,
+                                                      config.consolidation.count_apart)
         if "structure_planes" in arrays and config.structure.every_passes:  # none before version 3
             planes = np.asarray(arrays["structure_planes"])
             if planes.ndim != 2 or planes.shape[1] != 4 or not np.isfinite(planes).all():

@@ -43,6 +43,21 @@ def test_pair_evidence_counts_views_that_group_or_separate():
         PairEvidence.from_state(evidence.state(), num_ids=3, source="test")
 
 
+def test_pair_evidence_can_count_every_frame_that_kept_a_pair_apart():
+    frames = [([1, 2, 3], [1, 2, 3]), ([1, 2, 3], [1, 2, 3]), ([1, 2], [1, 1])]  # apart twice, then grouped
+    late, every = PairEvidence(), PairEvidence("all")
+    for observed, into in frames:
+        for evidence in (late, every):
+            evidence.observe(np.array(observed), np.array(into))
+    assert late.counts == {(1, 2): [1, 0]}  # only frames after the first grouping count
+    assert every.counts == {(1, 2): [1, 2], (1, 3): [0, 2], (2, 3): [0, 2]}
+    assert late.merges(min_views=1, ratio=0.5) == [(1, 2)] and every.merges(min_views=1, ratio=0.5) == []
+    assert every.merges(min_views=1, ratio=0.3) == [(1, 2)]
+    back = PairEvidence.from_state(every.state(), num_ids=3, source="test", count_apart="all")
+    back.observe(np.array([2, 3]), np.array([2, 3]))
+    assert back.count_apart == "all" and back.counts[(2, 3)] == [0, 3]
+
+
 def test_mode_labels_fills_unlabelled_voxels_and_smooths_outvoted_ones():
     labels = np.array([0, 1, 1, 2, 0])
     neighbours = np.array([[1, 2, 3], [0, 2, 4], [0, 1, 3]])  # of rows 0, 1, 2
@@ -150,3 +165,5 @@ def test_consolidation_settings_are_checked():
         ConsolidationConfig(merge_ratio=1.5)
     with pytest.raises(ValueError, match="every"):
         ConsolidationConfig(every=-1)
+    with pytest.raises(ValueError, match="count_apart"):
+        ConsolidationConfig(count_apart="never")
