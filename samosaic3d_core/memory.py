@@ -122,7 +122,7 @@ class SceneMemory(MapRevision, MemoryPersistence):
         self._feat_dim: int | None = None  # fixed by the first instance created
         self._members: list[list[np.ndarray]] = []  # per id: voxel-row chunks, may hold stale rows
         self._short = ShortTermTier(cfg.short_term_size)
-        self._evidence = PairEvidence(self.config.consolidation.count_apart)
+        self._evidence = PairEvidence(cfg.consolidation.count_apart)
         self._recent: list[np.ndarray] = []  # voxel rows seen since the last consolidation
         self._planes = np.zeros((0, 4))  # boundary planes (floor, walls, ceiling): unit normal, offset
         self._frames = 0  # frames integrated

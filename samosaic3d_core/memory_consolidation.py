@@ -127,9 +127,8 @@ class PairEvidence:
                 (together if grouped_into[i] == grouped_into[j] else apart).add(key)
         for key in together:
             self.counts.setdefault(key, [0, 0])[0] += 1
-        every = self.count_apart == "all"
         for key in apart - together:
-            if every:
+            if self.count_apart == "all":
                 self.counts.setdefault(key, [0, 0])[1] += 1
             elif key in self.counts:
                 self.counts[key][1] += 1
@@ -164,7 +163,8 @@ class PairEvidence:
         return np.asarray(rows, np.int64).reshape(-1, 4)
 
     @classmethod
-    def from_state(cls, rows: np.ndarray, num_ids: int, source: str, count_apart: str = "after_grouped") -> "PairEvidence":
+    def from_state(cls, rows: np.ndarray, num_ids: int, source: str,
+                   count_apart: str = "after_grouped") -> "PairEvidence":
         rows = np.asarray(rows)
         if rows.ndim != 2 or rows.shape[1] != 4 or not np.issubdtype(rows.dtype, np.integer):
             raise ValueError(f"{source}: 'pair_evidence' must be an (P, 4) integer array, got {rows.dtype} {rows.shape}")

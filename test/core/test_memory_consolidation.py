@@ -160,6 +160,15 @@ def test_evidence_survives_a_state_round_trip():
     assert len(SceneMemory.from_state(state, memory.config, "test")._evidence) == 0
 
 
+def test_the_memory_counts_apart_frames_as_configured_and_after_a_reload():
+    memory = consolidating(merge_min_views=3, count_apart="all")
+    step(memory, [cells(0, 3), cells(3, 6)], matches=[0, 0], index=0)  # two instances, kept apart
+    step(memory, [cells(0, 3), cells(3, 6)], matches=[1, 2], index=1)
+    assert memory.state()["pair_evidence"].tolist() == [[1, 2, 0, 1]]
+    back = SceneMemory.from_state(memory.state(), memory.config, "test")
+    assert back._evidence.count_apart == "all" and back._evidence.counts == {(1, 2): [0, 1]}
+
+
 def test_consolidation_settings_are_checked():
     with pytest.raises(ValueError, match="merge_ratio"):
         ConsolidationConfig(merge_ratio=1.5)
