@@ -61,10 +61,23 @@ class ConsolidationConfig:
     """Passes in which unlabelled voxels take their neighbours' majority id."""
     smooth_passes: int = 0
     """Passes in which labelled voxels take their neighbours' majority id when it outvotes their own."""
+    join_supports: bool = True
+    """An instance that stands on the floor and holds up a larger one (a table's legs under its top)
+    joins it, at each search for boundary planes (``samosaic3d_core.memory_supports``; needs
+    ``structure``)."""
+    support_floor: float = 0.05
+    """Metres above the floor within which an instance's lowest voxel stands on it."""
+    support_reach: float = 0.045
+    """Metres within which a holder's voxels touch the top of what holds it up."""
+    support_contact: int = 5
+    """Voxels of the holder that must rest on the piece's top (and fewer below its base)."""
+    support_footprint: float = 0.5
+    """Largest footprint of a piece (its box seen from above) as a share of its holder's: legs under
+    a wide top, not a box under a box."""
 
     def __post_init__(self):
         for name in ("every", "merge_min_views", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
-                     "fill_passes", "smooth_passes"):
+                     "fill_passes", "smooth_passes", "support_floor", "support_reach", "support_contact", "support_footprint"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
         if self.count_apart not in COUNT_APART:

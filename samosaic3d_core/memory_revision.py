@@ -11,6 +11,7 @@ import numpy as np
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
 from samosaic3d_core.memory_consolidation import mode_labels
 from samosaic3d_core.memory_structure import detached_on_planes, find_boundary_planes, on_planes, plane_shares
+from samosaic3d_core.memory_supports import find_support, floor_plane, reach_offsets
 
 
 class MapRevision:
@@ -27,6 +28,8 @@ class MapRevision:
                 self.merge(low, high)
         rows = [*self._recent, self._prune(frame_index), self._take_structure()]
         self._recent = []
+        if cfg.join_supports and self._planes_searched():
+            self._join_supports()
         self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64))
 
     def merge(self, keep: int, gone: int) -> None:
@@ -66,11 +69,42 @@ class MapRevision:
         stale = (inst["num_voxels"] > 0) & weak & (frame_index - inst["last_frame"] > cfg.prune_after)
         return self._dissolve(np.flatnonzero(stale) + 1)
 
+    def _planes_searched(self) -> bool:
+        """Whether this consolidation pass searches for boundary planes (every ``structure.every_passes``)."""
+        cfg, passes = self.config.structure, self._frames // max(self.config.consolidation.every, 1)
+        return bool(cfg.every_passes) and passes % cfg.every_passes == 0
+
+    def _join_supports(self) -> None:
+        """Merge each instance standing on the floor into the larger one it holds up
+        (``samosaic3d_core.memory_supports``), the smallest pieces first."""
+        cfg, inst = self.config.consolidation, self._inst
+        floor = floor_plane(self._planes)
+        if floor is None:
+            return
+        box_min, box_max = inst["box_min"], inst["box_max"]
+        alive = self.alive_ids()
+        # a first cut by the boxes (the floor is about level): instances reaching down to the floor
+        low = box_min[alive - 1] @ floor[:3] + floor[3]
+        candidates = alive[low <= cfg.support_floor + 2 * self.config.map_voxel_size]
+        if len(candidates) == 0:
+            return
+        table = self._voxels.table
+        index = VoxelIndex(table["key"])
+        offsets = reach_offsets(cfg.support_reach, self.config.map_voxel_size)
+        for piece in candidates[np.argsort(inst["num_voxels"][candidates - 1], kind="stable")].tolist():
+            rows = self._member_rows(piece)
+            holder = find_support(piece, rows, table["xyz"], self._voxels.owner, table["key"], index, floor,
+                                  inst["num_voxels"], box_min, box_max, offsets, cfg.support_reach,
+                                  cfg.support_floor, cfg.support_contact, cfg.support_footprint,
+                                  self.config.map_voxel_size)
+            if holder:
+                self.merge(holder, piece)
+
     def _take_structure(self) -> np.ndarray:
         """Every ``structure.every_passes`` passes: find the boundary planes again and dissolve the
         instances that lie on one of them (``samosaic3d_core.memory_structure``); their voxel rows."""
-        cfg, passes = self.config.structure, self._frames // max(self.config.consolidation.every, 1)
-        if not cfg.every_passes or passes % cfg.every_passes:
+        cfg = self.config.structure
+        if not self._planes_searched():
             return np.zeros(0, np.int64)
         xyz = self._voxels.table["xyz"]
         self._planes = find_boundary_planes(xyz, self.config.map_voxel_size, cfg, seed=self._frames)

@@ -174,11 +174,12 @@ class VoxelIndex:
         slot = np.minimum(np.searchsorted(self._sorted, keys), len(self._sorted) - 1)
         return np.where(self._sorted[slot] == keys, self._order[slot], -1)
 
-    def neighbours(self, coords: np.ndarray, what: str = "voxels") -> np.ndarray:
-        """(Q, 3) voxel coordinates -> (Q, 26) rows of their ``NEIGHBOUR_OFFSETS`` neighbours, -1 = empty."""
+    def neighbours(self, coords: np.ndarray, what: str = "voxels", offsets: np.ndarray = NEIGHBOUR_OFFSETS) -> np.ndarray:
+        """(Q, 3) voxel coordinates -> (Q, K) rows of their neighbours at the (K, 3) ``offsets`` (by default
+        ``NEIGHBOUR_OFFSETS``, K = 26), -1 = empty."""
         coords = np.asarray(coords, np.int64).reshape(-1, 3)
-        out = np.full((len(coords), len(NEIGHBOUR_OFFSETS)), -1, np.int64)
-        for k, offset in enumerate(NEIGHBOUR_OFFSETS):
+        out = np.full((len(coords), len(offsets)), -1, np.int64)
+        for k, offset in enumerate(np.asarray(offsets, np.int64)):
             out[:, k] = self.rows(pack_voxel_keys(coords + offset, what))
         return out
 

@@ -1,0 +1,95 @@
+"""Supports: a piece that stands on the floor and holds up a larger instance joins it.
+
+Frame models cut a table's legs from its top, a chair's seat and legs from its back, the lower
+part of a shelf from the rest, and views rarely group the pieces often enough for view consensus
+to merge them (the legs of the 1500-frame run's table are grouped with its top in about 1 of 6
+frames that see both). What the map does know is how they stand: a leg rests on the floor and the
+top rests on it. A map instance (the *piece*) joins a larger one (the *holder*) when
+
+  * its lowest voxel lies within ``support_floor`` of the floor (the lowest boundary plane that
+    faces up, ``samosaic3d_core.memory_structure``; world z is up, as in ScanNet and ROS maps);
+  * at least ``support_contact`` voxels of the holder lie within ``support_reach`` of the piece's
+    top and above it (the top rests on the legs);
+  * the piece's footprint lies within the holder's (grown by ``support_reach``) and the holder
+    rises above the piece: the legs stand under the top, not beside it;
+  * the holder does not carry the piece from below (fewer than ``support_contact`` of its voxels
+    within reach of the piece's base and no higher): a box on a shelf's lowest board stands on the
+    shelf, not on the floor.
+
+A chair tucked under a table does not join it: the chair's back rises above the table top or
+stands outside its footprint, and its seat does not touch the top. Heights are measured along the
+floor plane's normal, so a slightly tilted map floor does not matter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
+
+SLAB = 0.04
+"""Metres: the top (bottom) slab of a piece, its voxels within this of its highest (lowest) one."""
+FLOOR_NORMAL_Z = 0.9
+"""A boundary plane is a floor when its normal (towards the map) has at least this z component."""
+
+
+def floor_plane(planes: np.ndarray) -> np.ndarray | None:
+    """The floor among boundary ``planes`` ((P, 4): unit normal towards the map, offset): the lowest one
+    facing up, or None."""
+    planes = np.asarray(planes, np.float64).reshape(-1, 4)
+    up = planes[planes[:, 2] >= FLOOR_NORMAL_Z]
+    if len(up) == 0:
+        return None
+    return up[np.argmax(up[:, 3] / up[:, 2])]  # n . x + d = 0 at x = (0, 0, -d / n_z): lowest -d / n_z
+
+
+def reach_offsets(reach: float, voxel_size: float) -> np.ndarray:
+    """(K, 3) int64 voxel offsets within ``reach`` metres of a voxel (itself excluded)."""
+    r = max(int(np.floor(reach / voxel_size)), 1)
+    grid = np.stack(np.meshgrid(*[np.arange(-r, r + 1)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    dist = np.linalg.norm(grid, axis=1) * voxel_size
+    return grid[(dist > 0) & (dist <= max(reach, voxel_size * np.sqrt(3)) + 1e-9)]
+
+
+def find_support(
+    piece: int, rows: np.ndarray, xyz: np.ndarray, owner: np.ndarray, keys: np.ndarray, index: VoxelIndex,
+    floor: np.ndarray, sizes: np.ndarray, box_min: np.ndarray, box_max: np.ndarray,
+    offsets: np.ndarray, reach: float, floor_tolerance: float, min_contact: int,
+    max_footprint: float = 1.0, voxel_size: float = 0.0,
+) -> int:
+    """The map id that map instance ``piece`` (voxel ``rows``) holds up, or 0.
+
+    Args: xyz (V, 3), owner (V,) map id (0 = none) and keys (V,) of every map voxel, ``index`` over
+    those keys; ``floor`` (4,) the floor plane; sizes, box_min, box_max per map id - 1 (voxels owned,
+    axis-aligned bounds); ``offsets`` ``reach_offsets(reach, voxel size)``; ``max_footprint`` the
+    largest area of the piece's footprint (its box seen from above, ``voxel_size`` added to each
+    side) as a share of the holder's.
+    """
+    if len(rows) == 0:
+        return 0
+    height = xyz[rows] @ floor[:3] + floor[3]
+    low, high = height.min(), height.max()
+    if low > floor_tolerance:
+        return 0
+    top = rows[height >= high - SLAB]
+    near = index.neighbours(unpack_voxel_keys(keys[top]), "map voxels", offsets).reshape(-1)
+    near = np.unique(near[near >= 0])
+    above = near[(owner[near] > 0) & (owner[near] != piece) & (xyz[near] @ floor[:3] + floor[3] > high + 1e-3)]
+    if len(above) == 0:
+        return 0
+    ids, counts = np.unique(owner[above], return_counts=True)
+    holder = int(ids[np.argmax(counts)])
+    if counts.max() < min_contact or sizes[holder - 1] <= len(rows):
+        return 0
+    lo, hi = box_min[piece - 1], box_max[piece - 1]
+    inside = (lo[:2] >= box_min[holder - 1, :2] - reach).all() and (hi[:2] <= box_max[holder - 1, :2] + reach).all()
+    if not inside or box_max[holder - 1, 2] <= hi[2] + SLAB / 2:
+        return 0
+    area = np.prod(hi[:2] - lo[:2] + voxel_size) / np.prod(box_max[holder - 1, :2] - box_min[holder - 1, :2] + voxel_size)
+    if area > max_footprint:
+        return 0
+    base = rows[height <= low + SLAB]
+    below = index.neighbours(unpack_voxel_keys(keys[base]), "map voxels", offsets).reshape(-1)
+    below = np.unique(below[below >= 0])
+    carried = (owner[below] == holder) & (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2)
+    return 0 if carried.sum() >= min_contact else holder
