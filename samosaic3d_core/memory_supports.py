@@ -71,9 +71,12 @@ def find_support(
     low, high = height.min(), height.max()
     if low > floor_tolerance:
         return 0
-    top = rows[height >= high - SLAB]
-    near = index.neighbours(unpack_voxel_keys(keys[top]), "map voxels", offsets).reshape(-1)
-    near = np.unique(near[near >= 0])
+
+    def around(slab: np.ndarray) -> np.ndarray:
+        near = index.neighbours(unpack_voxel_keys(keys[slab]), "map voxels", offsets).reshape(-1)
+        return np.unique(near[near >= 0])
+
+    near = around(rows[height >= high - SLAB])
     above = near[(owner[near] > 0) & (owner[near] != piece) & (xyz[near] @ floor[:3] + floor[3] > high + 1e-3)]
     if len(above) == 0:
         return 0
@@ -85,11 +88,9 @@ def find_support(
     inside = (lo[:2] >= box_min[holder - 1, :2] - reach).all() and (hi[:2] <= box_max[holder - 1, :2] + reach).all()
     if not inside or box_max[holder - 1, 2] <= hi[2] + SLAB / 2:
         return 0
-    area = np.prod(hi[:2] - lo[:2] + voxel_size) / np.prod(box_max[holder - 1, :2] - box_min[holder - 1, :2] + voxel_size)
-    if area > max_footprint:
+    footprint = np.prod(hi[:2] - lo[:2] + voxel_size)
+    if footprint > max_footprint * np.prod(box_max[holder - 1, :2] - box_min[holder - 1, :2] + voxel_size):
         return 0
-    base = rows[height <= low + SLAB]
-    below = index.neighbours(unpack_voxel_keys(keys[base]), "map voxels", offsets).reshape(-1)
-    below = np.unique(below[below >= 0])
+    below = around(rows[height <= low + SLAB])
     carried = (owner[below] == holder) & (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2)
     return 0 if carried.sum() >= min_contact else holder

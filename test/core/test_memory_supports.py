@@ -33,7 +33,8 @@ def holder_of(objects, piece, floor=FLOOR_PLANE, contact=3, floor_tolerance=0.12
     box_min = np.array([xyz[owner == k + 1].min(0) for k in range(len(objects))])
     box_max = np.array([xyz[owner == k + 1].max(0) for k in range(len(objects))])
     return find_support(piece, np.flatnonzero(owner == piece), xyz, owner, keys, VoxelIndex(keys), floor, sizes,
-                        box_min, box_max, reach_offsets(0.045, VOXEL), 0.045, floor_tolerance, contact, footprint, VOXEL)
+                        box_min, box_max, reach_offsets(0.045, VOXEL), 0.045, floor_tolerance, contact,
+                        footprint, VOXEL)
 
 
 def test_a_leg_holds_up_the_top_it_stands_under():
