@@ -1,12 +1,14 @@
-"""Per-frame time with and without map consolidation and room structure, in one run (alternating, same frames).
+"""Per-frame time with and without map consolidation, room structure and supports, in one run (alternating).
 
     python bench/consolidation_cost.py                  # validation scenes, sim masks, shipped weights
     python bench/consolidation_cost.py --repeats 3 --scenes 1
 
 Prints ms/frame of the whole step and of the association and memory stages (where frames lose
-their structure and the map is consolidated) for three settings: neither
+their structure and the map is consolidated) for four settings: neither
 (``memory.consolidation.every: 0``), consolidation without structure
-(``memory.structure.every_passes: 0``) and the defaults; and the step-time ratios to the first.
+(``memory.structure.every_passes: 0``), consolidation and structure without supports
+(``memory.consolidation.join_supports: false``) and the defaults; and the step-time ratios to the
+first.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def main(argv=None) -> int:
     base = {"masks.source": "sim", "masks.sim.seed": MASK_SEED}
     variants = {"neither": SegmenterConfig.from_flat({**base, "memory.consolidation.every": 0}),
                 "consolidation": SegmenterConfig.from_flat({**base, "memory.structure.every_passes": 0}),
-                "consolidation + structure": SegmenterConfig.from_flat(base)}
+                "consolidation + structure": SegmenterConfig.from_flat(
+                    {**base, "memory.consolidation.join_supports": False}),
+                "consolidation + structure + supports (default)": SegmenterConfig.from_flat(base)}
     segs = {name: OnlineSegmenter.from_config(config) for name, config in variants.items()}
     sums = {name: [0.0, 0.0, 0] for name in variants}
     for _ in range(args.repeats):
