@@ -77,7 +77,8 @@ class ConsolidationConfig:
 
     def __post_init__(self):
         for name in ("every", "merge_min_views", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
-                     "fill_passes", "smooth_passes", "support_floor", "support_reach", "support_contact", "support_footprint"):
+                     "fill_passes", "smooth_passes", "support_floor", "support_reach", "support_contact",
+                     "support_footprint"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
         if self.count_apart not in COUNT_APART:

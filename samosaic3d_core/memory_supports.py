@@ -12,6 +12,8 @@ top rests on it. A map instance (the *piece*) joins a larger one (the *holder*) 
     top and above it (the top rests on the legs);
   * the piece's footprint lies within the holder's (grown by ``support_reach``) and the holder
     rises above the piece: the legs stand under the top, not beside it;
+  * the piece's footprint is at most ``support_footprint`` of the holder's: legs under a wide top,
+    not a box under the box stacked on it;
   * the holder does not carry the piece from below (fewer than ``support_contact`` of its voxels
     within reach of the piece's base and no higher): a box on a shelf's lowest board stands on the
     shelf, not on the floor.

@@ -174,7 +174,8 @@ class VoxelIndex:
         slot = np.minimum(np.searchsorted(self._sorted, keys), len(self._sorted) - 1)
         return np.where(self._sorted[slot] == keys, self._order[slot], -1)
 
-    def neighbours(self, coords: np.ndarray, what: str = "voxels", offsets: np.ndarray = NEIGHBOUR_OFFSETS) -> np.ndarray:
+    def neighbours(self, coords: np.ndarray, what: str = "voxels",
+                   offsets: np.ndarray = NEIGHBOUR_OFFSETS) -> np.ndarray:
         """(Q, 3) voxel coordinates -> (Q, K) rows of their neighbours at the (K, 3) ``offsets`` (by default
         ``NEIGHBOUR_OFFSETS``, K = 26), -1 = empty."""
         coords = np.asarray(coords, np.int64).reshape(-1, 3)
