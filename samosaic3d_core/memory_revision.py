@@ -6,6 +6,8 @@ memory's tables and grids (``SceneMemory`` in ``memory.py`` owns them).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
@@ -28,9 +30,10 @@ class MapRevision:
                 self.merge(low, high)
         rows = [*self._recent, self._prune(frame_index), self._take_structure()]
         self._recent = []
+        index = functools.cache(lambda: VoxelIndex(self._voxels.table["key"]))  # no voxel is added in a pass
         if cfg.join_supports and self._planes_searched():
-            self._join_supports()
-        self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64))
+            self._join_supports(index)
+        self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64), index)
 
     def merge(self, keep: int, gone: int) -> None:
         """Merge map instance ``gone`` into ``keep``: its voxels, cells, feature, counts and evidence."""
@@ -74,9 +77,10 @@ class MapRevision:
         cfg, passes = self.config.structure, self._frames // max(self.config.consolidation.every, 1)
         return bool(cfg.every_passes) and passes % cfg.every_passes == 0
 
-    def _join_supports(self) -> None:
+    def _join_supports(self, index) -> None:
         """Merge each instance standing on the floor into the larger one it holds up
-        (``samosaic3d_core.memory_supports``), the smallest pieces first."""
+        (``samosaic3d_core.memory_supports``), the smallest pieces first; ``index()`` gives the
+        ``VoxelIndex`` of the map voxels."""
         cfg, inst = self.config.consolidation, self._inst
         floor = floor_plane(self._planes)
         if floor is None:
@@ -89,11 +93,10 @@ class MapRevision:
         if len(candidates) == 0:
             return
         table = self._voxels.table
-        index = VoxelIndex(table["key"])
         offsets = reach_offsets(cfg.support_reach, self.config.map_voxel_size)
         for piece in candidates[np.argsort(inst["num_voxels"][candidates - 1], kind="stable")].tolist():
             rows = self._member_rows(piece)
-            holder = find_support(piece, rows, table["xyz"], self._voxels.owner, table["key"], index, floor,
+            holder = find_support(piece, rows, table["xyz"], self._voxels.owner, table["key"], index(), floor,
                                   inst["num_voxels"], box_min, box_max, offsets, cfg.support_reach,
                                   cfg.support_floor, cfg.support_contact, cfg.support_footprint,
                                   self.config.map_voxel_size)
@@ -139,8 +142,9 @@ class MapRevision:
         self._evidence.forget(ids.tolist())
         return rows
 
-    def _relabel_by_neighbours(self, rows: np.ndarray) -> None:
-        """``fill_passes`` then ``smooth_passes`` of ``mode_labels`` over voxel ``rows``."""
+    def _relabel_by_neighbours(self, rows: np.ndarray, index) -> None:
+        """``fill_passes`` then ``smooth_passes`` of ``mode_labels`` over voxel ``rows``; ``index()`` gives the
+        ``VoxelIndex`` of the map voxels."""
         cfg = self.config.consolidation
         if len(rows) == 0 or not (cfg.fill_passes or cfg.smooth_passes):
             return
@@ -151,7 +155,7 @@ class MapRevision:
             rows = rows[~on_planes(self._voxels.table["xyz"][rows], self._planes, self.config.structure.band)]
         if len(rows) == 0:
             return
-        neighbours = VoxelIndex(keys).neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
+        neighbours = index().neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
         labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
         labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)
         changed = rows[labels[rows] != owner[rows]]
