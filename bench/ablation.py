@@ -3,6 +3,8 @@
     python bench/ablation.py --f2i runs/pair/model.safetensors --full runs/temporal/model.safetensors \
         --f2i-w runs/f2i/model.safetensors
     python bench/ablation.py ... --robustness   # pose noise 0/1/2/5 cm+deg, stronger over-segmentation
+    python bench/ablation.py ... --data data/synth/hard_test --style hard --scenes 5 --seed 310 \
+        --mask-seeds 12345 0 1 --rows baseline "full model"   # the hard family: full model vs baseline
 
 Held-out scenes: ``make-data --seed 300`` (10 scenes x 60 frames, 320x240; training used seeds
 100 and 200), ``sim`` masks with a fixed seed. Rows:
@@ -15,7 +17,8 @@ Held-out scenes: ``make-data --seed 300`` (10 scenes x 60 frames, 320x240; train
 FPS is frames per second of the whole step on this machine's CPU, measured in the same run.
 ``--mask-seeds A B ...`` runs every row that uses ``sim`` masks once per mask seed and reports the
 mean (the per-seed AP below the table): the ten test scenes move by several AP with the random
-fragments alone, more than some rows differ.
+fragments alone, more than some rows differ. ``--style`` generates missing scenes in another scene
+style (``make-data --style``); ``--rows`` keeps the rows whose names start with one of its words.
 """
 
 from __future__ import annotations
@@ -58,11 +61,18 @@ def mean_row(rows: list[Row]) -> Row:
                sum(r.frames for r in rows))
 
 
+def selected(name: str, rows: list[str] | None) -> bool:
+    """Whether the row ``name`` is kept by ``--rows`` (None: every row)."""
+    return rows is None or any(name.startswith(prefix) for prefix in rows)
+
+
 def seeded_rows(args, data: Path) -> tuple[list[Row], str]:
     """The ablation's rows, each the mean over ``args.mask_seeds``, and a line of the per-seed AP."""
     runs: dict[str, list[Row]] = {}
     for seed in args.mask_seeds:
         for name, config in variants(args.f2i, args.full, f2i_w=args.f2i_w, mask_seed=seed).items():
+            if not selected(name, args.rows):
+                continue
             if config.masks.source != "sim" and name in runs:
                 continue  # oracle masks do not depend on the mask seed
             out = args.out / "main" / (f"seed{seed}" if len(args.mask_seeds) > 1 else "")
@@ -84,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("out/bench/ablation"))
     parser.add_argument("--mask-seeds", type=int, nargs="+", default=[MASK_SEED],
                         help="seeds of the sim masks; each row is the mean over them")
+    parser.add_argument("--style", default="default", help="scene style of generated scenes (make-data --style)")
+    parser.add_argument("--rows", nargs="+", help="keep only the rows whose names start with one of these")
     parser.add_argument("--robustness", action="store_true", help="pose-noise and over-segmentation tables instead")
     parser.add_argument("--robust-scenes", type=int, default=3)
     return parser
@@ -95,11 +107,14 @@ def main(argv=None) -> int:
     cores = f"{os.cpu_count()} CPU cores"
     tables = []
     if not args.robustness:
-        data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240)
+        style = [] if args.style == "default" else ["--style", args.style]
+        data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240, style)
         rows, per_seed = seeded_rows(args, data)
+        if not rows:
+            raise SystemExit(f"--rows {' '.join(args.rows)}: no row of the ablation starts with these")
         seeds = ", ".join(map(str, args.mask_seeds))
-        title = (f"Ablation, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed {args.seed}, "
-                 f"320x240), sim masks seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
+        title = (f"Ablation, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed {args.seed}"
+                 f"{' ' + ' '.join(style) if style else ''}, 320x240), sim masks seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
                  f"{' (mean)' if len(args.mask_seeds) > 1 else ''}, {cores}")
         tables.append(table(title, rows) + (f"\n\nAP per mask seed ({seeds}): {per_seed}" if per_seed else ""))
     else:
