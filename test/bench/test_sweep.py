@@ -1,0 +1,39 @@
+"""bench/sweep.py: every value runs once per mask seed and lift seed; the row is their mean and range."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import sweep  # noqa: E402
+from common import Row  # noqa: E402
+
+
+def fake_bench(monkeypatch, tmp_path):
+    calls, generated = [], []
+
+    def fake_run(name, config, data, out):
+        calls.append((config.memory.structure.band, config.masks.sim.seed, config.lift.seed))
+        return Row(name, config.masks.sim.seed / 100, 0.5, 0.6, 2.0, 60)
+
+    monkeypatch.setattr(sweep, "run_variant", fake_run)
+    monkeypatch.setattr(sweep, "ensure_scenes", lambda *args: generated.append(args[-1]) or tmp_path)
+    return calls, generated
+
+
+def test_every_value_runs_once_per_mask_seed(monkeypatch, tmp_path):
+    calls, generated = fake_bench(monkeypatch, tmp_path)
+    assert sweep.main(["--checkpoint", "w.safetensors", "--param", "memory.structure.band", "--values", "0.015", "0.03",
+                       "--mask-seeds", "10", "30", "--style", "hard", "--out", str(tmp_path)]) == 0
+    assert calls == [(0.015, 10, 0), (0.015, 30, 0), (0.03, 10, 0), (0.03, 30, 0)]
+    assert generated == [["--style", "hard"]]
+    text = (tmp_path / "memory.structure.band.md").read_text()
+    assert "seeds 10, 30" in text and "--style hard" in text
+    assert "| memory.structure.band=0.015 | 20.0 (10.0-30.0) |" in text
+
+
+def test_one_run_per_value_keeps_the_plain_row(monkeypatch, tmp_path):
+    calls, generated = fake_bench(monkeypatch, tmp_path)
+    assert sweep.main(["--checkpoint", "w.safetensors", "--param", "memory.structure.band", "--values", "0.03",
+                       "--out", str(tmp_path)]) == 0
+    assert calls == [(0.03, sweep.MASK_SEED, 0)] and generated == [[]]
+    assert "| memory.structure.band=0.03 | 12345.0 |" in (tmp_path / "memory.structure.band.md").read_text()
