@@ -1,0 +1,74 @@
+"""Per-frame time of the depth filter (``lift.depth_filter``), in one run (alternating).
+
+    python bench/depth_filter_cost.py          # one noisy and one rendered scene at 320x240 and 640x480
+
+Scenes: ``make-data --seed 200 --scenes 1 --frames 20`` at both sizes, rendered (no noise: "auto"
+measures it and leaves the frames as they are) and with Kinect-like noise (``--depth-noise``:
+"auto" smooths every frame). Prints ms/frame of the whole step and of its lift stage (which
+includes the filter) for ``none`` and ``auto``, and the step-time ratio of ``auto`` to ``none``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from common import MASK_SEED, ensure_scenes
+
+from samosaic3d_core.data.scannet import SceneReader, list_scenes
+from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+SIZES = ((320, 240), (640, 480))
+
+
+def run_once(seg: OnlineSegmenter, frames) -> tuple[float, float]:
+    """Seconds of all steps and of their lift stages over ``frames`` (segmenter reset first)."""
+    seg.reset()
+    total = lift = 0.0
+    for frame in frames:
+        started = time.perf_counter()
+        result = seg.step(frame)
+        total += time.perf_counter() - started
+        lift += result.timings["lift"]
+    return total, lift
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("out/bench/depth_filter"))
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    base = {"masks.source": "sim", "masks.sim.seed": MASK_SEED}
+    segs = {kind: OnlineSegmenter.from_config(SegmenterConfig.from_flat({**base, "lift.depth_filter": kind}))
+            for kind in ("none", "auto")}
+    lines = [f"Depth filter cost, 1 scene x {args.frames} frames per row, sim masks, {os.cpu_count()} CPU cores", "",
+             "| depth | size | none: ms/frame (lift) | auto: ms/frame (lift) | step auto / none |", "|---|---|---|---|---|"]
+    for width, height in SIZES:
+        for noisy in (False, True):
+            extra = ["--depth-noise"] if noisy else []
+            root = args.out / f"{'noisy' if noisy else 'rendered'}_{width}x{height}"
+            data = ensure_scenes(root, 1, args.frames, 200, width, height, extra)
+            frames = list(SceneReader(list_scenes(data)[0]))
+            sums = {kind: [0.0, 0.0] for kind in segs}
+            for _ in range(args.repeats):
+                for kind, seg in segs.items():  # alternate so that both see the same machine load
+                    total, lift = run_once(seg, frames)
+                    sums[kind][0] += total
+                    sums[kind][1] += lift
+            n = args.repeats * len(frames)
+            none, auto = (1000 * sums[k][0] / n for k in ("none", "auto"))
+            lift_none, lift_auto = (1000 * sums[k][1] / n for k in ("none", "auto"))
+            lines.append(f"| {'noisy' if noisy else 'rendered'} | {width}x{height} | {none:.1f} ({lift_none:.1f}) | "
+                         f"{auto:.1f} ({lift_auto:.1f}) | {auto / none:.3f} |")
+    text = "\n".join(lines)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "depth_filter_cost.md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
