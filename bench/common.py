@@ -53,6 +53,18 @@ def write_report(text: str, path: Path) -> None:
 HEADER = "| variant | AP | AP50 | AP25 | FPS (CPU) |\n|---|---|---|---|---|"
 
 
+def time_steps(seg: OnlineSegmenter, frames, stages: tuple[str, ...]) -> tuple[float, float]:
+    """Seconds of all steps over ``frames`` (segmenter reset first) and of their ``stages`` together."""
+    seg.reset()
+    total = staged = 0.0
+    for frame in frames:
+        started = time.perf_counter()
+        result = seg.step(frame)
+        total += time.perf_counter() - started
+        staged += sum(result.timings[stage] for stage in stages)
+    return total, staged
+
+
 def run_variant(name: str, config: SegmenterConfig, data: Path, out: Path, stride: int = 1) -> Row:
     """Segment every scene of ``data`` with ``config``, write maps under ``out/<name>``, score them."""
     seg = OnlineSegmenter.from_config(config)

@@ -15,25 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
-from common import MASK_SEED, ensure_scenes
+from common import MASK_SEED, ensure_scenes, time_steps
 
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
-
-
-def run_once(seg: OnlineSegmenter, frames) -> tuple[float, float]:
-    """Seconds of all steps and of their association and memory stages over ``frames`` (segmenter reset first)."""
-    seg.reset()
-    total = memory = 0.0
-    for frame in frames:
-        started = time.perf_counter()
-        result = seg.step(frame)
-        total += time.perf_counter() - started
-        memory += result.timings["memory"] + result.timings["associate"]
-    return total, memory
 
 
 def main(argv=None) -> int:
@@ -55,7 +42,7 @@ def main(argv=None) -> int:
     for _ in range(args.repeats):
         for frames in scenes:
             for name, seg in segs.items():  # alternate so that both see the same machine load
-                total, memory = run_once(seg, frames)
+                total, memory = time_steps(seg, frames, ("memory", "associate"))
                 sums[name][0] += total
                 sums[name][1] += memory
                 sums[name][2] += len(frames)

@@ -12,27 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
-from common import MASK_SEED, ensure_scenes
+from common import MASK_SEED, ensure_scenes, time_steps
 
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
 SIZES = ((320, 240), (640, 480))
-
-
-def run_once(seg: OnlineSegmenter, frames) -> tuple[float, float]:
-    """Seconds of all steps and of their lift stages over ``frames`` (segmenter reset first)."""
-    seg.reset()
-    total = lift = 0.0
-    for frame in frames:
-        started = time.perf_counter()
-        result = seg.step(frame)
-        total += time.perf_counter() - started
-        lift += result.timings["lift"]
-    return total, lift
 
 
 def main(argv=None) -> int:
@@ -55,7 +42,7 @@ def main(argv=None) -> int:
             sums = {kind: [0.0, 0.0] for kind in segs}
             for _ in range(args.repeats):
                 for kind, seg in segs.items():  # alternate so that both see the same machine load
-                    total, lift = run_once(seg, frames)
+                    total, lift = time_steps(seg, frames, ("lift",))
                     sums[kind][0] += total
                     sums[kind][1] += lift
             n = args.repeats * len(frames)
