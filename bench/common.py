@@ -65,8 +65,11 @@ def time_steps(seg: OnlineSegmenter, frames, stages: tuple[str, ...]) -> tuple[f
     return total, staged
 
 
-def run_variant(name: str, config: SegmenterConfig, data: Path, out: Path, stride: int = 1) -> Row:
-    """Segment every scene of ``data`` with ``config``, write maps under ``out/<name>``, score them."""
+def run_variant(name: str, config: SegmenterConfig, data: Path, out: Path, stride: int = 1,
+                score_on: Path | None = None) -> Row:
+    """Segment every scene of ``data`` with ``config``, write maps under ``out/<name>``, score them on
+    the scenes of ``score_on`` of the same names (default ``data``: e.g. the noise-free renders of
+    scenes ``data`` holds with noisy depth)."""
     seg = OnlineSegmenter.from_config(config)
     pred = out / name.replace(" ", "_").replace("/", "-")
     frames, seconds = 0, 0.0
@@ -76,5 +79,5 @@ def run_variant(name: str, config: SegmenterConfig, data: Path, out: Path, strid
         stats = segment_scene(seg, reader.name, iter(reader), pred)
         seconds += time.perf_counter() - started
         frames += stats.frames
-    result = evaluate_directory(data, pred, EvalConfig())
+    result = evaluate_directory(score_on or data, pred, EvalConfig())
     return Row(name, result.ap, result.ap50, result.ap25, frames / max(seconds, 1e-9), frames)

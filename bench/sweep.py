@@ -13,11 +13,14 @@ scenes gave 34.4-36.4 AP over three ``lift.seed`` values. ``--repeats N`` runs e
 ``lift.seed`` 0..N-1 and reports the mean and the range; differences inside the range are noise.
 The random fragments of ``sim`` masks move AP more: the three hard validation scenes gave 24.5-32.3
 AP over three mask seeds with the same defaults. ``--mask-seeds A B ...`` runs every value once
-per mask seed (and per repeat), so a setting is chosen on its mean over fragments:
+per mask seed (and per repeat), so a setting is chosen on its mean over fragments. ``--score-on
+DIR`` scores the maps on the scenes of DIR with the same names: the noise-free renders of scenes
+made with ``make-data --depth-noise`` (the harness's own points would be noisy too):
 
     python bench/sweep.py --checkpoint samosaic3d_core/checkpoints/samosaic3d_synth_sam.safetensors \
         --param memory.structure.band --values 0.015 0.03 --data data/synth/hard_val --style hard \
         --scenes 3 --seed 210 --mask-seeds 0 1 12345
+    python bench/sweep.py ... --data data/synth/hard_val_noisy --score-on data/synth/hard_val
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--seed", type=int, default=200)
     parser.add_argument("--style", default="default", help="scene style of generated scenes (make-data --style)")
+    parser.add_argument("--score-on", type=Path, help="score the maps on these scenes (same names) instead of --data")
     parser.add_argument("--repeats", type=int, default=1, help="runs per value with lift.seed 0..N-1 (mean and range)")
     parser.add_argument("--mask-seeds", type=int, nargs="+", default=[MASK_SEED],
                         help="seeds of the sim masks; every value runs once per seed (mean and range)")
@@ -68,12 +72,13 @@ def main(argv=None) -> int:
                     "checkpoint": args.checkpoint, "merging": args.merging, "lift.seed": repeat, args.param: value})
                 name = (f"{args.param}={value:g}" + (f" mask seed {mask_seed}" if len(args.mask_seeds) > 1 else "")
                         + (f" lift seed {repeat}" if args.repeats > 1 else ""))
-                runs.append(run_variant(name, config, data, args.out / args.param))
+                runs.append(run_variant(name, config, data, args.out / args.param, score_on=args.score_on))
         lines.append(runs[0].markdown() if runs_per_value == 1 else repeated_row(f"{args.param}={value:g}", runs))
     seeds = ", ".join(map(str, args.mask_seeds))
     title = (f"{args.param} sweep, merging {args.merging}, {args.scenes} validation scenes x {args.frames} frames "
              f"(make-data --seed {args.seed}{' ' + ' '.join(style) if style else ''}, 320x240), sim masks "
-             f"seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}, {os.cpu_count()} CPU cores")
+             f"seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
+             f"{f', scored on {args.score_on}' if args.score_on else ''}, {os.cpu_count()} CPU cores")
     header = HEADER if runs_per_value == 1 else REPEATED_HEADER.format(n=runs_per_value)
     text = "\n".join([title, "", header, *lines])
     print(text)

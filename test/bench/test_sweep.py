@@ -11,8 +11,9 @@ from common import Row  # noqa: E402
 def fake_bench(monkeypatch, tmp_path):
     calls, generated = [], []
 
-    def fake_run(name, config, data, out):
+    def fake_run(name, config, data, out, score_on=None):
         calls.append((config.memory.structure.band, config.masks.sim.seed, config.lift.seed))
+        generated.append(("scored on", score_on))
         return Row(name, config.masks.sim.seed / 100, 0.5, 0.6, 2.0, 60)
 
     monkeypatch.setattr(sweep, "run_variant", fake_run)
@@ -25,7 +26,7 @@ def test_every_value_runs_once_per_mask_seed(monkeypatch, tmp_path):
     assert sweep.main(["--checkpoint", "w.safetensors", "--param", "memory.structure.band", "--values", "0.015", "0.03",
                        "--mask-seeds", "10", "30", "--style", "hard", "--out", str(tmp_path)]) == 0
     assert calls == [(0.015, 10, 0), (0.015, 30, 0), (0.03, 10, 0), (0.03, 30, 0)]
-    assert generated == [["--style", "hard"]]
+    assert generated[0] == ["--style", "hard"] and generated[1:] == [("scored on", None)] * 4
     text = (tmp_path / "memory.structure.band.md").read_text()
     assert "seeds 10, 30" in text and "--style hard" in text
     assert "| memory.structure.band=0.015 | 20.0 (10.0-30.0) |" in text
@@ -35,5 +36,14 @@ def test_one_run_per_value_keeps_the_plain_row(monkeypatch, tmp_path):
     calls, generated = fake_bench(monkeypatch, tmp_path)
     assert sweep.main(["--checkpoint", "w.safetensors", "--param", "memory.structure.band", "--values", "0.03",
                        "--out", str(tmp_path)]) == 0
-    assert calls == [(0.03, sweep.MASK_SEED, 0)] and generated == [[]]
+    assert calls == [(0.03, sweep.MASK_SEED, 0)] and generated == [[], ("scored on", None)]
     assert "| memory.structure.band=0.03 | 12345.0 |" in (tmp_path / "memory.structure.band.md").read_text()
+
+
+def test_maps_can_be_scored_on_other_scenes(monkeypatch, tmp_path):
+    calls, generated = fake_bench(monkeypatch, tmp_path)
+    clean = tmp_path / "clean"
+    assert sweep.main(["--checkpoint", "w.safetensors", "--param", "memory.structure.band", "--values", "0.03",
+                       "--score-on", str(clean), "--out", str(tmp_path)]) == 0
+    assert generated[1:] == [("scored on", clean)]
+    assert f"scored on {clean}" in (tmp_path / "memory.structure.band.md").read_text()
