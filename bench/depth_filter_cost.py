@@ -14,7 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
-from common import MASK_SEED, ensure_scenes, time_steps
+from common import MASK_SEED, ensure_scenes, time_steps, write_report
 
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
@@ -50,10 +50,7 @@ def main(argv=None) -> int:
             lift_none, lift_auto = (1000 * sums[k][1] / n for k in ("none", "auto"))
             lines.append(f"| {'noisy' if noisy else 'rendered'} | {width}x{height} | {none:.1f} ({lift_none:.1f}) | "
                          f"{auto:.1f} ({lift_auto:.1f}) | {auto / none:.3f} |")
-    text = "\n".join(lines)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "depth_filter_cost.md").write_text(text + "\n")
+    write_report("\n".join(lines) + "\n", args.out / "depth_filter_cost.md")
     return 0
 
 
