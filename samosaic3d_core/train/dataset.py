@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.lift import LiftConfig, filtered_depth, lift_frame
 from samosaic3d_core.losses import F2ITarget, LossConfig, make_target
 from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.model.f2i import F2IInput
@@ -125,7 +125,7 @@ class SceneFrameDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> Sample:
         scene, frame_index = self.index[i]
-        frame = self.readers[scene][frame_index]
+        frame = filtered_depth(self.readers[scene][frame_index], self.lift_config)  # as run time reads it
         item_seed = int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0])
         masks = self.make_masks(item_seed)(frame)
         rng = np.random.default_rng(item_seed)

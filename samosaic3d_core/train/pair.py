@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from samosaic3d_core.geometry import majority_vote
-from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.lift import LiftConfig, filtered_depth, lift_frame
 from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.model.checkpoint import save_f2i
 from samosaic3d_core.model.f2i import F2IConfig, F2IInput, F2IModel
@@ -128,7 +128,7 @@ def collect_pairs(
         jobs = tqdm(jobs, desc="pair frames", dynamic_ncols=True)
     parts: list[tuple] = []
     for number, (scene, index) in enumerate(jobs):
-        frame = readers[scene][index]
+        frame = filtered_depth(readers[scene][index], lift_config)  # as run time reads it
         frame_seed = int(np.random.SeedSequence([seed, scene, index]).generate_state(1)[0])
         cues, same, i, j = frame_pairs(model, frame, make_masks(frame_seed)(frame), lift_config, cue_config, device)
         parts.append((cues, same, np.full(len(same), number, np.int64), i, j))

@@ -40,7 +40,7 @@ from samosaic3d_core.baseline import DescriptorConfig
 from samosaic3d_core.config import to_dict
 from samosaic3d_core.geometry import majority_vote
 from samosaic3d_core.i2s_association import LearnedAssociationConfig, best_above, pair_overlap
-from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.lift import LiftConfig, filtered_depth, lift_frame
 from samosaic3d_core.losses import merge_loss, merge_targets
 from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.memory import MemoryConfig, SceneMemory
@@ -233,7 +233,7 @@ class MergeDataset:
         for scene, frame_index in jobs:
             if scene != current:
                 replays, current = self._replays(), scene
-            frame = self.readers[scene][frame_index]
+            frame = filtered_depth(self.readers[scene][frame_index], self.lift_config)  # as run time reads it
             frame_seed = int(np.random.SeedSequence([self.seed, scene, frame_index]).generate_state(1)[0])
             masks = self.make_masks(frame_seed)(frame)
             for replay in replays:
