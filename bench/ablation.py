@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from common import HEADER, MASK_SEED, Row, ensure_scenes, run_variant
+from common import HEADER, MASK_SEED, Row, ensure_scenes, made_with, run_variant, style_flags
 
 from samosaic3d_core.pipeline import SegmenterConfig
 
@@ -107,14 +107,14 @@ def main(argv=None) -> int:
     cores = f"{os.cpu_count()} CPU cores"
     tables = []
     if not args.robustness:
-        style = [] if args.style == "default" else ["--style", args.style]
+        style = style_flags(args.style)
         data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240, style)
         rows, per_seed = seeded_rows(args, data)
         if not rows:
             raise SystemExit(f"--rows {' '.join(args.rows)}: no row of the ablation starts with these")
         seeds = ", ".join(map(str, args.mask_seeds))
-        title = (f"Ablation, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed {args.seed}"
-                 f"{' ' + ' '.join(style) if style else ''}, 320x240), sim masks seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
+        title = (f"Ablation, {args.scenes} held-out scenes x {args.frames} frames ({made_with(args.seed, style)}), "
+                 f"sim masks seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
                  f"{' (mean)' if len(args.mask_seeds) > 1 else ''}, {cores}")
         tables.append(table(title, rows) + (f"\n\nAP per mask seed ({seeds}): {per_seed}" if per_seed else ""))
     else:

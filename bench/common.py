@@ -28,6 +28,16 @@ def ensure_scenes(root: Path, scenes: int, frames: int, seed: int, width: int, h
     return root
 
 
+def style_flags(style: str) -> list[str]:
+    """``make-data`` flags of a scene style (``default`` needs none)."""
+    return [] if style == "default" else ["--style", style]
+
+
+def made_with(seed: int, extra=(), width: int = 320, height: int = 240) -> str:
+    """How scenes were generated, for a report's title: ``make-data --seed 310 --style hard, 320x240``."""
+    return f"make-data --seed {seed}{''.join(' ' + flag for flag in extra)}, {width}x{height}"
+
+
 @dataclass
 class Row:
     name: str

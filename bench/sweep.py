@@ -29,7 +29,7 @@ import argparse
 import os
 from pathlib import Path
 
-from common import HEADER, MASK_SEED, ensure_scenes, run_variant
+from common import HEADER, MASK_SEED, ensure_scenes, made_with, run_variant, style_flags
 
 from samosaic3d_core.config import leaf_fields
 from samosaic3d_core.pipeline import SegmenterConfig
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"--param {args.param!r} is not a SegmenterConfig setting (e.g. frame_model.group_threshold)")
     if args.repeats < 1:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
-    style = [] if args.style == "default" else ["--style", args.style]
+    style = style_flags(args.style)
     data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240, style)
     lines = []
     runs_per_value = args.repeats * len(args.mask_seeds)
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         lines.append(runs[0].markdown() if runs_per_value == 1 else repeated_row(f"{args.param}={value:g}", runs))
     seeds = ", ".join(map(str, args.mask_seeds))
     title = (f"{args.param} sweep, merging {args.merging}, {args.scenes} validation scenes x {args.frames} frames "
-             f"(make-data --seed {args.seed}{' ' + ' '.join(style) if style else ''}, 320x240), sim masks "
+             f"({made_with(args.seed, style)}), sim masks "
              f"seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
              f"{f', scored on {args.score_on}' if args.score_on else ''}, {os.cpu_count()} CPU cores")
     header = HEADER if runs_per_value == 1 else REPEATED_HEADER.format(n=runs_per_value)

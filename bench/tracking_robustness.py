@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from common import MASK_SEED, ensure_scenes
+from common import MASK_SEED, ensure_scenes, made_with, write_report
 
 from samosaic3d_core.cli.run import segment_scene
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
@@ -85,17 +85,14 @@ def main(argv=None) -> int:
             if name == "full model (defaults: refinement, anchor auto)":
                 ate[condition] = (tracker_ate, fused_ate)
             print(f"{condition} | {name}: AP {100 * ap[name][condition]:.1f}", flush=True)
-    lines = [f"AP under tracking error, {args.scenes} held-out scenes x {args.frames} frames (make-data --seed "
-             f"{args.seed}, 320x240), sim masks seed {MASK_SEED}, {os.cpu_count()} CPU cores", "",
+    lines = [f"AP under tracking error, {args.scenes} held-out scenes x {args.frames} frames ({made_with(args.seed)}), "
+             f"sim masks seed {MASK_SEED}, {os.cpu_count()} CPU cores", "",
              "| variant | " + " | ".join(conditions) + " |", "|---|" + "---|" * len(conditions)]
     for name, row in ap.items():
         lines.append(f"| {name} | " + " | ".join(f"{100 * row[c]:.1f}" for c in conditions) + " |")
     lines.append("| ATE tracker -> fused, cm (full model) | " + " | ".join(
         f"{100 * ate[c][0]:.1f} -> {100 * ate[c][1]:.1f}" for c in conditions) + " |")
-    text = "\n".join(lines)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "tracking_robustness.md").write_text(text + "\n")
+    write_report("\n".join(lines) + "\n", args.out / "tracking_robustness.md")
     return 0
 
 
