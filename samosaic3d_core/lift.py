@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from samosaic3d_core.depth_filter import bilateral_depth, relative_noise
+from samosaic3d_core.depth_filter import SPACES, bilateral_depth, relative_noise
 from samosaic3d_core.geometry import backproject, group_boxes, hash_sample, sample_indices, voxel_keys
 from samosaic3d_core.geometry.depth_voxels import depth_voxel_points
 from samosaic3d_core.types import Fragments, Frame, FramePoints, MaskResult
@@ -45,28 +45,39 @@ class LiftConfig:
     depth_filter: Literal["none", "bilateral", "auto"] = "auto"
     """Smoothing of the depth image before anything reads it (pose refinement, masks, points,
     normals; ``samosaic3d_core.depth_filter``): an edge-preserving bilateral filter whose range
-    kernel is relative to depth, for sensors whose noise grows with distance. "bilateral": a range
+    kernel grows with depth as the sensor's noise does (``filter_space``). "bilateral": a range
     kernel of ``filter_sigma_relative``; "auto": of ``filter_noise_factor`` times the noise measured
     on each frame, and no smoothing of a frame that measures below ``filter_min_noise`` (rendered
     depth); "none": depth as it comes."""
+    filter_space: Literal["inverse", "log"] = "inverse"
+    """``depth_filter``: the transform of depth the filter smooths in, in which the sensor's noise is
+    the same at every distance: "inverse" (1 / depth) for noise growing with the square of depth
+    (stereo and structured-light cameras), "log" for noise relative to depth. The kernels and the
+    measured noise read as a share of depth at 1 m in both. "inverse" was chosen on validation
+    scenes rendered with Kinect-like noise (docs/map_quality.md, "Depth noise")."""
     filter_radius: int = 2
     """``depth_filter``: half width of the window, pixels."""
     filter_sigma_pixels: float = 2.0
     """``depth_filter``: width of the spatial kernel, pixels."""
-    filter_sigma_relative: float = 0.02
-    """``depth_filter: bilateral``: width of the range kernel as a share of the depth (0.02: 4 cm at
-    2 m); depth steps well above it (an object in front of what is behind it) are kept."""
+    filter_sigma_relative: float = 0.01
+    """``depth_filter: bilateral``: width of the range kernel as a share of depth at 1 m (0.01: 1 cm
+    at 1 m, 4 cm at 2 m in ``inverse`` space, 2 cm in ``log``); depth steps well above it (an object
+    in front of what is behind it) are kept."""
     filter_noise_factor: float = 2.5
-    """``depth_filter: auto``: width of the range kernel in units of the frame's measured relative
-    noise (a Kinect-like sensor measures 0.004-0.009 in rooms: a kernel of 1-2.3 % of depth)."""
+    """``depth_filter: auto``: width of the range kernel in units of the frame's measured noise (a
+    Kinect-like sensor, 2.5 mm at 1 m, measures 0.0025 in ``inverse`` space: a kernel of 6 mm at
+    1 m and 10 cm at 4 m)."""
     filter_min_noise: float = 0.001
-    """``depth_filter: auto``: measured relative noise below which a frame is not smoothed (1 mm at 1 m)."""
+    """``depth_filter: auto``: measured noise below which a frame is not smoothed (1 mm at 1 m;
+    rendered depth measures below 0.0003)."""
 
     def __post_init__(self):
         if self.budget_sampling not in ("voxel", "random"):
             raise ValueError(f"lift.budget_sampling must be 'voxel' or 'random', got {self.budget_sampling!r}")
         if self.depth_filter not in ("none", "bilateral", "auto"):
             raise ValueError(f"lift.depth_filter must be 'none', 'bilateral' or 'auto', got {self.depth_filter!r}")
+        if self.filter_space not in SPACES:
+            raise ValueError(f"lift.filter_space must be one of {', '.join(SPACES)}, got {self.filter_space!r}")
         if self.filter_radius < 0:
             raise ValueError(f"lift.filter_radius must be >= 0, got {self.filter_radius}")
         if self.filter_min_noise < 0:
@@ -82,11 +93,11 @@ def filtered_depth(frame: Frame, config: LiftConfig) -> Frame:
         return frame
     sigma = config.filter_sigma_relative
     if config.depth_filter == "auto":
-        noise = relative_noise(frame.depth)
+        noise = relative_noise(frame.depth, config.filter_space)
         if noise < config.filter_min_noise:
             return frame
         sigma = config.filter_noise_factor * noise
-    depth = bilateral_depth(frame.depth, config.filter_radius, config.filter_sigma_pixels, sigma)
+    depth = bilateral_depth(frame.depth, config.filter_radius, config.filter_sigma_pixels, sigma, config.filter_space)
     return dataclasses.replace(frame, depth=depth)
 
 
