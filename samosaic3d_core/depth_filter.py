@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SPACES = ("inverse", "log")
+SPACES = ("log", "inverse")
 """Spaces of depth the filter smooths in (``LiftConfig.filter_space``)."""
 
 
@@ -40,7 +40,7 @@ def _inverse_transform(values: np.ndarray, space: str) -> np.ndarray:
 
 
 def bilateral_depth(depth: np.ndarray, radius: int, sigma_pixels: float, sigma_relative: float,
-                    space: str = "inverse") -> np.ndarray:
+                    space: str = "log") -> np.ndarray:
     """``depth`` ((H, W) float32 metres, 0 = none) smoothed by a bilateral filter; a new array.
 
     Args:
@@ -70,7 +70,7 @@ def bilateral_depth(depth: np.ndarray, radius: int, sigma_pixels: float, sigma_r
     return np.where(valid, _inverse_transform(smoothed, space), depth).astype(np.float32)
 
 
-def relative_noise(depth: np.ndarray, space: str = "inverse") -> float:
+def relative_noise(depth: np.ndarray, space: str = "log") -> float:
     """Standard deviation of the depth noise relative to depth at 1 m, measured on ``depth`` ((H, W)
     metres, 0 = none) in ``space`` from the second differences along every fourth row (0.0 with too
     few valid triples).

@@ -49,24 +49,25 @@ class LiftConfig:
     kernel of ``filter_sigma_relative``; "auto": of ``filter_noise_factor`` times the noise measured
     on each frame, and no smoothing of a frame that measures below ``filter_min_noise`` (rendered
     depth); "none": depth as it comes."""
-    filter_space: Literal["inverse", "log"] = "inverse"
+    filter_space: Literal["log", "inverse"] = "log"
     """``depth_filter``: the transform of depth the filter smooths in, in which the sensor's noise is
     the same at every distance: "inverse" (1 / depth) for noise growing with the square of depth
     (stereo and structured-light cameras), "log" for noise relative to depth. The kernels and the
-    measured noise read as a share of depth at 1 m in both. "inverse" was chosen on validation
-    scenes rendered with Kinect-like noise (docs/map_quality.md, "Depth noise")."""
+    measured noise read as a share of depth at 1 m in both. On scenes rendered with Kinect-like
+    noise (which grows with the square of depth) the two were level over validation scenes
+    (docs/map_quality.md, "Inverse depth"), so the first, "log", stays the default."""
     filter_radius: int = 2
     """``depth_filter``: half width of the window, pixels."""
     filter_sigma_pixels: float = 2.0
     """``depth_filter``: width of the spatial kernel, pixels."""
-    filter_sigma_relative: float = 0.01
-    """``depth_filter: bilateral``: width of the range kernel as a share of depth at 1 m (0.01: 1 cm
-    at 1 m, 4 cm at 2 m in ``inverse`` space, 2 cm in ``log``); depth steps well above it (an object
+    filter_sigma_relative: float = 0.02
+    """``depth_filter: bilateral``: width of the range kernel as a share of depth at 1 m (0.02: 2 cm
+    at 1 m; at 2 m 4 cm in ``log`` space, 8 cm in ``inverse``); depth steps well above it (an object
     in front of what is behind it) are kept."""
     filter_noise_factor: float = 2.5
     """``depth_filter: auto``: width of the range kernel in units of the frame's measured noise (a
-    Kinect-like sensor, 2.5 mm at 1 m, measures 0.0025 in ``inverse`` space: a kernel of 6 mm at
-    1 m and 10 cm at 4 m)."""
+    Kinect-like sensor, 2.5 mm at 1 m, measures 0.004-0.009 in rooms in ``log`` space: a kernel of
+    1-2.3 % of depth; 0.0025 in ``inverse`` space: 6 mm at 1 m, 10 cm at 4 m)."""
     filter_min_noise: float = 0.001
     """``depth_filter: auto``: measured noise below which a frame is not smoothed (1 mm at 1 m;
     rendered depth measures below 0.0003)."""

@@ -130,8 +130,8 @@ def test_auto_smooths_noisy_frames_only_with_their_measured_noise():
     true, noisy = noisy_step()
     clean = frame_of(true)
     assert filtered_depth(clean, LiftConfig()) is clean  # "auto" is the default
-    for space in ("inverse", "log"):  # inverse is the default
-        config = LiftConfig(filter_noise_factor=2.5, **({} if space == "inverse" else {"filter_space": space}))
+    for space in ("log", "inverse"):  # log is the default
+        config = LiftConfig(filter_noise_factor=2.5, **({} if space == "log" else {"filter_space": space}))
         out = filtered_depth(frame_of(noisy), config)
         np.testing.assert_array_equal(out.depth, bilateral_depth(noisy, 2, 2.0, 2.5 * relative_noise(noisy, space), space))
     assert filtered_depth(frame_of(noisy), LiftConfig(filter_min_noise=0.01)).depth is noisy
@@ -143,7 +143,9 @@ def test_filtered_depth_replaces_only_the_depth():
     k = frame.intrinsics
     assert filtered_depth(frame, LiftConfig(depth_filter="none")) is frame
     out = filtered_depth(frame, LiftConfig(depth_filter="bilateral"))
-    np.testing.assert_array_equal(out.depth, bilateral_depth(noisy, 2, 2.0, 0.01, "inverse"))
+    np.testing.assert_array_equal(out.depth, bilateral_depth(noisy, 2, 2.0, 0.02, "log"))
+    out = filtered_depth(frame, LiftConfig(depth_filter="bilateral", filter_space="inverse"))
+    np.testing.assert_array_equal(out.depth, bilateral_depth(noisy, 2, 2.0, 0.02, "inverse"))
     assert (out.timestamp, out.index, out.intrinsics) == (1.5, 3, k) and out.rgb is frame.rgb
     np.testing.assert_array_equal(frame.depth, noisy)  # the caller's frame is not changed
 
