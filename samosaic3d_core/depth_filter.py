@@ -27,12 +27,13 @@ SPACES = ("log", "inverse")
 """Spaces of depth the filter smooths in (``LiftConfig.filter_space``)."""
 
 
+def _check_space(space: str) -> None:
+    if space not in SPACES:
+        raise ValueError(f"depth filter space must be one of {SPACES}, got {space!r}")
+
+
 def _transform(depth: np.ndarray, space: str) -> np.ndarray:
-    if space == "log":
-        return np.log(depth)
-    if space == "inverse":
-        return 1.0 / depth
-    raise ValueError(f"depth filter space must be one of {SPACES}, got {space!r}")
+    return np.log(depth) if space == "log" else 1.0 / depth
 
 
 def _inverse_transform(values: np.ndarray, space: str) -> np.ndarray:
@@ -56,7 +57,7 @@ def bilateral_depth(depth: np.ndarray, radius: int, sigma_pixels: float, sigma_r
     if radius < 0 or sigma_pixels <= 0 or sigma_relative <= 0:
         raise ValueError(f"bilateral_depth needs radius >= 0 and positive sigmas, got {radius}, {sigma_pixels}, "
                          f"{sigma_relative}")
-    values = _transform(np.ones(1, np.float32), space)  # checks the space
+    _check_space(space)
     valid = np.isfinite(depth) & (depth > 0)
     if radius == 0 or not valid.any():
         return depth.copy()
@@ -81,7 +82,7 @@ def relative_noise(depth: np.ndarray, space: str = "log") -> float:
     space s is the noise relative to depth wherever it is measured; in ``inverse`` space (1 / depth)
     noise of a * z^2 metres at depth z measures a at every depth.
     """
-    _transform(np.ones(1), space)  # checks the space
+    _check_space(space)
     rows = np.asarray(depth, np.float64)[::4]
     left, mid, right = rows[:, :-2], rows[:, 1:-1], rows[:, 2:]
     valid = (left > 0) & (mid > 0) & (right > 0) & np.isfinite(left + mid + right)
