@@ -12,6 +12,7 @@ from test.ros.ros_env import require_ros
 require_ros()
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.time import Time  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 
 from samosaic3d_ros.stamps import seconds_to_stamp  # noqa: E402
@@ -113,7 +114,13 @@ def test_hundreds_of_malformed_frames_are_skipped_and_counted_then_a_good_stream
     # still up: a good stream afterwards is processed normally and diagnostics carry the counts
     count = len(clouds)
     for k in range(3):
-        stream.send(t + 1.0 + 0.1 * k)
+        stamp = t + 1.0 + 0.1 * k
+        # /tf has no order with the images: under load the images could overtake it and the node would
+        # rightly skip the frame for a missing pose; the good frame's transform lands first
+        stream.tf.publish(scene.camera_tf_msg(stamp))
+        ros.wait_until(lambda: node.tf_buffer.can_transform("map", scene.CAMERA_FRAME, Time.from_msg(seconds_to_stamp(stamp))),
+                       what=f"the transform of good frame {k}")
+        stream.send(stamp, tf=False)
         ros.wait_until(lambda: len(clouds) > count + k, what=f"good frame {k} after the fuzz")
     assert len(processed) == 4 and node._worker.is_alive()
 
