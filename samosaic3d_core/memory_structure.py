@@ -44,7 +44,13 @@ class StructureConfig:
     band: float = 0.03
     """Distance (metres) from a plane within which a point lies on it."""
     max_behind: float = 0.02
-    """Largest share of the map that may lie behind a boundary plane (beyond ``band``, on its smaller side)."""
+    """Largest share of the map that may lie behind a boundary plane (beyond ``behind``, on its smaller side)."""
+    behind: float = 0.03
+    """Distance (metres) beyond which a point lies behind a plane (``band`` where larger). A noisy sensor's
+    far walls fuse into slabs a few centimetres thick, whose back half would otherwise count as map
+    behind the wall; a table top has the floor tens of centimetres behind it. 0.06 holds the walls of
+    noisy long scans (docs/depth_noise.md, "Walls of a noisy map"), but changes rendered maps too
+    (`val8` -0.9 AP), so the band's 0.03 stays the default."""
     attach: float = 0.06
     """An object's points on a boundary plane stay the object's only within this distance (metres) of
     its points off the plane (the base of a cabinet on the floor); farther ones, a piece of wall or
@@ -65,7 +71,7 @@ class StructureConfig:
         for name in ("sample", "hypotheses"):
             if getattr(self, name) < 3:
                 raise ValueError(f"structure.{name} must be >= 3, got {getattr(self, name)}")
-        for name in ("min_area", "band", "attach"):
+        for name in ("min_area", "band", "behind", "attach"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"structure.{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.max_behind <= 1.0:
@@ -98,7 +104,8 @@ def find_boundary_planes(xyz: np.ndarray, voxel_size: float, config: StructureCo
         if (on & free).sum() * area_per_point < config.min_area:
             break
         free &= ~on
-        above, below = (dist > config.band).mean(), (dist < -config.band).mean()
+        behind = max(config.behind, config.band)
+        above, below = (dist > behind).mean(), (dist < -behind).mean()
         if min(above, below) <= config.max_behind:
             planes.append(plane if above >= below else -plane)
     return np.asarray(planes, np.float64).reshape(-1, 4)

@@ -45,6 +45,22 @@ def test_boundary_planes_are_floor_and_walls_not_the_table_top():
     assert np.allclose(np.abs(planes[:, 3]), 0.0, atol=0.01)
 
 
+def test_a_wall_thickened_by_noise_is_found_with_a_deeper_behind():
+    """A far wall fused from noisy readings is a slab: part of it lies a few cm behind the wall's plane,
+    which then only counts as a boundary plane when ``behind`` is deeper than the slab."""
+    xyz = room()
+    rng = np.random.default_rng(0)
+    slab = patch((1, 2), 0.0, (0, 0), (3, 2), step_m=GRID / 2)  # the wall x = 0, seen more often
+    slab[:, 0] = rng.normal(0.0, 0.02, len(slab))
+    xyz = np.concatenate([xyz[np.abs(xyz[:, 0]) > 1e-9], slab])
+    walls = {}
+    for behind in (0.03, 0.08):
+        planes = find_boundary_planes(xyz, GRID, StructureConfig(sample=6000, behind=behind))
+        walls[behind] = sum(abs(p[0]) > 0.99 and abs(p[3]) < 0.01 for p in planes)  # through the slab's middle
+        assert not any(abs(p[2]) > 0.9 and abs(p[3]) > 0.5 for p in planes), "the table top is never structure"
+    assert walls == {0.03: 0, 0.08: 1}
+
+
 def test_small_planes_are_not_structure():
     config = StructureConfig(min_area=20.0)  # more than the whole room holds
     assert len(find_boundary_planes(room(), GRID, config)) == 0
@@ -143,6 +159,7 @@ def test_planes_are_saved_and_checked_on_load():
 
 
 def test_structure_config_rejects_bad_values():
-    for bad in ({"band": 0}, {"every_passes": -1}, {"max_behind": 2.0}, {"sample": 2}, {"attach": -1.0}):
+    for bad in ({"band": 0}, {"every_passes": -1}, {"max_behind": 2.0}, {"sample": 2}, {"attach": -1.0},
+                {"behind": 0.0}):
         with pytest.raises(ValueError, match="structure"):
             StructureConfig(**bad)
