@@ -16,6 +16,11 @@ each frame, in the same space: the spread of the second differences of the trans
 image rows (robust: the median absolute deviation, so that object edges do not count). In either
 space the number reads as the noise relative to depth at 1 m. A rendered or otherwise clean depth
 image measures about 0 and is left as it is.
+
+Far readings are noisier than any filter can mend (a Kinect-like sensor: 4 cm at 4 m), and a map
+that keeps every voxel they touch thickens its far walls into slabs. ``noise_by_depth`` measures
+how the noise grows with depth on each frame, ``noise_range`` where it reaches a given deviation;
+the segmenter drops depth beyond it (``LiftConfig.max_depth_noise``).
 """
 
 from __future__ import annotations
@@ -69,6 +74,49 @@ def bilateral_depth(depth: np.ndarray, radius: int, sigma_pixels: float, sigma_r
     smoothed = cv2.bilateralFilter(values, 2 * radius + 1, sigma_relative, sigma_pixels,
                                    borderType=cv2.BORDER_REPLICATE)
     return np.where(valid, _inverse_transform(smoothed, space), depth).astype(np.float32)
+
+
+def noise_by_depth(depth: np.ndarray, bins: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """How the noise of ``depth`` ((H, W) metres, 0 = none) grows with depth, measured on the frame.
+
+    The valid triples along every fourth row are split into ``bins`` groups of equal count by depth;
+    in each, the spread of the second differences of inverse depth (0 on any plane, so only noise
+    and edges, which the median absolute deviation ignores) times the square of the group's median
+    depth gives the deviation of depth in metres there. No model of the sensor is assumed.
+
+    Returns (z, sigma): (B,) median depth and (B,) deviation in metres of each group, nearest
+    first; empty with too few valid triples.
+    """
+    rows = np.asarray(depth, np.float64)[::4]
+    left, mid, right = rows[:, :-2], rows[:, 1:-1], rows[:, 2:]
+    valid = (left > 0) & (mid > 0) & (right > 0) & np.isfinite(left + mid + right)
+    if valid.sum() < 100 * bins:
+        return np.zeros(0), np.zeros(0)
+    z = mid[valid]
+    second = 1.0 / left[valid] - 2.0 / z + 1.0 / right[valid]
+    order = np.argsort(z)
+    groups = np.array_split(order, bins)
+    z_med = np.array([np.median(z[g]) for g in groups])
+    spread = np.array([np.median(np.abs(second[g] - np.median(second[g]))) for g in groups])
+    return z_med, 1.4826 * spread / np.sqrt(6.0) * z_med**2
+
+
+def noise_range(depth: np.ndarray, max_noise: float, bins: int = 8) -> float:
+    """Depth (metres) beyond which the noise of ``depth`` exceeds ``max_noise`` metres.
+
+    The groups of ``noise_by_depth`` are fitted with a power of depth, sigma = a z^b (least squares
+    in log-log: b is 2 for a Kinect-like sensor, 1 for noise relative to depth), which also reaches
+    past the farthest group's median to the frame's farthest readings. inf when the noise does not
+    grow with depth or cannot be measured (rendered depth).
+    """
+    z, sigma = noise_by_depth(depth, bins)
+    ok = sigma > 0
+    if ok.sum() < 2 or np.ptp(np.log(z[ok])) < 1e-3:
+        return float("inf")
+    b, log_a = np.polyfit(np.log(z[ok]), np.log(sigma[ok]), 1)
+    if b <= 0:
+        return float("inf")
+    return float(np.exp((np.log(max_noise) - log_a) / b))
 
 
 def relative_noise(depth: np.ndarray, space: str = "log") -> float:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from samosaic3d_core.depth_filter import SPACES, bilateral_depth, relative_noise
+from samosaic3d_core.depth_filter import SPACES, bilateral_depth, noise_range, relative_noise
 from samosaic3d_core.geometry import backproject, group_boxes, hash_sample, sample_indices, voxel_keys
 from samosaic3d_core.geometry.depth_voxels import depth_voxel_points
 from samosaic3d_core.types import Fragments, Frame, FramePoints, MaskResult
@@ -55,7 +55,7 @@ class LiftConfig:
     (stereo and structured-light cameras), "log" for noise relative to depth. The kernels and the
     measured noise read as a share of depth at 1 m in both. On scenes rendered with Kinect-like
     noise (which grows with the square of depth) the two were level over validation scenes
-    (docs/map_quality.md, "Inverse depth"), so the first, "log", stays the default."""
+    (docs/depth_noise.md, "Inverse depth"), so the first, "log", stays the default."""
     filter_radius: int = 2
     """``depth_filter``: half width of the window, pixels."""
     filter_sigma_pixels: float = 2.0
@@ -71,6 +71,15 @@ class LiftConfig:
     filter_min_noise: float = 0.001
     """``depth_filter: auto``: measured noise below which a frame is not smoothed (1 mm at 1 m;
     rendered depth measures below 0.0003)."""
+    max_depth_noise: float = 0.0
+    """Depth beyond the distance where its noise exceeds this (metres) is dropped, as no measurement,
+    before anything reads it. The noise is measured on each raw frame at eight depths and fitted
+    with a power of depth (``depth_filter.noise_range``, whatever the sensor's model: 4 cm is 4 m
+    for a Kinect-like sensor); a frame that measures below ``filter_min_noise`` (rendered depth)
+    keeps its whole range. A map keeps every voxel a reading touches, and the far readings of a
+    noisy sensor thicken its walls into slabs. 0 = off: on noisy validation scenes 4 cm kept the
+    long scans' walls thinner but lost short scenes' objects seen only from afar, and long scans
+    moved both ways (docs/depth_noise.md, "The depth range")."""
 
     def __post_init__(self):
         if self.budget_sampling not in ("voxel", "random"):
@@ -83,23 +92,27 @@ class LiftConfig:
             raise ValueError(f"lift.filter_radius must be >= 0, got {self.filter_radius}")
         if self.filter_min_noise < 0:
             raise ValueError(f"lift.filter_min_noise must be >= 0, got {self.filter_min_noise}")
+        if self.max_depth_noise < 0:
+            raise ValueError(f"lift.max_depth_noise must be >= 0, got {self.max_depth_noise}")
         for name in ("filter_sigma_pixels", "filter_sigma_relative", "filter_noise_factor"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"lift.{name} must be > 0, got {getattr(self, name)}")
 
 
 def filtered_depth(frame: Frame, config: LiftConfig) -> Frame:
-    """``frame`` with its depth smoothed as ``config.depth_filter`` says (the same frame when not smoothed)."""
-    if config.depth_filter == "none":
-        return frame
-    sigma = config.filter_sigma_relative
-    if config.depth_filter == "auto":
-        noise = relative_noise(frame.depth, config.filter_space)
-        if noise < config.filter_min_noise:
-            return frame
-        sigma = config.filter_noise_factor * noise
-    depth = bilateral_depth(frame.depth, config.filter_radius, config.filter_sigma_pixels, sigma, config.filter_space)
-    return dataclasses.replace(frame, depth=depth)
+    """``frame`` with its depth smoothed as ``config.depth_filter`` says and cut where its noise exceeds
+    ``config.max_depth_noise`` (the same frame when neither applies)."""
+    measure = config.depth_filter == "auto" or config.max_depth_noise > 0
+    noise = relative_noise(frame.depth, config.filter_space) if measure else 0.0
+    depth = frame.depth
+    if config.depth_filter == "bilateral" or (config.depth_filter == "auto" and noise >= config.filter_min_noise):
+        sigma = config.filter_sigma_relative if config.depth_filter == "bilateral" else config.filter_noise_factor * noise
+        depth = bilateral_depth(depth, config.filter_radius, config.filter_sigma_pixels, sigma, config.filter_space)
+    if config.max_depth_noise > 0 and noise >= config.filter_min_noise:
+        far = noise_range(frame.depth, config.max_depth_noise)
+        if np.isfinite(far):
+            depth = np.where(depth <= far, depth, 0.0).astype(np.float32)
+    return frame if depth is frame.depth else dataclasses.replace(frame, depth=depth)
 
 
 def frame_points(frame: Frame, config: LiftConfig, fragment_map: np.ndarray | None = None) -> FramePoints:

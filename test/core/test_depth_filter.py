@@ -34,7 +34,7 @@ def reference(depth, radius, sigma_pixels, sigma_relative, space="log"):
             k = np.exp(-(dx * dx + dy * dy) / (2 * sigma_pixels**2) - (near - log_depth) ** 2 / (2 * sigma_relative**2)) * ok
             total += k * near
             weight += k
-    return np.where(valid, back(total / np.maximum(weight, 1e-12)), depth)
+    return np.where(valid, back(np.where(valid, total / np.maximum(weight, 1e-12), 1.0)), depth)
 
 
 def test_noise_falls_and_the_step_stays():
