@@ -21,6 +21,8 @@ made with ``make-data --depth-noise`` (the harness's own points would be noisy t
         --param memory.structure.band --values 0.015 0.03 --data data/synth/hard_val --style hard \
         --scenes 3 --seed 210 --mask-seeds 0 1 12345
     python bench/sweep.py ... --data data/synth/hard_val_noisy --score-on data/synth/hard_val
+
+``--set NAME=VALUE`` fixes another setting under every value (as ``samosaic3d run --set``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from common import HEADER, MASK_SEED, ensure_scenes, made_with, run_variant, style_flags
 
-from samosaic3d_core.config import leaf_fields
+from samosaic3d_core.config import leaf_fields, parse_overrides
 from samosaic3d_core.pipeline import SegmenterConfig
 
 REPEATED_HEADER = ("| variant | AP, mean of {n} (min-max) | AP50, mean (min-max) | AP25, mean | FPS (CPU) |\n"
@@ -53,8 +55,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs per value with lift.seed 0..N-1 (mean and range)")
     parser.add_argument("--mask-seeds", type=int, nargs="+", default=[MASK_SEED],
                         help="seeds of the sim masks; every value runs once per seed (mean and range)")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                        help="a fixed setting under every value (repeatable), as `samosaic3d run --set`")
     parser.add_argument("--out", type=Path, default=Path("out/bench/sweep"))
     args = parser.parse_args(argv)
+    fixed = parse_overrides(args.set)
     if args.param not in {f.name for f in leaf_fields(SegmenterConfig)}:
         raise SystemExit(f"--param {args.param!r} is not a SegmenterConfig setting (e.g. frame_model.group_threshold)")
     if args.repeats < 1:
@@ -68,7 +73,7 @@ def main(argv=None) -> int:
         for mask_seed in args.mask_seeds:
             for repeat in range(args.repeats):
                 config = SegmenterConfig.from_flat({
-                    "pipeline": "learned", "masks.source": "sim", "masks.sim.seed": mask_seed,
+                    **fixed, "pipeline": "learned", "masks.source": "sim", "masks.sim.seed": mask_seed,
                     "checkpoint": args.checkpoint, "merging": args.merging, "lift.seed": repeat, args.param: value})
                 name = (f"{args.param}={value:g}" + (f" mask seed {mask_seed}" if len(args.mask_seeds) > 1 else "")
                         + (f" lift seed {repeat}" if args.repeats > 1 else ""))
@@ -78,7 +83,8 @@ def main(argv=None) -> int:
     title = (f"{args.param} sweep, merging {args.merging}, {args.scenes} validation scenes x {args.frames} frames "
              f"({made_with(args.seed, style)}), sim masks "
              f"seed{'s' if len(args.mask_seeds) > 1 else ''} {seeds}"
-             f"{f', scored on {args.score_on}' if args.score_on else ''}, {os.cpu_count()} CPU cores")
+             f"{f', scored on {args.score_on}' if args.score_on else ''}"
+             f"{''.join(f', {k}={v}' for k, v in fixed.items())}, {os.cpu_count()} CPU cores")
     header = HEADER if runs_per_value == 1 else REPEATED_HEADER.format(n=runs_per_value)
     text = "\n".join([title, "", header, *lines])
     print(text)

@@ -47,3 +47,16 @@ def test_maps_can_be_scored_on_other_scenes(monkeypatch, tmp_path):
                        "--score-on", str(clean), "--out", str(tmp_path)]) == 0
     assert generated[1:] == [("scored on", clean)]
     assert f"scored on {clean}" in (tmp_path / "memory.structure.band.md").read_text()
+
+
+def test_fixed_settings_hold_under_every_value(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(sweep, "run_variant", lambda name, config, data, out, score_on=None: seen.append(
+        (config.memory.structure.band, config.memory.structure.behind, config.lift.max_depth_noise))
+        or Row(name, 0.1, 0.5, 0.6, 2.0, 60))
+    monkeypatch.setattr(sweep, "ensure_scenes", lambda *args: tmp_path)
+    assert sweep.main(["--checkpoint", "w.safetensors", "--param", "memory.structure.band", "--values", "0.02", "0.03",
+                       "--set", "memory.structure.behind=0.06", "--set", "lift.max_depth_noise=0.04",
+                       "--out", str(tmp_path)]) == 0
+    assert seen == [(0.02, 0.06, 0.04), (0.03, 0.06, 0.04)]
+    assert "memory.structure.behind=0.06, lift.max_depth_noise=0.04" in (tmp_path / "memory.structure.band.md").read_text()
