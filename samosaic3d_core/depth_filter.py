@@ -76,6 +76,15 @@ def bilateral_depth(depth: np.ndarray, radius: int, sigma_pixels: float, sigma_r
     return np.where(valid, _inverse_transform(smoothed, space), depth).astype(np.float32)
 
 
+def _row_triples(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left, middle, right) float64 depths of the horizontal pixel triples of every fourth row that
+    are all measured (the noise estimates' samples)."""
+    rows = np.asarray(depth, np.float64)[::4]
+    left, mid, right = rows[:, :-2], rows[:, 1:-1], rows[:, 2:]
+    valid = (left > 0) & (mid > 0) & (right > 0) & np.isfinite(left + mid + right)
+    return left[valid], mid[valid], right[valid]
+
+
 def noise_by_depth(depth: np.ndarray, bins: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """How the noise of ``depth`` ((H, W) metres, 0 = none) grows with depth, measured on the frame.
 
@@ -87,13 +96,10 @@ def noise_by_depth(depth: np.ndarray, bins: int = 8) -> tuple[np.ndarray, np.nda
     Returns (z, sigma): (B,) median depth and (B,) deviation in metres of each group, nearest
     first; empty with too few valid triples.
     """
-    rows = np.asarray(depth, np.float64)[::4]
-    left, mid, right = rows[:, :-2], rows[:, 1:-1], rows[:, 2:]
-    valid = (left > 0) & (mid > 0) & (right > 0) & np.isfinite(left + mid + right)
-    if valid.sum() < 100 * bins:
+    left, z, right = _row_triples(depth)
+    if len(z) < 100 * bins:
         return np.zeros(0), np.zeros(0)
-    z = mid[valid]
-    second = 1.0 / left[valid] - 2.0 / z + 1.0 / right[valid]
+    second = 1.0 / left - 2.0 / z + 1.0 / right
     order = np.argsort(z)
     groups = np.array_split(order, bins)
     z_med = np.array([np.median(z[g]) for g in groups])
@@ -131,13 +137,11 @@ def relative_noise(depth: np.ndarray, space: str = "log") -> float:
     noise of a * z^2 metres at depth z measures a at every depth.
     """
     _check_space(space)
-    rows = np.asarray(depth, np.float64)[::4]
-    left, mid, right = rows[:, :-2], rows[:, 1:-1], rows[:, 2:]
-    valid = (left > 0) & (mid > 0) & (right > 0) & np.isfinite(left + mid + right)
-    if valid.sum() < 100:
+    left, mid, right = _row_triples(depth)
+    if len(mid) < 100:
         return 0.0
     if space == "log":
-        second = (left[valid] - 2.0 * mid[valid] + right[valid]) / mid[valid]
+        second = (left - 2.0 * mid + right) / mid
     else:
-        second = 1.0 / left[valid] - 2.0 / mid[valid] + 1.0 / right[valid]
+        second = 1.0 / left - 2.0 / mid + 1.0 / right
     return float(1.4826 * np.median(np.abs(second - np.median(second))) / np.sqrt(6.0))

@@ -94,6 +94,7 @@ def find_boundary_planes(xyz: np.ndarray, voxel_size: float, config: StructureCo
         return np.zeros((0, 4))
     area_per_point = voxel_size**2 * len(xyz) / len(sample)
     free = np.ones(len(sample), bool)
+    behind = max(config.behind, config.band)
     planes = []
     for _ in range(config.max_planes):
         plane = _best_plane(sample[free], config, rng)
@@ -104,7 +105,6 @@ def find_boundary_planes(xyz: np.ndarray, voxel_size: float, config: StructureCo
         if (on & free).sum() * area_per_point < config.min_area:
             break
         free &= ~on
-        behind = max(config.behind, config.band)
         above, below = (dist > behind).mean(), (dist < -behind).mean()
         if min(above, below) <= config.max_behind:
             planes.append(plane if above >= below else -plane)
