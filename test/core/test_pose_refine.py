@@ -49,6 +49,30 @@ def test_an_exact_pose_is_left_alone(scene_and_map):
     assert result.status in ("unchanged", "no_gain") and np.array_equal(result.pose, frame.pose)
 
 
+def noisy(frame, rng, sigma_at_1m=0.005):
+    """``frame`` with depth noise growing with the square of the distance (a structured-light camera's)."""
+    d = frame.depth.astype(np.float64)
+    return dataclasses.replace(frame, depth=np.where(d > 0, d + rng.normal(0, sigma_at_1m, d.shape) * d**2, 0)
+                               .astype(np.float32))
+
+
+def test_noisy_depth_does_not_move_an_exact_pose_unless_the_change_is_significant(scene_and_map):
+    scene, surface = scene_and_map
+    outcomes = {}
+    for significance in (0.0, RefineConfig().min_significance):
+        rng = np.random.default_rng(0)
+        config = dataclasses.replace(ON, min_significance=significance)
+        results = [(PoseRefiner(config)(noisy(scene.frame(i), rng), surface), scene.true_poses[i]) for i in range(9, 30)]
+        outcomes[significance] = ([r.status for r, _ in results].count("refined"),
+                                  np.mean([pose_error(r.pose, truth)[0] for r, truth in results]))
+    (moved_off, error_off), (moved_on, error_on) = outcomes.values()
+    assert moved_on < moved_off and error_on < error_off
+    frame = shifted(noisy(scene.frame(9), np.random.default_rng(1), 0.0025), [0.01, -0.01, 0.02, 0.03, -0.02, 0.01])
+    result = PoseRefiner(ON)(frame, surface)  # a real offset still comes back, noise and all
+    assert result.refined and pose_error(result.pose, scene.true_poses[9])[0] < 0.5 * pose_error(frame.pose,
+                                                                                                    scene.true_poses[9])[0]
+
+
 def plane_frame(depth_m=2.0, size=(80, 60)):
     """A camera looking straight at a flat wall: nothing pins the motion along the wall."""
     w, h = size
@@ -89,6 +113,22 @@ def test_off_and_the_correction_is_carried(scene_and_map):
     assert np.array_equal(refiner(bad, surface).pose, bad.pose)  # after reset nothing is carried
 
 
+def test_a_relocalised_tracker_is_followed_unless_the_margin_forbids_it(scene_and_map):
+    """Three frames carry the tracker's growing error (4, 8, 12 cm) into the correction; the fourth comes
+    with an exact pose (the tracker relocalised), which fits far better than the carried start."""
+    scene, surface = scene_and_map
+    direction = np.array([0.6, 0.6, 0.5])
+    ends = {}
+    for margin in (RefineConfig().carry_margin, 1e6):
+        refiner = PoseRefiner(dataclasses.replace(ON, carry_margin=margin))
+        for i, offset in ((9, 0.04), (10, 0.08), (11, 0.12)):
+            drifted = dataclasses.replace(scene.frame(i), pose=transform(t=offset * direction) @ scene.frame(i).pose)
+            assert pose_error(refiner(drifted, surface).pose, scene.true_poses[i])[0] < 0.02
+        ends[margin] = pose_error(refiner(scene.frame(12), surface).pose, scene.true_poses[12])[0]
+    assert ends[RefineConfig().carry_margin] < 0.01  # followed
+    assert ends[1e6] > 0.05  # kept the carried start, 12 cm off: a step back that large is refused
+
+
 def test_the_first_frames_keep_the_tracker_pose(scene_and_map):
     scene, surface = scene_and_map
     refiner = PoseRefiner(dataclasses.replace(ON, start_after=2))
@@ -104,6 +144,10 @@ def test_config_is_checked():
         RefineConfig(min_distance=0.2, max_distance=0.1)
     with pytest.raises(ValueError, match="huber"):
         RefineConfig(huber=0)
+    with pytest.raises(ValueError, match="min_significance"):
+        RefineConfig(min_significance=-1)
+    with pytest.raises(ValueError, match="carry_margin"):
+        RefineConfig(carry_margin=-0.1)
 
 
 def test_the_segmenter_fuses_a_frame_with_its_refined_pose(scene_and_map):
