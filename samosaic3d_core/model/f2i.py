@@ -78,6 +78,8 @@ class F2IInput:
     num_fragments: M
     uv:            (N, 2) float32 image coordinates (pixels), which the pair head's cues need;
                    None: the prediction has no refined affinity
+    viewpoint:     (3,) float32 camera position (world metres), which the pair head's convexity
+                   cues need (``PairCueConfig.convexity``); None: those cues are 0
     """
 
     xyz: Tensor
@@ -85,12 +87,14 @@ class F2IInput:
     fragment: Tensor
     num_fragments: int
     uv: Optional[Tensor] = None
+    viewpoint: Optional[Tensor] = None
 
     @classmethod
     def from_points(cls, points: FramePoints, num_fragments: int, device: torch.device | str = "cpu",
-                    image_width: Optional[int] = None) -> "F2IInput":
+                    image_width: Optional[int] = None, pose: Optional[np.ndarray] = None) -> "F2IInput":
         """The model's input from a frame's points (rgb uint8); ``image_width`` (pixels) of the image
-        that ``points.pixel`` indexes gives the image coordinates (``uv``), None leaves them out."""
+        that ``points.pixel`` indexes gives the image coordinates (``uv``), None leaves them out;
+        ``pose`` (camera-to-world 4x4) gives the ``viewpoint``."""
         if len(points.fragment) and int(points.fragment.max(initial=-1)) >= num_fragments:
             raise ValueError(
                 f"F2IInput: points reference fragment {int(points.fragment.max())} but only {num_fragments} fragments exist"
@@ -101,11 +105,13 @@ class F2IInput:
             fragment=torch.as_tensor(np.asarray(points.fragment, np.int64), device=device),
             num_fragments=int(num_fragments),
             uv=None if image_width is None else torch.as_tensor(pixel_uv(points.pixel, image_width), device=device),
+            viewpoint=None if pose is None else torch.as_tensor(np.asarray(pose, np.float32)[:3, 3], device=device),
         )
 
     def to(self, device: torch.device | str) -> "F2IInput":
         return F2IInput(self.xyz.to(device), self.rgb.to(device), self.fragment.to(device), self.num_fragments,
-                        None if self.uv is None else self.uv.to(device))
+                        None if self.uv is None else self.uv.to(device),
+                        None if self.viewpoint is None else self.viewpoint.to(device))
 
 
 @dataclass
@@ -219,7 +225,7 @@ class F2IModel(nn.Module):
         pair_affinity = None
         if self.pair is not None and frame.uv is not None and m > 0:
             cues = pair_cues(frame.xyz, frame.rgb, frame.uv, frame.fragment, m, grouping.affinity,
-                             self.pair.config.cues)  # (M, M, NUM_PAIR_CUES)
+                             self.pair.config.cues, frame.viewpoint)  # (M, M, cues.count)
             pair_affinity = self.pair.affinity(cues)  # (M, M)
         origin, extent = frame_box(frame.xyz)
         return F2IPrediction(

@@ -279,9 +279,10 @@ class F2IFrameModel:
         channels = self.model.backbone.config.out_channels
         if len(fragments) == 0 or len(points.xyz) == 0:
             return Instances.empty(channels), np.zeros(len(points.xyz), np.int32)
-        # the image coordinates feed the pair head, whose affinity only the affinity readout reads
-        image_width = frame.depth.shape[1] if self.config.readout == "affinity" else None
-        pred = self.model([F2IInput.from_points(points, len(fragments), self.device, image_width)])[0]
+        # the image coordinates and the camera feed the pair head, whose affinity only the affinity readout reads
+        reads_pair_head = self.config.readout == "affinity"
+        image_width, pose = (frame.depth.shape[1], frame.pose) if reads_pair_head else (None, None)
+        pred = self.model([F2IInput.from_points(points, len(fragments), self.device, image_width, pose)])[0]
         queries = pred.queries.cpu().numpy()
         if self.config.readout == "affinity":
             labels, source, scores = label_affinity(pred, points.fragment, self.config, points.xyz)

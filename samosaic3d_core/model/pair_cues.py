@@ -38,6 +38,11 @@ PAIR_CUES = (
     "contact_color",     # L1 colour difference of the two fragments where they touch (else of the means)
 )
 NUM_PAIR_CUES = len(PAIR_CUES)
+"""Cues of every model; ``PairCueConfig.convexity`` adds ``CONVEXITY_CUES`` after them."""
+CONVEXITY_CUES = (
+    "convexity",          # LCCP's (n_i - n_j) . (x_i - x_j) / |x_i - x_j|, centroids, normals facing the camera
+    "contact_convexity",  # the same with the centroids of the samples where the two touch (else whole)
+)
 
 
 @dataclass
@@ -52,6 +57,19 @@ class PairCueConfig:
     """Metres at which the distance cues are clipped."""
     max_pixels: float = 50.0
     """Pixels at which the image distance is clipped."""
+    convexity: bool = False
+    """Add ``CONVEXITY_CUES``: whether two fragments meet at a convex angle (the faces of one object)
+    or a concave one (an object and what it stands on or in; Stein et al., CVPR 2014). Needs the
+    camera position (``F2IInput.viewpoint``) to turn the normals; 0 without it."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The cues, in the order of the last axis of ``pair_cues``."""
+        return PAIR_CUES + (CONVEXITY_CUES if self.convexity else ())
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
 
 
 def pixel_uv(pixel: np.ndarray, image_width: int) -> np.ndarray:
@@ -121,8 +139,8 @@ def _sample_contacts(
 
     Returns (M, M) closest 3D distance and closest image distance (inf where it exceeds the clip
     of the cue: only pairs whose sample boxes lie closer than the clip are measured), (M, M)
-    number of i's samples within ``contact_radius`` of j's, and (M, M, 3) their summed colour.
-    The diagonal is a fragment with itself (distance 0, every sample touching).
+    number of i's samples within ``contact_radius`` of j's, and (M, M, 6) their summed colour and
+    position. The diagonal is a fragment with itself (distance 0, every sample touching).
     """
     m, device = len(s_count), s_xyz.device
     block, real = _padded(torch.cat([s_xyz, s_uv, s_rgb], 1), frag, s_count)  # (M, S, 8)
@@ -143,35 +161,37 @@ def _sample_contacts(
     distance.diagonal().copy_(own)
     pixel_distance = distance.clone()
     touching = torch.diag(s_count.to(s_xyz.dtype))
-    touch_rgb = torch.zeros(m, m, 3, dtype=rgb.dtype, device=device)
-    touch_rgb[torch.arange(m, device=device), torch.arange(m, device=device)] = rgb.sum(1)
+    sampled = torch.cat([rgb, xyz], -1)  # (M, S, 6); zero on padding
+    touch_sum = torch.zeros(m, m, 6, dtype=rgb.dtype, device=device)
+    touch_sum[torch.arange(m, device=device), torch.arange(m, device=device)] = sampled.sum(1)
     if len(i) == 0:
-        return distance, pixel_distance, touching, touch_rgb
+        return distance, pixel_distance, touching, touch_sum
     to_j, to_i = _closest(xyz_hi[i], xyz_lo[j])  # (K, S): i's samples to j, j's samples to i
     distance[i, j] = distance[j, i] = to_j.amin(1).sqrt()
     pixel_distance[i, j] = pixel_distance[j, i] = _closest(uv_hi[i], uv_lo[j])[0].amin(1).sqrt()
     radius2 = config.contact_radius ** 2
     near_i, near_j = to_j < radius2, to_i < radius2  # padding lies 10 km away: never near
     touching[i, j], touching[j, i] = near_i.sum(1).to(s_xyz.dtype), near_j.sum(1).to(s_xyz.dtype)
-    touch_rgb[i, j] = (near_i[..., None] * rgb[i]).sum(1)
-    touch_rgb[j, i] = (near_j[..., None] * rgb[j]).sum(1)
-    return distance, pixel_distance, touching, touch_rgb
+    touch_sum[i, j] = (near_i[..., None] * sampled[i]).sum(1)
+    touch_sum[j, i] = (near_j[..., None] * sampled[j]).sum(1)
+    return distance, pixel_distance, touching, touch_sum
 
 
 def pair_cues(
     xyz: Tensor, rgb: Tensor, uv: Tensor, fragment: Tensor, num_fragments: int, affinity: Tensor,
-    config: PairCueConfig | None = None,
+    config: PairCueConfig | None = None, viewpoint: Tensor | None = None,
 ) -> Tensor:
-    """(M, M, NUM_PAIR_CUES) float32 cues of every fragment pair (see PAIR_CUES), symmetric.
+    """(M, M, config.count) float32 cues of every fragment pair (see ``config.names``), symmetric.
 
     xyz: (N, 3) metres; rgb: (N, 3) in [0, 1]; uv: (N, 2) pixels; fragment: (N,) int64 in 0..M-1 or
-    -1; affinity: (M, M) W of the assembly. The diagonal is meaningless (a fragment with itself).
+    -1; affinity: (M, M) W of the assembly; viewpoint: (3,) the camera position in the frame of
+    ``xyz`` (the convexity cues are 0 without it). The diagonal is meaningless (a fragment with itself).
     """
     config = config or PairCueConfig()
     m, device = num_fragments, xyz.device
     xyz, rgb, uv, affinity = xyz.float(), rgb.float(), uv.float().to(device), affinity.float().to(device)
     if m == 0:
-        return torch.zeros(0, 0, NUM_PAIR_CUES, device=device)
+        return torch.zeros(0, 0, config.count, device=device)
     member = fragment >= 0
     frag_all = fragment[member]
     count = torch.bincount(frag_all, minlength=m).float()  # (M,)
@@ -183,13 +203,14 @@ def pair_cues(
     sample = _spread_sample(fragment, m, config.sample_points)  # grouped by fragment
     frag, s_xyz, s_rgb, s_uv = fragment[sample], xyz[sample], rgb[sample], uv[sample]
     s_count = torch.bincount(frag, minlength=m)
-    distance, pixel_distance, touching, touch_rgb = _sample_contacts(
+    distance, pixel_distance, touching, touch_sum = _sample_contacts(
         s_xyz, s_uv, s_rgb, frag, s_count, config)
     s_count = s_count.float()
     contact_of = touching / s_count.clamp(min=1)[:, None]  # fraction of i's samples touching j
     contact = torch.where(count[:, None] < count[None, :], contact_of,
                           torch.where(count[:, None] > count[None, :], contact_of.T, torch.maximum(contact_of, contact_of.T)))
-    local_rgb = touch_rgb / touching.clamp(min=1)[:, :, None]
+    local = touch_sum / touching.clamp(min=1)[:, :, None]  # (M, M, 6) mean colour, position where i touches j
+    local_rgb = local[..., :3]
     both_touch = (touching > 0) & (touching.T > 0)
     mean_gap = (mean_rgb[:, None] - mean_rgb[None]).abs().sum(-1)
     contact_color = torch.where(both_touch, (local_rgb - local_rgb.transpose(0, 1)).abs().sum(-1), mean_gap)
@@ -215,4 +236,28 @@ def pair_cues(
         torch.linalg.norm(centroid[:, None, :2] - centroid[None, :, :2], dim=-1),
         contact_color,
     ]
+    if config.convexity:
+        cues += _convexity_cues(normal, centroid, local[..., 3:], both_touch, viewpoint)
     return torch.stack(cues, dim=-1)
+
+
+def _convexity_cues(normal: Tensor, centroid: Tensor, touch_xyz: Tensor, both_touch: Tensor,
+                    viewpoint: Tensor | None) -> list[Tensor]:
+    """(M, M) LCCP convexity (n_i - n_j) . (x_i - x_j) / |x_i - x_j| of every two fragments, with
+    the principal normals turned to the camera: x the centroids, and x the mean position of the
+    samples where the two touch (the centroids where they do not). Positive: convex (two faces of
+    one object), negative: concave (an object and its support)."""
+    m = len(normal)
+    if viewpoint is None:
+        zero = normal.new_zeros(m, m)
+        return [zero, zero.clone()]
+    toward = torch.as_tensor(viewpoint, dtype=normal.dtype, device=normal.device).reshape(1, 3) - centroid
+    normal = torch.where(((normal * toward).sum(1) < 0)[:, None], -normal, normal)
+    turn = normal[:, None] - normal[None]  # (M, M, 3)
+
+    def convexity(offset: Tensor) -> Tensor:
+        return (turn * offset).sum(-1) / torch.linalg.norm(offset, dim=-1).clamp(min=1e-3)
+
+    whole = convexity(centroid[:, None] - centroid[None])
+    local = convexity(touch_xyz - touch_xyz.transpose(0, 1))  # where i touches j minus where j touches i
+    return [whole, torch.where(both_touch, local, whole)]

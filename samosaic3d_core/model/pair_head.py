@@ -1,6 +1,6 @@
 """Pair head: the assembly's affinity W, re-read with the cues between two fragments.
 
-    pair cues (M, M, NUM_PAIR_CUES) --standardise--> MLP --> logit that fragments i and j belong
+    pair cues (M, M, cues.count) --standardise--> MLP --> logit that fragments i and j belong
     to one object; the refined affinity is its sigmoid (symmetric, 1 on the diagonal)
 
 It replaces W in the affinity readout (average linkage), where W alone fuses touching objects.
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from samosaic3d_core.model.heads import mlp
-from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PairCueConfig
+from samosaic3d_core.model.pair_cues import PairCueConfig
 
 
 @dataclass
@@ -44,21 +44,21 @@ class PairHead(nn.Module):
     def __init__(self, config: PairHeadConfig):
         super().__init__()
         self.config = config
-        self.register_buffer("cue_mean", torch.zeros(NUM_PAIR_CUES))
-        self.register_buffer("cue_std", torch.ones(NUM_PAIR_CUES))
-        self.mlp = mlp(NUM_PAIR_CUES, config.hidden, 1, config.layers)
+        self.register_buffer("cue_mean", torch.zeros(config.cues.count))
+        self.register_buffer("cue_std", torch.ones(config.cues.count))
+        self.mlp = mlp(config.cues.count, config.hidden, 1, config.layers)
 
     def set_cue_statistics(self, cues: Tensor) -> None:
-        """Standardise by the mean / std of training cues (P, NUM_PAIR_CUES)."""
+        """Standardise by the mean / std of training cues (P, cues.count)."""
         self.cue_mean.copy_(cues.mean(dim=0))
         self.cue_std.copy_(cues.std(dim=0).clamp(min=1e-6))
 
     def forward(self, cues: Tensor) -> Tensor:
-        """(...) logits from cues (..., NUM_PAIR_CUES)."""
+        """(...) logits from cues (..., cues.count)."""
         return self.mlp((cues - self.cue_mean) / self.cue_std).squeeze(-1)
 
     def affinity(self, cues: Tensor) -> Tensor:
-        """(M, M) refined affinity from the cues (M, M, NUM_PAIR_CUES) of a frame."""
+        """(M, M) refined affinity from the cues (M, M, cues.count) of a frame."""
         prob = self(cues).sigmoid()
         prob = (prob + prob.T) / 2
         return prob.fill_diagonal_(1.0)

@@ -33,7 +33,7 @@ from samosaic3d_core.masks.base import MaskSource
 from samosaic3d_core.model.checkpoint import save_f2i
 from samosaic3d_core.model.f2i import F2IConfig, F2IInput, F2IModel
 from samosaic3d_core.model.frame_model import group_by_affinity
-from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES, PairCueConfig, pair_cues
+from samosaic3d_core.model.pair_cues import PairCueConfig, pair_cues
 from samosaic3d_core.model.pair_head import PairHead, PairHeadConfig
 from samosaic3d_core.train.dataset import open_scene
 from samosaic3d_core.train.skeleton import optimizer_step
@@ -66,7 +66,7 @@ class PairTrainConfig:
 class PairSet:
     """Fragment pairs (P of them) of many frames."""
 
-    cues: np.ndarray   # (P, NUM_PAIR_CUES) float32
+    cues: np.ndarray   # (P, cue_config.count) float32
     same: np.ndarray   # (P,) bool target
     frame: np.ndarray  # (P,) int64 frame number within the set
     i: np.ndarray      # (P,) int64 first fragment of the pair in its frame
@@ -103,11 +103,11 @@ def frame_pairs(model: F2IModel, frame: Frame, masks, lift_config: LiftConfig, c
     m = len(fragments)
     if m < 2:
         empty = np.zeros(0, np.int64)
-        return np.zeros((0, NUM_PAIR_CUES), np.float32), np.zeros(0, bool), empty, empty
-    frame_input = F2IInput.from_points(points, m, device, image_width=frame.depth.shape[1])
+        return np.zeros((0, cue_config.count), np.float32), np.zeros(0, bool), empty, empty
+    frame_input = F2IInput.from_points(points, m, device, image_width=frame.depth.shape[1], pose=frame.pose)
     pred = model([frame_input])[0]
     cues = pair_cues(frame_input.xyz, frame_input.rgb, frame_input.uv, frame_input.fragment, m, pred.affinity,
-                     cue_config).cpu().numpy()
+                     cue_config, frame_input.viewpoint).cpu().numpy()
     gt = fragment_gt_ids(frame, points, m)
     i, j = np.triu_indices(m, k=1)
     return cues[i, j], (gt[i] == gt[j]) & (gt[i] > 0), i.astype(np.int64), j.astype(np.int64)

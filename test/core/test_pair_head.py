@@ -57,6 +57,44 @@ def test_pair_cues_read_the_smaller_fragments_contact():
     assert cues[0, 1, CUE["contact"]] == cues[1, 0, CUE["contact"]] == 1.0
 
 
+def _box_on_a_board():
+    """Fragment 0: a board (z = 0.3); 1: the front face of a box standing on it (x = 0.5, facing
+    the camera at x = -2); 2: the box's top (z = 0.5)."""
+    rng = np.random.default_rng(0)
+    board = np.c_[rng.uniform(0, 1, 300), rng.uniform(0, 1, 300), np.full(300, 0.3)]
+    front = np.c_[np.full(150, 0.5), rng.uniform(0.4, 0.6, 150), rng.uniform(0.3, 0.5, 150)]
+    top = np.c_[rng.uniform(0.5, 0.7, 150), rng.uniform(0.4, 0.6, 150), np.full(150, 0.5)]
+    xyz = torch.tensor(np.r_[board, front, top], dtype=torch.float32)
+    return xyz, torch.tensor([0] * 300 + [1] * 150 + [2] * 150)
+
+
+def test_convexity_cues_tell_a_box_on_its_board_from_two_faces_of_the_box():
+    xyz, frag = _box_on_a_board()
+    config = PairCueConfig(convexity=True)
+    assert config.names[:NUM_PAIR_CUES] == PAIR_CUES and config.count == NUM_PAIR_CUES + 2
+    cues = pair_cues(xyz, torch.rand(len(xyz), 3), torch.rand(len(xyz), 2), frag, 3, torch.eye(3), config,
+                     viewpoint=torch.tensor([-2.0, 0.5, 1.5]))
+    assert cues.shape == (3, 3, config.count)
+    torch.testing.assert_close(cues, cues.transpose(0, 1))
+    for cue in (-2, -1):  # whole fragments and where they touch
+        assert cues[0, 1, cue] < -0.3  # the box meets its board at a concave angle
+        assert cues[1, 2, cue] > 0.3  # its front and top meet at a convex one
+    # a scene and its camera moved together give the same angles
+    shift = torch.tensor([3.0, -1.0, 0.5])
+    moved = pair_cues(xyz + shift, torch.rand(len(xyz), 3), torch.rand(len(xyz), 2), frag, 3, torch.eye(3), config,
+                      viewpoint=torch.tensor([-2.0, 0.5, 1.5]) + shift)
+    torch.testing.assert_close(moved[..., -2:], cues[..., -2:], atol=1e-4, rtol=1e-4)
+
+
+def test_convexity_cues_are_zero_without_a_viewpoint_and_absent_by_default():
+    xyz, frag = _box_on_a_board()
+    assert pair_cues(xyz, torch.rand(len(xyz), 3), torch.rand(len(xyz), 2), frag, 3, torch.eye(3)).shape[-1] \
+        == NUM_PAIR_CUES
+    blind = pair_cues(xyz, torch.rand(len(xyz), 3), torch.rand(len(xyz), 2), frag, 3, torch.eye(3),
+                      PairCueConfig(convexity=True))
+    assert torch.all(blind[..., -2:] == 0)
+
+
 def test_spread_sample_bounds_each_fragment_and_keeps_every_fragment():
     fragment = torch.tensor([0] * 100 + [-1] * 5 + [1] * 3 + [2] * 47)
     picked = _spread_sample(fragment, 3, 10)
@@ -82,13 +120,16 @@ def test_pair_head_config_rejects_a_threshold_outside_0_1():
         PairHeadConfig(group_threshold=1.5)
 
 
-def test_checkpoint_with_pair_head_round_trips_and_old_configs_have_none(tmp_path):
-    config = F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True, "hidden": 8, "group_threshold": 0.4}})
+@pytest.mark.parametrize("convexity", [False, True])
+def test_checkpoint_with_pair_head_round_trips_and_old_configs_have_none(tmp_path, convexity):
+    config = F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True, "hidden": 8, "group_threshold": 0.4,
+                                                             "cues": {"convexity": convexity}}})
     torch.manual_seed(0)
     model = F2IModel.from_config(config)
-    model.pair.set_cue_statistics(torch.rand(20, NUM_PAIR_CUES))
+    model.pair.set_cue_statistics(torch.rand(20, config.pair.cues.count))
     loaded, loaded_config = load_f2i(save_f2i(tmp_path / "m.safetensors", model, config))
     assert loaded_config.pair.enabled and loaded_config.pair.group_threshold == 0.4
+    assert loaded_config.pair.cues.convexity == convexity and loaded.pair.mlp[0].in_features == config.pair.cues.count
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value)
     assert any(k.startswith("pair.") for k in model.state_dict())
@@ -120,6 +161,26 @@ def test_affinity_readout_groups_by_the_pair_head(bias, groups):
     instances, labels = frame_model(_frame_for(points), points, _fragments(m))
     assert len(instances) == groups
     assert len(np.unique(labels[points.fragment >= 0])) == groups
+
+
+def test_frame_model_gives_the_convexity_cues_the_camera_position(monkeypatch):
+    import samosaic3d_core.model.f2i as f2i
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(args[7].tolist())
+        return pair_cues(*args, **kwargs)
+
+    monkeypatch.setattr(f2i, "pair_cues", recording)
+    points, m, _ = synthetic_frame()
+    torch.manual_seed(0)
+    model = F2IModel.from_config(F2IConfig.from_dict({**TINY.to_dict(), "pair": {"enabled": True,
+                                                                                 "cues": {"convexity": True}}}))
+    frame = _frame_for(points)
+    frame.pose[:3, 3] = [1.0, 2.0, 3.0]
+    F2IFrameModel(model, F2IFrameConfig(score_threshold=0.0, min_points=1))(frame, points, _fragments(m))
+    assert seen == [[1.0, 2.0, 3.0]]
 
 
 def _pairs(n_frames=150, m=6, seed=0):
