@@ -56,7 +56,8 @@ class LearnedAssociationConfig:
     oversegment_cannot_link: float | None = 0.0
     """``cannot_link`` with the weight-free ``oversegment`` mask source (None: ``cannot_link``). The
     frame model gives its small pieces of one object low affinities too (validation: -5.5 AP at
-    0.05, -3.4 at 0.01), so it stays off for them."""
+    0.05, -3.4 at 0.01 at any meeting; concave meetings only, -2.9 at 0.05, -2.3 at 0.02), so it
+    stays off for them."""
 
     @property
     def reads_concavity(self) -> bool:
