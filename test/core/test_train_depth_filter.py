@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from samosaic3d_core.lift import LiftConfig
+from samosaic3d_core.model.pair_cues import NUM_PAIR_CUES
 from samosaic3d_core.types import CameraIntrinsics, Frame, MaskResult
 
 
@@ -55,7 +56,7 @@ def test_pair_stage_lifts_the_filtered_depth(monkeypatch):
     def frame_pairs(model, frame, masks, lift_config, cue_config, device):
         seen.append(float(np.std(frame.depth)))
         one = np.zeros(1, np.int64)
-        return np.zeros((1, 14), np.float32), np.ones(1, bool), one, one + 1
+        return np.zeros((1, NUM_PAIR_CUES), np.float32), np.ones(1, bool), one, one + 1
 
     monkeypatch.setattr(pair, "frame_pairs", frame_pairs)
 
