@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 
 from samosaic3d_core import config as config_io
+from samosaic3d_core.instance_scorer import instance_features, load_scorer
 from samosaic3d_core.memory_confidence import check_confidence, instance_confidence
 from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEvidence, frame_grouping
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
@@ -69,12 +70,14 @@ class MemoryConfig:
     """How a merged observation updates an instance feature: "mean" (point-weighted running mean) or "replace"."""
     keep_unassigned: bool = True
     """Keep voxels of points that belong to no instance in the map (instance id 0)."""
-    confidence: Literal["model", "support"] = "support"
+    confidence: Literal["model", "support", "learned"] = "learned"
     """A map instance's score, the ranking of AP (``samosaic3d_core.memory_confidence``): "model", the
     mean of its frame instances' scores; "support", n / (n + ``confidence_voxels``) for its n voxels,
     times k / (k + ``confidence_frames``) for the k frames that observed it, times the share of
     frames that kept its surface (``confidence_kept``) and how firmly its voxels are held
-    (``confidence_votes``)."""
+    (``confidence_votes``); "learned", the expected IoU with its object that ``confidence_scorer``
+    reads from the support and the instance's shape and borders (``samosaic3d_core.instance_scorer``).
+    "learned" was chosen on the validation scenes (docs/map_quality.md, "A learned instance confidence")."""
     confidence_voxels: float = 100.0
     """"support" confidence: voxels at which an instance's support reaches one half."""
     confidence_frames: float = 5.0
@@ -89,6 +92,9 @@ class MemoryConfig:
     """"support" confidence: times the mean ownership votes of the instance's voxels over
     ``vote_cap``: how firmly the map holds its surface (voxels seen by one frame, contested by
     others or just taken over count little)."""
+    confidence_scorer: str = ""
+    """"learned" confidence: the scorer file (JSON written by scripts/train_instance_scorer.py); empty:
+    the one that ships with the package (fitted on maps of the shipped weights, 2 cm voxels)."""
     consolidation: ConsolidationConfig = field(default_factory=ConsolidationConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
 
@@ -111,6 +117,7 @@ class SceneMemory(MapRevision, MemoryPersistence):
 
     def __init__(self, config: MemoryConfig | None = None):
         self.config = config or MemoryConfig()
+        self._scorer = load_scorer(self.config.confidence_scorer) if self.config.confidence == "learned" else None
         self.reset()
 
     def reset(self) -> None:
@@ -126,6 +133,8 @@ class SceneMemory(MapRevision, MemoryPersistence):
         self._recent: list[np.ndarray] = []  # voxel rows seen since the last consolidation
         self._planes = np.zeros((0, 4))  # boundary planes (floor, walls, ceiling): unit normal, offset
         self._frames = 0  # frames integrated
+        self._revision = 0  # bumped by every change of the map; keys the learned scores
+        self._learned: tuple[int, np.ndarray] | None = None  # (revision, scores of ids 1..num_ids)
 
     # ----------------------------------------------------------------- reading
     @property
@@ -254,6 +263,7 @@ class SceneMemory(MapRevision, MemoryPersistence):
             created, updated: map ids created / merged into by this frame, in frame-instance order
         """
         matches = np.asarray(matches, np.int64).reshape(-1)
+        self._revision += 1
         num_inst = len(obs.instances)
         if len(matches) != num_inst:
             raise ValueError(f"matches has {len(matches)} entries for {num_inst} frame instances")
@@ -300,15 +310,28 @@ class SceneMemory(MapRevision, MemoryPersistence):
     # ----------------------------------------------------------------- internals
     def _confidence(self, rows: np.ndarray) -> np.ndarray:
         """(R,) float32 confidence of instance ``rows`` (ids - 1) (``samosaic3d_core.memory_confidence``)."""
+        if self._scorer is not None:
+            return self._learned_confidence()[rows]
+        return self._support(rows, self.config.confidence)
+
+    def _support(self, rows: np.ndarray, kind: str = "support") -> np.ndarray:
         cfg, inst = self.config, self._inst
         factor = np.ones(len(rows))
-        if cfg.confidence == "support" and cfg.confidence_kept:
+        if kind == "support" and cfg.confidence_kept:
             factor *= 1.0 - inst["given_frames"][rows] / (inst["seen_frames"][rows] + 1.0)
-        if cfg.confidence == "support" and cfg.confidence_votes:
+        if kind == "support" and cfg.confidence_votes:
             votes = self._voxels.votes_per_id(self.num_ids)[rows]
             factor *= votes / (np.maximum(inst["num_voxels"][rows], 1) * cfg.vote_cap)
-        return instance_confidence(cfg.confidence, inst["score"][rows], inst["num_voxels"][rows],
+        return instance_confidence(kind, inst["score"][rows], inst["num_voxels"][rows],
                                    inst["obs_count"][rows], cfg.confidence_voxels, cfg.confidence_frames, factor)
+
+    def _learned_confidence(self) -> np.ndarray:
+        """(num_ids,) float32 learned scores of every id, computed once per state of the map."""
+        if self._learned is None or self._learned[0] != self._revision or len(self._learned[1]) != self.num_ids:
+            features = instance_features(self._voxels.table["xyz"], self._voxels.owner, self.num_ids,
+                                         self.config.map_voxel_size, self._support(np.arange(self.num_ids)))
+            self._learned = (self._revision, self._scorer(features))
+        return self._learned[1]
 
     def _create(self, count: int, obs: FrameObservation) -> np.ndarray:
         feats = obs.instances.feats

@@ -17,8 +17,8 @@ import numpy as np
 
 def check_confidence(kind: str, half_voxels: float, half_frames: float) -> None:
     """ValueError unless the ``MemoryConfig`` confidence settings are usable."""
-    if kind not in ("model", "support"):
-        raise ValueError(f"confidence must be 'model' or 'support', got {kind!r}")
+    if kind not in ("model", "support", "learned"):
+        raise ValueError(f"confidence must be 'model', 'support' or 'learned', got {kind!r}")
     if half_voxels <= 0 or half_frames < 0:
         raise ValueError(f"confidence_voxels must be > 0 and confidence_frames >= 0, got {half_voxels} and {half_frames}")
 

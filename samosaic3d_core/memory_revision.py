@@ -23,6 +23,7 @@ class MapRevision:
         """Revise the grouping (``samosaic3d_core.memory_consolidation``): merge the pairs that views
         group, dissolve rarely seen instances, fill and smooth the labels of recently seen voxels."""
         cfg = self.config.consolidation
+        self._revision += 1
         alive = self._inst["num_voxels"]
         for low, high in self._evidence.merges(cfg.merge_min_views, cfg.merge_ratio):
             # the older id survives, and comes back if the newer one had taken all its voxels
@@ -39,6 +40,7 @@ class MapRevision:
         """Merge map instance ``gone`` into ``keep``: its voxels, cells, feature, counts and evidence."""
         if keep == gone or not (1 <= keep <= self.num_ids and 1 <= gone <= self.num_ids):
             raise ValueError(f"cannot merge map id {gone} into {keep} (ids 1..{self.num_ids}, distinct)")
+        self._revision += 1
         rows = self._member_rows(gone)
         self._reassign_voxels(rows, np.full(len(rows), keep))
         cells = np.flatnonzero(self._cells.owner == gone)

@@ -178,16 +178,16 @@ def test_several_frame_instances_merge_into_one():
 
 
 def test_support_confidence_grows_with_voxels_and_frames():
-    memory = memory_with(confidence_frames=0.0, confidence_kept=False, confidence_votes=False)  # "support": n / (n + 100) for n voxels
+    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_kept=False, confidence_votes=False)  # "support": n / (n + 100) for n voxels
     step(memory, [cells(0, 100), cells(0, 20, y=2)], scores=[0.1, 0.9])
     np.testing.assert_allclose(memory.instances().scores, [0.5, 20 / 120], rtol=1e-6)  # the frame model's say is not asked
     scene = memory.scene_map()
     np.testing.assert_allclose(scene.scores[scene.instance_ids == 1], 0.5, rtol=1e-6)  # per point, its instance's
-    memory = memory_with(confidence_frames=2.0, confidence_kept=False, confidence_votes=False)  # times k / (k + 2) for k frames
+    memory = memory_with(confidence="support", confidence_frames=2.0, confidence_kept=False, confidence_votes=False)  # times k / (k + 2) for k frames
     for index in range(2):
         step(memory, [cells(0, 100)], matches=[index], index=index)
     np.testing.assert_allclose(memory.instances().scores, [0.5 * 0.5], rtol=1e-6)
-    with pytest.raises(ValueError, match="confidence must be 'model' or 'support'"):
+    with pytest.raises(ValueError, match="confidence must be 'model', 'support' or 'learned'"):
         MemoryConfig(confidence="mask")
     with pytest.raises(ValueError, match="confidence_voxels must be > 0"):
         MemoryConfig(confidence_voxels=0)
@@ -195,7 +195,7 @@ def test_support_confidence_grows_with_voxels_and_frames():
 
 def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
     def scores(**overrides):
-        memory = memory_with(confidence_frames=0.0, confidence_votes=False, **overrides)  # kept: 1 - given / (seen + 1)
+        memory = memory_with(confidence="support", confidence_frames=0.0, confidence_votes=False, **overrides)  # kept: 1 - given / (seen + 1)
         step(memory, [cells(0, 20), cells(20, 40)])  # ids 1 and 2; no frame saw them before
         first = memory.instances().scores.copy()
         step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)  # both seen and kept
@@ -210,7 +210,7 @@ def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
 
 
 def test_support_confidence_counts_how_firmly_the_voxels_are_held():
-    memory = memory_with(confidence_frames=0.0, confidence_kept=False)  # times mean votes / vote_cap (5)
+    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_kept=False)  # times mean votes / vote_cap (5)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20)], matches=[1], index=1)
     step(memory, [cells(0, 20)], matches=[1], index=2)  # 1's voxels hold 3 votes, 2's one
@@ -221,7 +221,7 @@ def test_support_confidence_counts_how_firmly_the_voxels_are_held():
 
 
 def test_merged_instances_add_their_seen_and_given_frames():
-    memory = memory_with(confidence_frames=0.0, confidence_votes=False)
+    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
     step(memory, [cells(0, 40)], matches=[1], index=2)
@@ -230,7 +230,7 @@ def test_merged_instances_add_their_seen_and_given_frames():
 
 
 def test_states_without_seen_and_given_frames_load_with_every_frame_keeping():
-    memory = memory_with(confidence_frames=0.0, confidence_votes=False)
+    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
     step(memory, [cells(0, 40)], matches=[1], index=2)
