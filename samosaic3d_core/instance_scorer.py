@@ -98,6 +98,8 @@ class InstanceScorer:
     std: np.ndarray
     weights: np.ndarray
     bias: float
+    voxel_size: float | None = None
+    """The map grid (metres) of the maps it was fitted on; voxel counts and borders depend on it."""
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """(R,) float32 scores in (0, 1) of (R, 7) features."""
@@ -107,7 +109,7 @@ class InstanceScorer:
     def to_dict(self, **about) -> dict:
         return {"format": SCORER_FORMAT, "version": SCORER_VERSION, "features": list(SCORER_FEATURES),
                 "mean": self.mean.tolist(), "std": self.std.tolist(), "weights": self.weights.tolist(),
-                "bias": float(self.bias), **about}
+                "bias": float(self.bias), "voxel_size": self.voxel_size, **about}
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "scorer") -> "InstanceScorer":
@@ -120,13 +122,14 @@ class InstanceScorer:
         try:
             arrays = [np.asarray(data[k], np.float64) for k in ("mean", "std", "weights")]
             bias = float(data["bias"])
+            voxel_size = None if data.get("voxel_size") is None else float(data["voxel_size"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{source}: unreadable instance scorer ({type(exc).__name__}: {exc})") from exc
         if any(a.shape != (len(SCORER_FEATURES),) or not np.all(np.isfinite(a)) for a in arrays) \
                 or not np.isfinite(bias) or np.any(arrays[1] <= 0):
             raise ModelFileError(f"{source}: instance scorer arrays must be {len(SCORER_FEATURES)} finite "
                                  "numbers each (std > 0)")
-        return cls(*arrays, bias)
+        return cls(*arrays, bias, voxel_size)
 
 
 def load_scorer(path: str | Path | None = None) -> InstanceScorer:
@@ -142,7 +145,7 @@ def load_scorer(path: str | Path | None = None) -> InstanceScorer:
 
 
 def fit_scorer(features: np.ndarray, iou: np.ndarray, steps: int = 3000, lr: float = 0.01,
-               weight_decay: float = 1e-3, seed: int = 0) -> InstanceScorer:
+               weight_decay: float = 1e-3, seed: int = 0, voxel_size: float | None = None) -> InstanceScorer:
     """Logistic regression of ``iou`` (R,) in [0, 1] (a soft target) on ``features`` (R, 7), Adam, full batch."""
     import torch
 
@@ -160,4 +163,5 @@ def fit_scorer(features: np.ndarray, iou: np.ndarray, steps: int = 3000, lr: flo
         optimizer.zero_grad()
         torch.nn.functional.binary_cross_entropy_with_logits(linear(x).squeeze(-1), y).backward()
         optimizer.step()
-    return InstanceScorer(mean, std, linear.weight.detach().double().numpy()[0], float(linear.bias.detach()))
+    return InstanceScorer(mean, std, linear.weight.detach().double().numpy()[0], float(linear.bias.detach()),
+                          voxel_size)

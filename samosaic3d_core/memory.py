@@ -31,6 +31,7 @@ consolidation passes (merges, pruning, label fill) and ``memory_consolidation.py
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -118,6 +119,10 @@ class SceneMemory(MapRevision, MemoryPersistence):
     def __init__(self, config: MemoryConfig | None = None):
         self.config = config or MemoryConfig()
         self._scorer = load_scorer(self.config.confidence_scorer) if self.config.confidence == "learned" else None
+        if self._scorer is not None and self._scorer.voxel_size not in (None, self.config.map_voxel_size):
+            warnings.warn(f"the instance scorer was fitted on {self._scorer.voxel_size} m map voxels, this map uses "
+                          f"{self.config.map_voxel_size} m: its confidence ranks less well (fit one to maps of this "
+                          "grid with scripts/train_instance_scorer.py, or set memory.confidence: support)", stacklevel=2)
         self.reset()
 
     def reset(self) -> None:

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     features, iou, _ = collect(args.maps, args.voxel)
-    scorer = fit_scorer(features, iou, seed=args.seed)
+    scorer = fit_scorer(features, iou, seed=args.seed, voxel_size=args.voxel)
     print(f"fitted on {len(iou)} instances (mean best IoU {iou.mean():.3f}); weights "
           + ", ".join(f"{w:+.2f}" for w in scorer.weights))
     for pair in args.val:

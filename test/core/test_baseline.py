@@ -67,7 +67,8 @@ RED, BLUE = [1.0, 0.0], [0.0, 1.0]
 
 
 def map_with_two_blocks():
-    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL, association_borrow=False))
+    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL, association_borrow=False,
+                                      confidence="support"))
     obs = frame_obs(memory, [block(0, 10), block(20, 24)], [RED, BLUE])
     memory.integrate(obs, np.zeros(2, np.int64))  # id 1: long red block, id 2: small blue block
     return memory
@@ -105,7 +106,8 @@ def test_hungarian_is_one_to_one_and_overlap_joins_leftovers():
 
 
 def test_empty_cases():
-    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL, association_borrow=False))
+    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL, association_borrow=False,
+                                      confidence="support"))
     obs = frame_obs(memory, [block(0, 2)], [RED])
     assert HeuristicAssociator()(obs, memory).tolist() == [0]  # empty map
 

@@ -117,7 +117,9 @@ def test_the_memory_scores_by_the_scorer_and_follows_the_map(tmp_path):
 
 def test_the_default_confidence_is_learned_with_the_shipped_scorer_and_a_bad_one_fails_at_start(tmp_path):
     assert MemoryConfig().confidence == "learned"
-    memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL))
+    assert load_scorer(None).voxel_size == MemoryConfig().map_voxel_size
+    with pytest.warns(UserWarning, match="fitted on 0.02 m map voxels, this map uses 0.1 m"):
+        memory = SceneMemory(MemoryConfig(map_voxel_size=VOXEL, association_voxel_size=VOXEL))
     step(memory, [cells(0, 20)])
     assert 0 < memory.instances().scores[0] < 1
     with pytest.raises(ModelFileMissing, match="nowhere.json"):

@@ -12,9 +12,10 @@ VOXEL = 0.1
 
 def memory_with(**overrides):
     """A memory on a 0.1 m grid whose association cells are the map voxels and whose overlap cues count
-    exact cells (unless overridden)."""
+    exact cells, ranking by the "support" confidence (the shipped scorer reads 2 cm voxels), unless
+    overridden."""
     return SceneMemory(MemoryConfig(**{"map_voxel_size": VOXEL, "association_voxel_size": VOXEL,
-                                       "association_borrow": False, **overrides}))
+                                       "association_borrow": False, "confidence": "support", **overrides}))
 
 
 def cells(x0, x1, y=0, z=0):
@@ -178,12 +179,12 @@ def test_several_frame_instances_merge_into_one():
 
 
 def test_support_confidence_grows_with_voxels_and_frames():
-    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_kept=False, confidence_votes=False)  # "support": n / (n + 100) for n voxels
+    memory = memory_with(confidence_frames=0.0, confidence_kept=False, confidence_votes=False)  # "support": n / (n + 100) for n voxels
     step(memory, [cells(0, 100), cells(0, 20, y=2)], scores=[0.1, 0.9])
     np.testing.assert_allclose(memory.instances().scores, [0.5, 20 / 120], rtol=1e-6)  # the frame model's say is not asked
     scene = memory.scene_map()
     np.testing.assert_allclose(scene.scores[scene.instance_ids == 1], 0.5, rtol=1e-6)  # per point, its instance's
-    memory = memory_with(confidence="support", confidence_frames=2.0, confidence_kept=False, confidence_votes=False)  # times k / (k + 2) for k frames
+    memory = memory_with(confidence_frames=2.0, confidence_kept=False, confidence_votes=False)  # times k / (k + 2) for k frames
     for index in range(2):
         step(memory, [cells(0, 100)], matches=[index], index=index)
     np.testing.assert_allclose(memory.instances().scores, [0.5 * 0.5], rtol=1e-6)
@@ -195,7 +196,7 @@ def test_support_confidence_grows_with_voxels_and_frames():
 
 def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
     def scores(**overrides):
-        memory = memory_with(confidence="support", confidence_frames=0.0, confidence_votes=False, **overrides)  # kept: 1 - given / (seen + 1)
+        memory = memory_with(confidence_frames=0.0, confidence_votes=False, **overrides)  # kept: 1 - given / (seen + 1)
         step(memory, [cells(0, 20), cells(20, 40)])  # ids 1 and 2; no frame saw them before
         first = memory.instances().scores.copy()
         step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)  # both seen and kept
@@ -210,7 +211,7 @@ def test_support_confidence_falls_with_the_frames_that_hand_an_instance_away():
 
 
 def test_support_confidence_counts_how_firmly_the_voxels_are_held():
-    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_kept=False)  # times mean votes / vote_cap (5)
+    memory = memory_with(confidence_frames=0.0, confidence_kept=False)  # times mean votes / vote_cap (5)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20)], matches=[1], index=1)
     step(memory, [cells(0, 20)], matches=[1], index=2)  # 1's voxels hold 3 votes, 2's one
@@ -221,7 +222,7 @@ def test_support_confidence_counts_how_firmly_the_voxels_are_held():
 
 
 def test_merged_instances_add_their_seen_and_given_frames():
-    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_votes=False)
+    memory = memory_with(confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
     step(memory, [cells(0, 40)], matches=[1], index=2)
@@ -230,7 +231,7 @@ def test_merged_instances_add_their_seen_and_given_frames():
 
 
 def test_states_without_seen_and_given_frames_load_with_every_frame_keeping():
-    memory = memory_with(confidence="support", confidence_frames=0.0, confidence_votes=False)
+    memory = memory_with(confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
     step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
     step(memory, [cells(0, 40)], matches=[1], index=2)
