@@ -35,8 +35,9 @@ SCORER_FEATURES = ("log_voxels", "log_support", "log_extent_1", "log_extent_2", 
 SHIPPED_SCORER = Path(__file__).resolve().parent / "checkpoints" / "instance_scorer.json"
 """The scorer that ships with the package (fitted on maps of the shipped weights)."""
 
-_NEIGHBOURS = np.array([(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)
-                        if (dx, dy, dz) != (0, 0, 0)], np.int64)
+_HALF_NEIGHBOURS = np.array([(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)
+                             if (dx, dy, dz) > (0, 0, 0)], np.int64)
+"""13 of the 26 neighbour offsets, one of each opposite pair: every touching pair of voxels is found once."""
 _MIN_VARIANCE = 1e-6  # (1 mm)^2: a flat or one-voxel instance still has a finite log extent
 
 
@@ -50,7 +51,7 @@ def instance_features(xyz: np.ndarray, owner: np.ndarray, num_ids: int, voxel_si
     """
     owner = np.asarray(owner, np.int64)
     labelled = owner > 0
-    pts, ids = np.asarray(xyz, np.float64)[labelled], owner[labelled]
+    pts, ids = np.asarray(xyz)[labelled].astype(np.float64), owner[labelled]
     count = np.bincount(ids, minlength=num_ids + 1)[1:].astype(np.float64)
     n = np.maximum(count, 1.0)
     mean = np.stack([np.bincount(ids, pts[:, a], minlength=num_ids + 1)[1:] for a in range(3)], 1) / n[:, None]
@@ -77,16 +78,22 @@ def _borders(pts: np.ndarray, ids: np.ndarray, num_ids: int, voxel_size: float) 
     coords -= coords.min(axis=0) - 1  # >= 1, so every neighbour is >= 0
     span = int(coords.max()) + 2
     key = lambda c: (c[..., 0] * span + c[..., 1]) * span + c[..., 2]  # noqa: E731
-    order = np.argsort(key(coords), kind="stable")
-    sorted_keys, sorted_ids = key(coords)[order], ids[order]
-    neighbour_keys = key(coords[:, None, :] + _NEIGHBOURS[None])  # (L, 26)
+    own_keys = key(coords)
+    order = np.argsort(own_keys, kind="stable")
+    sorted_keys, sorted_ids = own_keys[order], ids[order]
+    neighbour_keys = key(coords[:, None, :] + _HALF_NEIGHBOURS[None])  # (L, 13)
     slot = np.minimum(np.searchsorted(sorted_keys, neighbour_keys), len(sorted_keys) - 1)
-    other = np.where(sorted_keys[slot] == neighbour_keys, sorted_ids[slot], 0)  # (L, 26)
-    other[other == ids[:, None]] = 0
-    border += np.bincount(ids[(other > 0).any(axis=1)], minlength=num_ids + 1)[1:]
-    rows, cols = np.nonzero(other)
-    pairs = np.unique(np.stack([ids[rows], other[rows, cols]], 1), axis=0)
-    touching += np.bincount(pairs[:, 0], minlength=num_ids + 1)[1:] if len(pairs) else 0
+    other = np.where(sorted_keys[slot] == neighbour_keys, sorted_ids[slot], 0)  # (L, 13)
+    rows, cols = np.nonzero((other > 0) & (other != ids[:, None]))
+    if len(rows) == 0:
+        return border, touching
+    on_border = np.zeros(len(ids), bool)
+    on_border[rows] = True
+    on_border[order[slot[rows, cols]]] = True  # the neighbour touches back
+    border += np.bincount(ids[on_border], minlength=num_ids + 1)[1:]
+    a, b = ids[rows], other[rows, cols]
+    pairs = np.unique(np.stack([np.minimum(a, b), np.maximum(a, b)], 1), axis=0)
+    touching += np.bincount(pairs.reshape(-1), minlength=num_ids + 1)[1:]
     return border, touching
 
 
