@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -61,6 +62,20 @@ def write_report(text: str, path: Path) -> None:
 
 
 HEADER = "| variant | AP | AP50 | AP25 | FPS (CPU) |\n|---|---|---|---|---|"
+
+
+def cost_setup(argv, description: str) -> tuple[argparse.Namespace, list[list], dict]:
+    """What a per-frame cost benchmark starts from: its options (--data, --scenes, --repeats), the
+    frames of its validation scenes (generated when missing) and the settings every variant shares
+    (``sim`` masks of ``MASK_SEED``)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/synth/val"))
+    parser.add_argument("--scenes", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+    data = ensure_scenes(args.data, args.scenes, 60, 200, 320, 240)
+    scenes = [list(SceneReader(d)) for d in list_scenes(data)[: args.scenes]]
+    return args, scenes, {"masks.source": "sim", "masks.sim.seed": MASK_SEED}
 
 
 def time_steps(seg: OnlineSegmenter, frames, stages: tuple[str, ...]) -> tuple[float, float]:

@@ -12,14 +12,11 @@ the learned scores are computed once per frame either way.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
-from pathlib import Path
 
-from common import MASK_SEED, ensure_scenes
+from common import cost_setup
 
-from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
 
@@ -39,14 +36,7 @@ def time_with_reads(seg: OnlineSegmenter, frames) -> tuple[float, float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("data/synth/val"))
-    parser.add_argument("--scenes", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args(argv)
-    data = ensure_scenes(args.data, args.scenes, 60, 200, 320, 240)
-    scenes = [list(SceneReader(d)) for d in list_scenes(data)[: args.scenes]]
-    base = {"masks.source": "sim", "masks.sim.seed": MASK_SEED}
+    args, scenes, base = cost_setup(argv, __doc__)
     segs = {kind: OnlineSegmenter.from_config(SegmenterConfig.from_flat({**base, "memory.confidence": kind}))
             for kind in ("support", "learned")}
     sums = {kind: [0.0, 0.0, 0.0, 0] for kind in segs}

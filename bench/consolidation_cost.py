@@ -13,25 +13,15 @@ first.
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
 
-from common import MASK_SEED, ensure_scenes, time_steps
+from common import cost_setup, time_steps
 
-from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("data/synth/val"))
-    parser.add_argument("--scenes", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args(argv)
-    data = ensure_scenes(args.data, args.scenes, 60, 200, 320, 240)
-    scenes = [list(SceneReader(d)) for d in list_scenes(data)[: args.scenes]]
-    base = {"masks.source": "sim", "masks.sim.seed": MASK_SEED}
+    args, scenes, base = cost_setup(argv, __doc__)
     variants = {"neither": SegmenterConfig.from_flat({**base, "memory.consolidation.every": 0}),
                 "consolidation": SegmenterConfig.from_flat({**base, "memory.structure.every_passes": 0}),
                 "consolidation + structure": SegmenterConfig.from_flat(
