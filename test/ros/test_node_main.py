@@ -51,7 +51,7 @@ def _wrong_shape_checkpoint(path):
 
 
 @pytest.mark.parametrize("fault", ["missing checkpoint", "corrupt checkpoint", "wrong-shape checkpoint",
-                                   "missing FastSAM weights"])
+                                   "missing FastSAM weights", "missing instance scorer", "foreign instance scorer"])
 def test_a_model_file_fault_at_start_up_exits_2_naming_the_file(tmp_path, fault):
     if fault == "missing checkpoint":
         path, params = tmp_path / "nope.safetensors", ["checkpoint"]
@@ -60,6 +60,11 @@ def test_a_model_file_fault_at_start_up_exits_2_naming_the_file(tmp_path, fault)
         path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{trunc")
     elif fault == "wrong-shape checkpoint":
         path, params = _wrong_shape_checkpoint(tmp_path / "edited.safetensors"), ["checkpoint"]
+    elif fault == "missing instance scorer":
+        path, params = tmp_path / "nope.json", ["memory.confidence_scorer"]
+    elif fault == "foreign instance scorer":
+        path, params = tmp_path / "other.json", ["memory.confidence_scorer"]
+        path.write_text('{"weights": [1, 2]}')
     else:
         path, params = tmp_path / "FastSAM-s.pt", ["masks.fastsam.weights"]
     overrides = [f"{params[0]}:={path}"] + (["masks.source:=fastsam"] if "FastSAM" in fault else [])
