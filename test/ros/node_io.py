@@ -28,7 +28,9 @@ def start_node(ros, map_dir: Path, segmenter_factory=FakeSegmenter, **overrides)
 class Stream:
     """Publishers of colour, depth, camera info and /tf, matched with the node before use."""
 
-    def __init__(self, ros, node, with_camera_info: bool = True):
+    def __init__(self, ros, node, with_camera_info: bool = True, timeout: float = 5.0):
+        """``timeout``: seconds to wait for the node's subscriptions (a node in its own process first
+        imports torch and the models, which takes longer on a loaded machine)."""
         self.ros, self.node = ros, node
         sensor = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self.color = node.create_publisher(Image, "color/image_raw", sensor)
@@ -39,9 +41,9 @@ class Stream:
         node.create_subscription(Log, "/rosout", self.log.append, QoSProfile(depth=100))
         ros.wait_until(
             lambda: all(p.get_subscription_count() for p in (self.color, self.depth, self.info, self.tf)),
-            what="the node to subscribe to the inputs",
+            timeout, what="the node to subscribe to the inputs",
         )
-        ros.wait_until(lambda: node.count_publishers("/rosout") >= 2, what="the node's /rosout publisher")
+        ros.wait_until(lambda: node.count_publishers("/rosout") >= 2, timeout, what="the node's /rosout publisher")
 
     def send(self, t: float, color=None, depth=None, info: bool = True, tf: bool = True) -> None:
         """One frame at ``t`` seconds (TF and camera info first, like a camera driver)."""

@@ -94,7 +94,7 @@ def test_a_file_size_limit_fails_save_map_in_a_node_process(ros, tmp_path):
     try:
         tester = ros.tester()
         instances = ros.collect(tester, InstanceArray, "instances")
-        stream = Stream(ros, tester)
+        stream = Stream(ros, tester, timeout=60.0)  # the node process imports torch first
 
         def send_until(t: float, count: int) -> None:
             """Send frame ``t`` until ``count`` instance messages arrived: a node just started may take the
