@@ -26,7 +26,8 @@ Files: this one holds ``MemoryConfig`` and ``SceneMemory`` (updates);
 ``memory_observation.py`` the read-only ``FrameObservation``; ``memory_revision.py`` the
 consolidation passes (merges, pruning, label fill) and ``memory_consolidation.py`` their evidence;
 ``memory_tiers.py`` the short-term FIFO; ``memory_grid.py`` the tables and owner grids underneath;
-``memory_state.py`` the columns of the voxel and instance tables and the persistence (``state``).
+``memory_state.py`` the columns of the voxel and instance tables and the persistence (``state``);
+``memory_confidence.py`` and ``instance_scorer.py`` what an instance's score is.
 """
 
 from __future__ import annotations
