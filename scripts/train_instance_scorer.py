@@ -8,9 +8,9 @@ ground-truth instance the target. --val pairs are only scored: AP with the maps'
 re-ranked by the fitted scorer.
 
     samosaic3d make-data --out data/synth/score_train --scenes 8 --frames 60 --seed 120 --width 320 --height 240
-    samosaic3d run --data data/synth/score_train --out runs/score_maps/st_m0 --masks sim \
+    samosaic3d run --data data/synth/score_train --out runs/score_maps/score_train_m0 --masks sim \
         --set memory.confidence=support --set masks.sim.seed=0
-    python scripts/train_instance_scorer.py --maps runs/score_maps/st_m0=data/synth/score_train \
+    python scripts/train_instance_scorer.py --maps runs/score_maps/score_train_m0=data/synth/score_train \
         --out samosaic3d_core/checkpoints/instance_scorer.json
 
 (scripts/train_model.sh runs the whole recipe.)
