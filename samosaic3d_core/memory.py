@@ -32,6 +32,7 @@ consolidation passes (merges, pruning, label fill) and ``memory_consolidation.py
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Literal
@@ -44,13 +45,14 @@ from samosaic3d_core.memory_confidence import check_confidence, instance_confide
 from samosaic3d_core.memory_consolidation import ConsolidationConfig, PairEvidence, frame_grouping
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
 from samosaic3d_core.memory_observation import FrameObservation
+from samosaic3d_core.memory_parts import PartLedger
 from samosaic3d_core.memory_revision import MapRevision
 from samosaic3d_core.memory_state import VOXEL_COLUMNS, MemoryPersistence, instance_columns
 from samosaic3d_core.memory_structure import StructureConfig, detached_on_planes, plane_shares
 from samosaic3d_core.memory_tiers import ShortTermTier
 from samosaic3d_core.types import FramePoints, Instances, SceneMap
 
-__all__ = ["FrameObservation", "MemoryConfig", "SceneMemory"]
+__all__ = ["FrameObservation", "MemoryConfig", "SceneMemory", "memory_config_for_masks"]
 
 
 @dataclass
@@ -114,6 +116,14 @@ class MemoryConfig:
         check_confidence(self.confidence, self.confidence_voxels, self.confidence_frames)
 
 
+def memory_config_for_masks(config: MemoryConfig, mask_source: str) -> MemoryConfig:
+    """``config`` with the splitting of ``mask_source`` (``consolidation.oversegment_split_min_views``)."""
+    views = config.consolidation.oversegment_split_min_views
+    if mask_source == "oversegment" and views is not None:
+        return dataclasses.replace(config, consolidation=dataclasses.replace(config.consolidation, split_min_views=views))
+    return config
+
+
 class SceneMemory(MapRevision, MemoryPersistence):
     """Map instances and their voxels; see the module docstring for the layout and update rules."""
 
@@ -136,6 +146,7 @@ class SceneMemory(MapRevision, MemoryPersistence):
         self._members: list[list[np.ndarray]] = []  # per id: voxel-row chunks, may hold stale rows
         self._short = ShortTermTier(cfg.short_term_size)
         self._evidence = PairEvidence(cfg.consolidation.count_apart)
+        self._parts = PartLedger()
         self._recent: list[np.ndarray] = []  # voxel rows seen since the last consolidation
         self._planes = np.zeros((0, 4))  # boundary planes (floor, walls, ceiling): unit normal, offset
         self._frames = 0  # frames integrated
@@ -297,6 +308,8 @@ class SceneMemory(MapRevision, MemoryPersistence):
             if evidence:
                 self._evidence.observe(observed, grouped_into)
         losers = self._fuse_voxels(obs, label)
+        if cfg.every and cfg.split_min_views:
+            self._observe_parts(obs, label)
         self._fuse_cells(obs, point_ids)
         touched = list(dict.fromkeys(local_to_map[1:].tolist()))
         self._update_instances(obs, local_to_map[1:], np.asarray(touched, np.int64))
@@ -314,6 +327,15 @@ class SceneMemory(MapRevision, MemoryPersistence):
         return point_ids.astype(np.int32), created.tolist(), updated
 
     # ----------------------------------------------------------------- internals
+    def _observe_parts(self, obs: FrameObservation, label: np.ndarray) -> None:
+        """Part evidence and part labels of the frame's voxels (``samosaic3d_core.memory_parts``)."""
+        cfg = self.config.consolidation
+        rows = self._voxels.lookup(obs.voxel_key)
+        local = obs.voxel_labels(obs.point_local)
+        sel = (label > 0) & (local > 0) & (rows >= 0)
+        part = self._voxels.table["part"]
+        part[rows[sel]] = self._parts.observe(label[sel], local[sel], part[rows[sel]], cfg.min_share, cfg.min_voxels)
+
     def _confidence(self, rows: np.ndarray) -> np.ndarray:
         """(R,) float32 confidence of instance ``rows`` (ids - 1) (``samosaic3d_core.memory_confidence``)."""
         if self._scorer is not None:

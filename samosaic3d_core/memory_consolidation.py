@@ -9,6 +9,10 @@ map afterwards, every ``ConsolidationConfig.every`` frames:
     ``merge_ratio`` of the frames that saw both are merged into the older id. A revisit that
     started a new instance on top of an old one, an object left in pieces, or a wall split
     between instances are all grouped by later frames.
+  * splitting (``samosaic3d_core.memory_parts``): the same consensus one level down, between the
+    parts of one map instance that frames divide among their frame instances; a part kept apart
+    from the rest in at least ``split_min_views`` frames (and ``split_ratio`` of those that saw
+    both) becomes an instance of its own. A book fused with its shelf at first sight comes apart.
   * pruning: an instance observed in fewer than ``prune_min_frames`` frames and not seen for
     ``prune_after`` frames is dissolved (a one-frame mistake); its voxels become unlabelled.
   * label fill and smoothing (``mode_labels``): unlabelled voxels (points no frame instance
@@ -75,15 +79,29 @@ class ConsolidationConfig:
     """Largest footprint of a piece (its box seen from above) as a share of its holder's: legs under
     a wide top, not a box under a box."""
 
+    split_min_views: int = 3
+    """Parts (``samosaic3d_core.memory_parts``): frames that must keep a part of a map instance apart
+    from its largest part before it becomes an instance of its own (0 = no splitting). 3 was chosen
+    over 2-5 on the validation scenes (docs/map_quality.md, "Splitting what views keep apart")."""
+    oversegment_split_min_views: int | None = 0
+    """``split_min_views`` with the weight-free ``oversegment`` mask source (None: ``split_min_views``):
+    the frame model keeps the small pieces of one object apart in many frames, so it stays off."""
+    split_ratio: float = 0.75
+    """Parts: share of the frames that saw both that must keep them apart (0.6-0.9 gave the same maps)."""
+    split_min_voxels: int = 30
+    """Parts: voxels a part must hold to be split off."""
+
     def __post_init__(self):
-        for name in ("every", "merge_min_views", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
+        for name in ("every", "merge_min_views", "split_min_views", "split_min_voxels", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
                      "fill_passes", "smooth_passes", "support_floor", "support_reach", "support_contact",
                      "support_footprint"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
+        if self.oversegment_split_min_views is not None and self.oversegment_split_min_views < 0:
+            raise ValueError(f"consolidation.oversegment_split_min_views must be >= 0, got {self.oversegment_split_min_views}")
         if self.count_apart not in COUNT_APART:
             raise ValueError(f"consolidation.count_apart must be one of {COUNT_APART}, got {self.count_apart!r}")
-        for name in ("merge_ratio", "min_share"):
+        for name in ("merge_ratio", "min_share", "split_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"consolidation.{name} must be in [0, 1], got {getattr(self, name)}")
 

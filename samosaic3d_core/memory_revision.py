@@ -24,6 +24,8 @@ class MapRevision:
         group, dissolve rarely seen instances, fill and smooth the labels of recently seen voxels."""
         cfg = self.config.consolidation
         self._revision += 1
+        if cfg.split_min_views:
+            self._split_parts()
         alive = self._inst["num_voxels"]
         for low, high in self._evidence.merges(cfg.merge_min_views, cfg.merge_ratio):
             # the older id survives, and comes back if the newer one had taken all its voxels
@@ -63,6 +65,57 @@ class MapRevision:
             self._demote(gone)
         self._touch(keep)
         self._evidence.merge_ids(keep, gone)
+
+    def _split_parts(self) -> None:
+        """Give each part that frames keep apart from its instance's largest part an id of its own
+        (``samosaic3d_core.memory_parts``)."""
+        cfg = self.config.consolidation
+        owner, part = self._voxels.owner, self._voxels.table["part"]
+        carried = np.flatnonzero(part > 0)
+        self._parts.keep_only(np.unique(part[carried]))
+        rows = carried[owner[carried] > 0]
+        if len(rows) == 0:
+            return
+        span = self._parts.next_part
+        keys, counts = np.unique(owner[rows] * span + part[rows], return_counts=True)
+        ids, parts = keys // span, keys % span
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        for start, stop in zip(starts, np.r_[starts[1:], len(keys)]):
+            if stop - start < 2:
+                continue
+            map_id, main = int(ids[start]), int(parts[start + counts[start:stop].argmax()])
+            for k in range(start, stop):
+                piece = int(parts[k])
+                if piece != main and counts[k] >= cfg.split_min_voxels and \
+                        self._parts.apart(main, piece, cfg.split_min_views, cfg.split_ratio):
+                    self._split_off(map_id, rows[(owner[rows] == map_id) & (part[rows] == piece)])
+
+    def _split_off(self, map_id: int, rows: np.ndarray) -> int:
+        """A new map id for voxel ``rows`` of ``map_id`` (its record copied; the cells where it holds
+        most of ``map_id``'s voxels go with it); the new id."""
+        self._revision += 1
+        new = int(self._inst.append(1)[0]) + 1
+        for name in self._inst.spec:
+            self._inst[name][new - 1] = self._inst[name][map_id - 1]
+        self._inst["num_voxels"][new - 1] = self._inst["num_cells"][new - 1] = 0
+        self._members.append([])
+        self._reassign_voxels(rows, np.full(len(rows), new))
+        xyz = self._voxels.table["xyz"]
+        rest = self._member_rows(map_id)
+        gone_keys, gone_n = np.unique(self._cells.keys(xyz[rows]), return_counts=True)
+        rest_keys, rest_n = np.unique(self._cells.keys(xyz[rest]), return_counts=True)
+        kept = np.zeros(len(gone_keys), np.int64)
+        at = np.searchsorted(rest_keys, gone_keys)
+        hit = (at < len(rest_keys)) & (rest_keys[np.minimum(at, len(rest_keys) - 1)] == gone_keys)
+        kept[hit] = rest_n[at[hit]]
+        cells = self._cells.lookup(gone_keys[gone_n > kept])
+        cells = cells[cells >= 0]
+        cells = cells[self._cells.owner[cells] == map_id]
+        self._cells.owner[cells] = new
+        self._count_owner_changes("num_cells", np.full(len(cells), new), np.full(len(cells), map_id))
+        self._refresh_geometry([map_id, new])
+        self._touch(new)
+        return new
 
     def _prune(self, frame_index: int) -> np.ndarray:
         """Dissolve instances seen in too few frames or owning too few voxels, and not seen for ``prune_after``

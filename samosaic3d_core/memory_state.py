@@ -2,7 +2,8 @@
 and ``state`` / ``from_state`` (plain arrays for ``np.savez``), which ``SceneMemory`` inherits.
 
 States of earlier versions load: version 1 without the view-consensus evidence, versions 1-2
-without the boundary planes, versions 1-3 without the frames that saw and kept each instance.
+without the boundary planes, versions 1-3 without the frames that saw and kept each instance, versions
+1-4 without the parts of instances (every voxel in none, no part evidence).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from samosaic3d_core.memory_consolidation import PairEvidence
 from samosaic3d_core.memory_grid import ColumnTable, OwnerGrid
+from samosaic3d_core.memory_parts import PartLedger
 from samosaic3d_core.memory_tiers import ShortTermTier
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ VOXEL_COLUMNS = {
     "xyz": ((3,), np.float32, 0.0),  # running mean of the points seen in the voxel
     "rgb": ((3,), np.float32, 0.0),  # running mean colour, 0..255
     "hits": ((), np.int32, 0),  # frames that observed the voxel
+    "part": ((), np.int64, 0),  # part of its instance that frames hold apart (memory_parts), 0 = none
 }
 
 
@@ -55,6 +58,7 @@ class MemoryPersistence:
         arrays = {**self._voxels.state("voxel_"), **self._cells.state("cell_"), **self._inst.arrays("inst_")}
         arrays["short_term"] = np.asarray(self._short.ids(), np.int64)
         arrays["pair_evidence"] = self._evidence.state()
+        arrays["part_evidence"] = self._parts.state()
         arrays["structure_planes"] = self._planes.copy()
         arrays["feat_dim"] = np.asarray(-1 if self._feat_dim is None else self._feat_dim, np.int64)
         return arrays
@@ -70,6 +74,8 @@ class MemoryPersistence:
         if "inst_seen_frames" not in arrays and "inst_obs_count" in arrays:  # none before version 4: kept share 1
             empty = np.zeros_like(arrays["inst_obs_count"])
             arrays = {**arrays, "inst_seen_frames": empty, "inst_given_frames": empty}
+        if "voxel_part" not in arrays and "voxel_key" in arrays:  # none before version 5: no parts
+            arrays = {**arrays, "voxel_part": np.zeros(len(arrays["voxel_key"]), np.int64)}
         memory._inst = ColumnTable.from_arrays(instance_columns(max(feat_dim, 0)), arrays, "inst_", source)
         memory._feat_dim = None if feat_dim < 0 else feat_dim
         num_ids = len(memory._inst)
@@ -95,6 +101,10 @@ class MemoryPersistence:
         if "pair_evidence" in arrays:  # states of version 1 have none
             memory._evidence = PairEvidence.from_state(arrays["pair_evidence"], num_ids, source,
                                                       config.consolidation.count_apart)
+        if "part_evidence" in arrays:  # none before version 5
+            memory._parts = PartLedger.from_state(arrays["part_evidence"], memory._voxels.table["part"], source)
+        elif len(memory._voxels):
+            memory._parts.next_part = int(memory._voxels.table["part"].max()) + 1
         if "structure_planes" in arrays and config.structure.every_passes:  # none before version 3
             planes = np.asarray(arrays["structure_planes"])
             if planes.ndim != 2 or planes.shape[1] != 4 or not np.isfinite(planes).all():

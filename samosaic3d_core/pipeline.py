@@ -33,18 +33,19 @@ from samosaic3d_core.io.atomic import atomic_path
 from samosaic3d_core.io.npz import load_npz
 from samosaic3d_core.lift import LiftConfig, filtered_depth, lift_frame
 from samosaic3d_core.masks.config import MaskConfig
-from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory
+from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory, memory_config_for_masks
 from samosaic3d_core.model.frame_model import F2IFrameConfig
 from samosaic3d_core.map_anchor import TrackerAnchor, apply_to_points, moved_instances
 from samosaic3d_core.pose_refine import PoseCorrection, PoseRefiner, RefineConfig
 from samosaic3d_core.types import Fragments, Frame, FramePoints, Instances, MaskResult, SceneMap, StepResult
 
 STATE_FORMAT = "samosaic3d-segmenter-state"
-STATE_VERSION = 4
+STATE_VERSION = 5
 """Version 2 adds the view-consensus evidence of map consolidation, version 3 the boundary planes of
-the room structure, version 4 the frames that saw and kept each instance (its confidence); older
-files load without them."""
-READABLE_STATE_VERSIONS = (1, 2, 3, 4)
+the room structure, version 4 the frames that saw and kept each instance (its confidence), version 5
+the parts of instances that frames keep apart (``samosaic3d_core.memory_parts``); older files load
+without them."""
+READABLE_STATE_VERSIONS = (1, 2, 3, 4, 5)
 MERGING = ("auto", "heuristic", "learned", "untrained")
 
 
@@ -149,7 +150,7 @@ class OnlineSegmenter:
         self.frame_model = frame_model
         self.associator = associator
         self.lift_config = self.config.lift
-        self.memory = SceneMemory(self.config.memory)
+        self.memory = SceneMemory(memory_config_for_masks(self.config.memory, self.config.masks.source))
         self.refiner = PoseRefiner(self.config.refine)
         self.anchor = None if self.config.refine.anchor == "first" else TrackerAnchor()
         self._num_frames = 0
