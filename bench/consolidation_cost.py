@@ -4,10 +4,11 @@
     python bench/consolidation_cost.py --repeats 3 --scenes 1
 
 Prints ms/frame of the whole step and of the association and memory stages (where frames lose
-their structure and the map is consolidated) for four settings: neither
+their structure and the map is consolidated) for five settings: neither
 (``memory.consolidation.every: 0``), consolidation without structure
 (``memory.structure.every_passes: 0``), consolidation and structure without supports
-(``memory.consolidation.join_supports: false``) and the defaults; and the step-time ratios to the
+(``memory.consolidation.join_supports: false``), with supports but without splitting
+(``memory.consolidation.split_min_views: 0``) and the defaults; and the step-time ratios to the
 first.
 """
 
@@ -23,10 +24,13 @@ from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 def main(argv=None) -> int:
     args, scenes, base = cost_setup(argv, __doc__)
     variants = {"neither": SegmenterConfig.from_flat({**base, "memory.consolidation.every": 0}),
-                "consolidation": SegmenterConfig.from_flat({**base, "memory.structure.every_passes": 0}),
+                "consolidation": SegmenterConfig.from_flat(
+                    {**base, "memory.structure.every_passes": 0, "memory.consolidation.split_min_views": 0}),
                 "consolidation + structure": SegmenterConfig.from_flat(
-                    {**base, "memory.consolidation.join_supports": False}),
-                "consolidation + structure + supports (default)": SegmenterConfig.from_flat(base)}
+                    {**base, "memory.consolidation.join_supports": False, "memory.consolidation.split_min_views": 0}),
+                "consolidation + structure + supports": SegmenterConfig.from_flat(
+                    {**base, "memory.consolidation.split_min_views": 0}),
+                "consolidation + structure + supports + splitting (default)": SegmenterConfig.from_flat(base)}
     segs = {name: OnlineSegmenter.from_config(config) for name, config in variants.items()}
     sums = {name: [0.0, 0.0, 0] for name in variants}
     for _ in range(args.repeats):
