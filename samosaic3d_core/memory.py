@@ -307,9 +307,9 @@ class SceneMemory(MapRevision, MemoryPersistence):
             self._inst["given_frames"][observed[grouped_into != observed] - 1] += 1
             if evidence:
                 self._evidence.observe(observed, grouped_into)
-        losers = self._fuse_voxels(obs, label)
+        losers, voxel_rows = self._fuse_voxels(obs, label)
         if cfg.every and cfg.split_min_views:
-            self._observe_parts(obs, label)
+            self._observe_parts(obs, label, voxel_rows)
         self._fuse_cells(obs, point_ids)
         touched = list(dict.fromkeys(local_to_map[1:].tolist()))
         self._update_instances(obs, local_to_map[1:], np.asarray(touched, np.int64))
@@ -327,10 +327,10 @@ class SceneMemory(MapRevision, MemoryPersistence):
         return point_ids.astype(np.int32), created.tolist(), updated
 
     # ----------------------------------------------------------------- internals
-    def _observe_parts(self, obs: FrameObservation, label: np.ndarray) -> None:
-        """Part evidence and part labels of the frame's voxels (``samosaic3d_core.memory_parts``)."""
+    def _observe_parts(self, obs: FrameObservation, label: np.ndarray, rows: np.ndarray) -> None:
+        """Part evidence and part labels of the frame's voxels (``samosaic3d_core.memory_parts``);
+        rows: (U,) their voxel rows (-1: not kept in the map)."""
         cfg = self.config.consolidation
-        rows = self._voxels.lookup(obs.voxel_key)
         local = obs.voxel_labels(obs.point_local)
         sel = (label > 0) & (local > 0) & (rows >= 0)
         part = self._voxels.table["part"]
@@ -378,9 +378,9 @@ class SceneMemory(MapRevision, MemoryPersistence):
         self._members.extend([] for _ in range(count))
         return rows + 1
 
-    def _fuse_voxels(self, obs: FrameObservation, label: np.ndarray) -> list[int]:
+    def _fuse_voxels(self, obs: FrameObservation, label: np.ndarray) -> tuple[list[int], np.ndarray]:
         """Running-mean update of the frame's map voxels and their ownership votes (``label``: (U,)
-        map id per frame voxel); returns ids that lost voxels."""
+        map id per frame voxel); returns ids that lost voxels and the (U,) voxel rows (-1: not kept)."""
         num, inverse = len(obs.voxel_key), obs.voxel_inverse
         count = np.maximum(np.bincount(inverse, minlength=num), 1).astype(np.float64)[:, None]
         mean_xyz = np.stack([np.bincount(inverse, obs.points.xyz[:, a], num) for a in range(3)], 1) / count
@@ -404,7 +404,7 @@ class SceneMemory(MapRevision, MemoryPersistence):
         voted = (rows >= 0) & (label > 0)
         gained_rows, gained_by, lost_by = self._voxels.vote(rows[voted], label[voted])
         self._record_owner_changes(gained_rows, gained_by, lost_by)
-        return np.unique(lost_by[lost_by > 0]).tolist()
+        return np.unique(lost_by[lost_by > 0]).tolist(), rows
 
     def _reassign_voxels(self, rows: np.ndarray, owners: np.ndarray, confidence: int | None = None) -> None:
         """Give voxel ``rows`` the (R,) map ids ``owners`` (0 = none), optionally with a new vote confidence."""
