@@ -3,11 +3,11 @@
     python bench/confidence_cost.py                  # validation scenes, sim masks, shipped weights
     python bench/confidence_cost.py --repeats 3 --scenes 1
 
-Prints ms/frame of the step, of the association and memory stages (association reads the map
-instances, and with them their scores) and of reading the instances after every step as the node
-does to publish them, for ``memory.confidence`` "support" and "learned", and the ratio of step plus
-reading to "support"'s. Association reads the scores of the same state of the map as that read, so
-the learned scores are computed once per frame either way.
+Prints ms/frame of the step, of the association and memory stages, and of reading the instances
+after every step as the node does to publish them, for ``memory.confidence`` "support" and
+"learned", and the ratio of step plus reading to "support"'s. Association reads the map instances
+without their scores (``SceneMemory.instances(scored=False)``), so the learned scores are computed
+when the instances are read, once per state of the map.
 """
 
 from __future__ import annotations

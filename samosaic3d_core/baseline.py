@@ -178,7 +178,7 @@ class HeuristicAssociator:
     def __call__(self, obs: FrameObservation, memory: SceneMemory) -> np.ndarray:
         """(K,) int64 map id per frame instance, 0 = create a new instance."""
         matches = np.zeros(len(obs.instances), np.int64)
-        candidates = memory.instances()
+        candidates = memory.instances(scored=False)
         if len(matches) == 0 or len(candidates) == 0:
             return matches
         score = self.merge_scores(obs, candidates)  # (K, A)

@@ -136,7 +136,7 @@ class LearnedAssociator:
             if frame.concave is not None:
                 apart &= frame.concave
             apart = apart if apart.any() else None
-        short = memory.instances(np.asarray(memory.short_term_ids(), np.int64))
+        short = memory.instances(np.asarray(memory.short_term_ids(), np.int64), scored=False)
         if len(short):
             width = self.merger.config.width
             if frame.feats is None or frame.feats.shape[1] != width or short.feats.shape[1] != width:
@@ -145,7 +145,7 @@ class LearnedAssociator:
             merge = self.merge_matrix(frame, short, pair_overlap(obs, short.ids))
             matches = self._join(merge, cfg.i2s_merge_threshold, short.ids, matches, np.arange(len(frame)), apart)
 
-        long = memory.instances(np.asarray(memory.long_term_ids(), np.int64))
+        long = memory.instances(np.asarray(memory.long_term_ids(), np.int64), scored=False)
         left = np.flatnonzero(matches == 0)
         if len(long) and len(left):
             score = box_iou(frame[left].boxes, long.boxes)  # (K', L)

@@ -182,13 +182,16 @@ class SceneMemory(MapRevision, MemoryPersistence):
         alive = self._inst["num_voxels"] > 0
         return (np.flatnonzero(alive & (self._inst["tier"] == 1)) + 1).tolist()
 
-    def instances(self, ids: np.ndarray | None = None) -> Instances:
-        """Map instances (default: all alive ones, ascending id) with every optional field filled."""
+    def instances(self, ids: np.ndarray | None = None, scored: bool = True) -> Instances:
+        """Map instances (default: all alive ones, ascending id) with every optional field filled.
+
+        scored: False leaves ``scores`` at 0 without computing them (associators read features,
+        boxes and overlap; the learned confidence reads the whole map, once per state of it)."""
         ids = self.alive_ids() if ids is None else np.asarray(ids, np.int64)
         rows, inst = ids - 1, self._inst
         return Instances(
             ids=ids.copy(),
-            scores=self._confidence(rows),
+            scores=self._confidence(rows) if scored else np.zeros(len(rows), np.float32),
             box_min=inst["box_min"][rows],
             box_max=inst["box_max"][rows],
             num_points=inst["num_voxels"][rows],

@@ -131,7 +131,7 @@ def observe_frame(memory: SceneMemory, frame_model: FrameModel, lift_config: Lif
     point_local = np.asarray(point_local, np.int64)
     gt_ids = instance_gt_ids(frame, points, point_local, len(instances))
     obs = memory.observe(points, instances, point_local, frame.index, frame.timestamp)
-    return points, gt_ids, obs, memory.instances(np.asarray(memory.short_term_ids(), np.int64))
+    return points, gt_ids, obs, memory.instances(np.asarray(memory.short_term_ids(), np.int64), scored=False)
 
 
 def merge_problem(obs, short, frame_gt: np.ndarray, memory_gt: np.ndarray) -> MergeProblem:

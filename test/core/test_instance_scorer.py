@@ -113,6 +113,10 @@ def test_the_memory_scores_by_the_scorer_and_follows_the_map(tmp_path):
     before = memory.instances().scores.copy()
     step(memory, [cells(30, 60)], matches=[2], index=1)  # 2 grows: its score follows at once
     assert memory.instances().scores[1] > before[1]
+    step(memory, [cells(30, 60)], matches=[2], index=2)
+    unscored = memory.instances(scored=False)  # what associators read: nothing computed for it
+    assert memory._learned[0] != memory._revision and unscored.scores.tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(unscored.feats, memory.instances().feats)
 
 
 def test_the_default_confidence_is_learned_with_the_shipped_scorer_and_a_bad_one_fails_at_start(tmp_path):
