@@ -330,15 +330,6 @@ class SceneMemory(MapRevision, MemoryPersistence):
         return point_ids.astype(np.int32), created.tolist(), updated
 
     # ----------------------------------------------------------------- internals
-    def _observe_parts(self, obs: FrameObservation, label: np.ndarray, rows: np.ndarray) -> None:
-        """Part evidence and part labels of the frame's voxels (``samosaic3d_core.memory_parts``);
-        rows: (U,) their voxel rows (-1: not kept in the map)."""
-        cfg = self.config.consolidation
-        local = obs.voxel_labels(obs.point_local)
-        sel = (label > 0) & (local > 0) & (rows >= 0)
-        part = self._voxels.table["part"]
-        part[rows[sel]] = self._parts.observe(label[sel], local[sel], part[rows[sel]], cfg.min_share, cfg.min_voxels)
-
     def _confidence(self, rows: np.ndarray) -> np.ndarray:
         """(R,) float32 confidence of instance ``rows`` (ids - 1) (``samosaic3d_core.memory_confidence``)."""
         if self._scorer is not None:

@@ -1,7 +1,7 @@
-"""Consolidation passes of ``SceneMemory`` (``MapRevision``): merges, pruning and label fill.
+"""Consolidation passes of ``SceneMemory`` (``MapRevision``): merges, splits, pruning and label fill.
 
-The evidence and the rules are in ``memory_consolidation.py``; this mixin applies them to the
-memory's tables and grids (``SceneMemory`` in ``memory.py`` owns them).
+The evidence and the rules are in ``memory_consolidation.py`` and ``memory_parts.py``; this mixin
+applies them to the memory's tables and grids (``SceneMemory`` in ``memory.py`` owns them).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import numpy as np
 
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
 from samosaic3d_core.memory_consolidation import mode_labels
+from samosaic3d_core.memory_observation import FrameObservation
 from samosaic3d_core.memory_structure import detached_on_planes, find_boundary_planes, on_planes, plane_shares
 from samosaic3d_core.memory_supports import find_support, floor_plane, reach_offsets
 
 
 class MapRevision:
-    """``SceneMemory``'s consolidation: ``consolidate`` (called from ``integrate``) and ``merge``."""
+    """``SceneMemory``'s consolidation: ``consolidate`` (called from ``integrate``) and ``merge``, and
+    the parts of instances (``_observe_parts`` per frame, ``_split_parts`` per pass)."""
 
     def consolidate(self, frame_index: int) -> None:
         """Revise the grouping (``samosaic3d_core.memory_consolidation``): merge the pairs that views
@@ -65,6 +67,15 @@ class MapRevision:
             self._demote(gone)
         self._touch(keep)
         self._evidence.merge_ids(keep, gone)
+
+    def _observe_parts(self, obs: FrameObservation, label: np.ndarray, rows: np.ndarray) -> None:
+        """Part evidence and part labels of the frame's voxels (``samosaic3d_core.memory_parts``);
+        rows: (U,) their voxel rows (-1: not kept in the map)."""
+        cfg = self.config.consolidation
+        local = obs.voxel_labels(obs.point_local)
+        sel = (label > 0) & (local > 0) & (rows >= 0)
+        part = self._voxels.table["part"]
+        part[rows[sel]] = self._parts.observe(label[sel], local[sel], part[rows[sel]], cfg.min_share, cfg.min_voxels)
 
     def _split_parts(self) -> None:
         """Give each part that frames keep apart from its instance's largest part an id of its own
