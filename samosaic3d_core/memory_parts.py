@@ -9,7 +9,7 @@ apart. Parts record it one level down:
   * every labelled map voxel carries a part id (the memory voxel table's ``part`` column);
   * a frame that divides a map instance among several of its frame instances gives each share a
     part: the largest part under it that no larger share took (and that covers at least half of
-    it), else a new one; the share's voxels take that part. A frame that keeps the instance in
+    its voxels that carry a part: new surface does not make a new part), else a new one; the share's voxels take that part. A frame that keeps the instance in
     one frame instance only gives its part to voxels that had none;
   * for every two parts of one map instance that a frame sees (each on ``min_voxels`` voxels,
     each mostly in one frame instance) it counts whether one frame instance held both (together)
@@ -57,10 +57,11 @@ class PartLedger:
     def _assign(self, pairs: np.ndarray, counts: np.ndarray, min_share: float) -> dict[int, int]:
         """The part each frame instance gives its share of one map instance (``pairs``: (frame
         instance, part) with ``counts`` voxels): in order of overlap, its largest part that covers
-        at least ``min_share`` of the share and that no larger overlap took, else a new part."""
-        share: dict[int, int] = {}
-        for (frame_inst, _), count in zip(pairs.tolist(), counts.tolist()):
-            share[frame_inst] = share.get(frame_inst, 0) + count
+        at least ``min_share`` of the share's voxels that carry a part (voxels seen for the first time
+        carry none) and that no larger overlap took, else a new part."""
+        share: dict[int, int] = {}  # per frame instance, its voxels that carry a part
+        for (frame_inst, part), count in zip(pairs.tolist(), counts.tolist()):
+            share[frame_inst] = share.get(frame_inst, 0) + (count if part else 0)
         chosen: dict[int, int] = {}
         for k in np.argsort(-counts, kind="stable").tolist():
             frame_inst, part = pairs[k].tolist()

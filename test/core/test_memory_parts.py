@@ -32,6 +32,18 @@ def test_a_divided_instance_gives_each_share_a_part_and_counts_pairs():
     assert not ledger.apart(1, 2, min_views=2, ratio=0.5)
 
 
+def test_a_share_that_grows_over_new_surface_keeps_its_part():
+    ledger = PartLedger()
+    map_ids = np.ones(10, np.int64)
+    part = ledger.observe(map_ids[:4], np.array([1, 1, 2, 2]), np.zeros(4, np.int64), 0.5, 1)
+    assert part.tolist() == [1, 1, 2, 2]
+    # the next frame sees each share again with three voxels seen for the first time (part 0)
+    seen = np.array([1, 1, 0, 0, 0, 2, 2, 0, 0, 0])
+    grown = ledger.observe(map_ids, np.array([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]), seen, 0.5, 1)
+    assert grown.tolist() == [1] * 5 + [2] * 5  # no new parts: the evidence stays on parts 1 and 2
+    assert ledger.counts == {(1, 2): [0, 1]} and ledger.next_part == 3
+
+
 def test_parts_are_counted_within_one_map_instance_only():
     ledger = PartLedger()
     part = ledger.observe(np.array([1, 1, 2, 2]), np.array([1, 1, 2, 2]), np.zeros(4, np.int64), 0.5, 1)
