@@ -73,14 +73,16 @@ def test_affinity_readout_fills_points_outside_fragments_from_the_group_masks():
     assign = [[1.0, 0.0], [0.0, 1.0]]
     masks = [[5, 5, -5, -5, 3, -5, 0], [-5, -5, 5, 5, -5, 4, 0]]  # point 6: p = 0.5 for both, not above 0.5
     pred = prediction(masks, [1.0, 1.0], assign)
-    xyz = np.array([[0, 0, 0], [0.2, 0, 0], [1, 0, 0], [1.2, 0, 0], [0.25, 0, 0], [1.25, 0, 0], [0.5, 0, 0]], float)
+    xyz = np.array([[0, 0, 0], [0.2, 0, 0], [1, 0, 0], [1.2, 0, 0], [0.22, 0, 0], [1.22, 0, 0], [0.5, 0, 0]], float)
     labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD), xyz)
     assert labels[:4].tolist() in ([1, 1, 2, 2], [2, 2, 1, 1])
     assert labels[4] == labels[0] and labels[5] == labels[2] and labels[6] == 0
     far = xyz.copy()
-    far[4] = [0.5, 0, 0]  # 0.3 m beyond its group's box: not filled however sure the mask is
-    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD, fill_margin=0.1), far)
+    far[4] = [0.25, 0, 0]  # 5 cm beyond its group's box, outside the default 3 cm: not filled however sure the mask is
+    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD), far)
     assert labels[4] == 0 and labels[5] == labels[2]
+    labels, _, _ = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD, fill_margin=0.1), far)
+    assert labels[4] == labels[0]  # within a wider margin
     no_xyz = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD))[0]
     assert no_xyz[4:].tolist() == [0, 0, 0]  # no xyz: no filling
     with pytest.raises(ValueError, match="group_threshold is None"):
