@@ -57,11 +57,15 @@ class MapRevision:
         inst["feat_weight"][k] = weight.sum()
         seen = inst["obs_count"][[k, g]].astype(np.float64)
         inst["score"][k] = (seen @ inst["score"][[k, g]]) / max(seen.sum(), 1.0)
-        inst["obs_count"][k] = seen.sum()
-        for column in ("seen_frames", "given_frames"):
-            inst[column][k] += inst[column][g]
         for column, pick in (("first_frame", min), ("first_seen", min), ("last_frame", max), ("last_seen", max)):
             inst[column][k] = pick(inst[column][k], inst[column][g])
+        # frame counts add up, but never beyond the frames between its first and last observation: a
+        # part split off carries its instance's counts, and merged back it must not double them
+        # (split and merge may repeat)
+        span = max(int(inst["last_frame"][k] - inst["first_frame"][k]) + 1, 1)
+        for column in ("obs_count", "seen_frames", "given_frames"):
+            inst[column][k] = min(int(inst[column][k] + inst[column][g]), span)
+        inst["given_frames"][k] = min(inst["given_frames"][k], inst["seen_frames"][k])
         self._refresh_geometry([keep])
         if gone in self._short:
             self._demote(gone)
@@ -110,6 +114,9 @@ class MapRevision:
             self._inst[name][new - 1] = self._inst[name][map_id - 1]
         self._inst["num_voxels"][new - 1] = self._inst["num_cells"][new - 1] = 0
         self._members.append([])
+        # the feature's weight is shared by voxels, so that a merge back restores it (not doubles it)
+        weight, share = self._inst["feat_weight"][map_id - 1], len(rows) / max(self._inst["num_voxels"][map_id - 1], 1)
+        self._inst["feat_weight"][[map_id - 1, new - 1]] = weight * (1.0 - share), weight * share
         self._reassign_voxels(rows, np.full(len(rows), new))
         xyz = self._voxels.table["xyz"]
         rest = self._member_rows(map_id)

@@ -224,10 +224,12 @@ def test_support_confidence_counts_how_firmly_the_voxels_are_held():
 def test_merged_instances_add_their_seen_and_given_frames():
     memory = memory_with(confidence_frames=0.0, confidence_votes=False)
     step(memory, [cells(0, 20), cells(20, 40)])
-    step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=1)
-    step(memory, [cells(0, 40)], matches=[1], index=2)
+    step(memory, [cells(0, 20), cells(20, 40)], matches=[1, 2], index=5)
+    step(memory, [cells(0, 40)], matches=[1], index=10)
     memory.merge(1, 2)  # 1: seen 2, given 0; 2: seen 2, given 1
     np.testing.assert_allclose(memory.instances().scores, [40 / 140 * (1 - 1 / 5)], rtol=1e-6)
+    # counts never exceed the frames between an instance's first and last observation (frames 0..10)
+    assert memory._inst["obs_count"][0] <= 11 and memory._inst["seen_frames"][0] == 4
 
 
 def test_states_without_seen_and_given_frames_load_with_every_frame_keeping():

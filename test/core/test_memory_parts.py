@@ -131,3 +131,21 @@ def test_the_segmenter_builds_its_memory_for_its_mask_source():
     for source, views in (("oversegment", 0), ("sim", 3)):
         config = SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": source})
         assert OnlineSegmenter.from_config(config).memory.config.consolidation.split_min_views == views
+
+
+def test_splitting_and_merging_back_again_and_again_keeps_the_counts_bounded():
+    memory = splitting()
+    step(memory, [cells(0, 6) + cells(10, 13)], index=0)
+    for index in range(1, 5):
+        step(memory, [cells(0, 6), cells(10, 13)], matches=[1, 1], index=index)
+    assert memory.alive_ids().tolist() == [1, 2]
+    inst = memory._inst
+    weight, piece = inst["feat_weight"][:2].sum(), 2
+    for _ in range(80):  # each merge back and split again used to double the frame counts
+        memory.merge(1, piece)
+        assert memory.alive_ids().tolist() == [1]
+        assert inst["obs_count"][0] <= 5 and inst["seen_frames"][0] <= 5 and inst["given_frames"][0] <= inst["seen_frames"][0]
+        np.testing.assert_allclose(inst["feat_weight"][0], weight)
+        piece = memory._split_off(1, np.flatnonzero(np.floor(memory._voxels.table["xyz"][:, 0] / 0.1) >= 10))
+        assert memory.alive_ids().tolist() == [1, piece]
+    assert inst["obs_count"][[0, piece - 1]].tolist() == [5, 5]
