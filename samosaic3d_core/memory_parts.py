@@ -9,8 +9,9 @@ apart. Parts record it one level down:
   * every labelled map voxel carries a part id (the memory voxel table's ``part`` column);
   * a frame that divides a map instance among several of its frame instances gives each share a
     part: the largest part under it that no larger share took (and that covers at least half of
-    its voxels that carry a part: new surface does not make a new part), else a new one; the share's voxels take that part. A frame that keeps the instance in
-    one frame instance only gives its part to voxels that had none;
+    its voxels that carry a part: new surface does not make a new part), else a new one; the
+    share's voxels take that part. A frame that keeps the instance in one frame instance only
+    gives its part to voxels that had none;
   * for every two parts of one map instance that a frame sees (each on ``min_voxels`` voxels,
     each mostly in one frame instance) it counts whether one frame instance held both (together)
     or two did (apart);

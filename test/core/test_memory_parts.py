@@ -144,7 +144,8 @@ def test_splitting_and_merging_back_again_and_again_keeps_the_counts_bounded():
     for _ in range(80):  # each merge back and split again used to double the frame counts
         memory.merge(1, piece)
         assert memory.alive_ids().tolist() == [1]
-        assert inst["obs_count"][0] <= 5 and inst["seen_frames"][0] <= 5 and inst["given_frames"][0] <= inst["seen_frames"][0]
+        assert inst["obs_count"][0] <= 5 and inst["seen_frames"][0] <= 5
+        assert inst["given_frames"][0] <= inst["seen_frames"][0]
         np.testing.assert_allclose(inst["feat_weight"][0], weight)
         piece = memory._split_off(1, np.flatnonzero(np.floor(memory._voxels.table["xyz"][:, 0] / 0.1) >= 10))
         assert memory.alive_ids().tolist() == [1, piece]
