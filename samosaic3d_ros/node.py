@@ -258,7 +258,7 @@ class MapNodeMixin:
             # submitted under the lock, so a reset's "cleared" can never be overtaken by an older map
             self._publisher.submit(PublishJob(
                 header, instances, self._due("instances", self.params.instances_rate), scene_map,
-                frame=(result, color.header, frame.rgb),
+                frame=(result, color.header, frame.rgb), map_frames=self._frame_index + 1,
             ))
         self._last_stamp_ns = stamp_ns
         self._frame_index += 1
@@ -284,7 +284,7 @@ class MapNodeMixin:
             self.outputs.publish_instances(job.instances, job.header)
         if job.scene_map is not None:
             self.outputs.publish_map(job.scene_map, job.header)
-            self._record_memory(job.instances, len(job.scene_map))
+            self._record_memory(job.instances, len(job.scene_map), job.map_frames)
         self.stats.on_stage("publish", time.perf_counter() - started)
 
     def _on_publish_error(self, exc: BaseException) -> None:
@@ -325,11 +325,13 @@ class MapNodeMixin:
         self._last_publish[key] = now
         return True
 
-    def _record_memory(self, instances, map_points: int) -> None:
+    def _record_memory(self, instances, map_points: int, frames: int) -> None:
+        """Memory sizes for the diagnostics; ``frames``: the frames the map of ``map_points`` holds (the
+        publisher thread runs behind the worker, whose frame count may already be ahead)."""
         tier = instances.tier if instances.tier is not None else np.zeros(len(instances), np.int8)
         self.stats.set_memory(
             instances=len(instances), short_term=int((tier == 0).sum()), long_term=int((tier == 1).sum()),
-            map_points=map_points, frames=self._frame_index,
+            map_points=map_points, frames=frames,
         )
 
     def _warn(self, reason: str, message: str, error: bool = False) -> None:
@@ -352,7 +354,7 @@ class MapNodeMixin:
         with self._segmenter_lock:
             self.segmenter.reset()
             self._publisher.submit(PublishJob(self._now_header(), cleared=True))
-        self._record_memory(Instances.empty(), 0)
+        self._record_memory(Instances.empty(), 0, self._frame_index)
 
     def _on_reset(self, request, response):
         self._reset_map()

@@ -25,6 +25,7 @@ class PublishJob:
     instances: Any = None  # Instances: scores of the frame cloud, and /instances when publish_instances
     publish_instances: bool = False
     scene_map: Any = None  # SceneMap for /instances/cloud
+    map_frames: int = 0  # frames the map snapshot holds (reported with its size in the diagnostics)
     frame: Any = None  # (StepResult, colour image header, rgb) for the frame cloud and overlay
     cleared: bool = False  # publish the "map cleared" messages (nothing else)
 
@@ -34,6 +35,7 @@ def merged(old: PublishJob, new: PublishJob) -> PublishJob:
     return replace(
         new,
         scene_map=new.scene_map if new.scene_map is not None else old.scene_map,
+        map_frames=new.map_frames if new.scene_map is not None else old.map_frames,
         publish_instances=new.publish_instances or old.publish_instances,
     )
 

@@ -22,14 +22,15 @@ def test_a_busy_publisher_coalesces_frames_and_keeps_the_map():
     try:
         queue.submit(PublishJob("h0", frame="f0"))  # in hand, blocked
         queue.flush(0.2)
-        queue.submit(PublishJob("h1", scene_map="map1", frame="f1", publish_instances=True))
-        queue.submit(PublishJob("h2", frame="f2"))  # replaces h1 but keeps its map and /instances flag
+        queue.submit(PublishJob("h1", scene_map="map1", frame="f1", publish_instances=True, map_frames=2))
+        queue.submit(PublishJob("h2", frame="f2", map_frames=3))  # replaces h1 but keeps its map and /instances flag
         gate.set()
         assert queue.flush(5.0)
     finally:
         queue.close()
     assert [job.header for job in sent] == ["h0", "h2"]
     assert sent[1].scene_map == "map1" and sent[1].publish_instances and sent[1].frame == "f2"
+    assert sent[1].map_frames == 2  # the frames of the map it keeps, not of the newer frame
     assert queue.coalesced == 1 and not errors
 
 
