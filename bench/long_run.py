@@ -13,7 +13,9 @@ Every ``--every`` frames (and at each ``--ap-at`` frame and the last) a row of `
 processed so far, map instances alive, instances with points in the map, object instances and
 objects (``instance_counts``: map instances on >= 100 scene points mostly on objects; ground-truth
 objects), label noise, and the mean step time since the previous row; at the ``--ap-at`` frames also
-AP/AP50/AP25. Ground truth is the scene points of all ``--frames`` frames, built before the run: the
+AP/AP50/AP25, and the identities the map has changed so far (``id_changes``: each time an object seen
+at the previous row is held by another map id, ``object_owners``; a split or merge that moves an
+object to a new id counts, as it would for a robot tracking that id). Ground truth is the scene points of all ``--frames`` frames, built before the run: the
 map at frame k is scored against the whole scan although it has seen only its first k frames, so
 objects not seen yet count as missed and an early AP is below the quality of what the map has seen;
 the object count is that of the whole scan throughout.
@@ -37,12 +39,13 @@ from common import MASK_SEED, ensure_scenes
 from samosaic3d_core.cli.run import compose_config
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.eval import ApResult, EvalConfig, ap_entries, build_scene_points, evaluate_scenes, score_map
+from samosaic3d_core.eval.map_quality import object_owners
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
 SCENE = {"frames": 1500, "seed": 4242, "width": 320, "height": 240}
 """The generated long scene (one scene)."""
-COLUMNS = ("frame", "instances", "map_instances", "object_instances", "objects", "label_noise", "ms_per_frame",
-           "AP", "AP50", "AP25")
+COLUMNS = ("frame", "instances", "map_instances", "object_instances", "objects", "label_noise", "id_changes",
+           "ms_per_frame", "AP", "AP50", "AP25")
 """The columns of curve.csv; the AP columns are empty where AP was not computed."""
 
 
@@ -61,20 +64,28 @@ def checkpoints(frames: int, every: int, ap_at: list[int]) -> list[int]:
     return sorted({*range(every, frames + 1, every), *ap_at, frames})
 
 
-def curve_row(frame: int, instances: int, quality: dict, ms_per_frame: float, ap: ApResult | None = None) -> dict:
+def curve_row(frame: int, instances: int, quality: dict, ms_per_frame: float, ap: ApResult | None = None,
+              id_changes: int = 0) -> dict:
     """One row of curve.csv.
 
     frame: frames processed; instances: map instances alive; quality: ``ScoredMap.quality`` (map_instances,
     label_noise, object_instances, objects); ms_per_frame: mean step time since the previous row;
-    ap: the map's AP at this frame, or None (empty AP columns).
+    ap: the map's AP at this frame, or None (empty AP columns); id_changes: owner changes so far.
     """
     entries = ap_entries(ap) if ap is not None else dict.fromkeys(("AP", "AP50", "AP25"))
-    row = {"frame": frame, "instances": instances, **quality, "ms_per_frame": round(ms_per_frame, 1), **entries}
+    row = {"frame": frame, "instances": instances, **quality, "id_changes": id_changes,
+           "ms_per_frame": round(ms_per_frame, 1), **entries}
     return {name: row[name] for name in COLUMNS}
 
 
-def summarize(rows: list[dict]) -> dict:
-    """The counts of the last row, their ratios to the objects, and the AP of every row that has one."""
+def owner_changes(before: dict[int, int], after: dict[int, int]) -> list[int]:
+    """The objects held by one map id in ``before`` and by another in ``after`` (``object_owners``)."""
+    return sorted(gt for gt, owner in after.items() if before.get(gt, owner) != owner)
+
+
+def summarize(rows: list[dict], renamed: int | None = None) -> dict:
+    """The counts of the last row, their ratios to the objects, and the AP of every row that has one;
+    ``renamed``: objects whose id changed at least once."""
     last = rows[-1]
     objects = last["objects"]
 
@@ -85,6 +96,7 @@ def summarize(rows: list[dict]) -> dict:
         "frames": last["frame"], "instances": last["instances"], "object_instances": last["object_instances"],
         "objects": objects, "instances_per_object": per_object(last["instances"]),
         "ratio": per_object(last["object_instances"]), "label_noise": last["label_noise"],
+        "id_changes": last["id_changes"], "objects_renamed": renamed,
         "AP": {str(row["frame"]): {k: row[k] for k in ("AP", "AP50", "AP25")} for row in rows if row["AP"] is not None},
     }
 
@@ -92,10 +104,12 @@ def summarize(rows: list[dict]) -> dict:
 def markdown(summary: dict, title: str) -> str:
     """A short markdown summary: the final counts, then the AP at each frame that has one."""
     lines = [title, "",
-             "| frames | instances | object instances | objects | object instances / objects | label noise |",
-             "|---:|---:|---:|---:|---:|---:|",
+             "| frames | instances | object instances | objects | object instances / objects | label noise "
+             "| id changes (objects) |",
+             "|---:|---:|---:|---:|---:|---:|---:|",
              f"| {summary['frames']} | {summary['instances']} | {summary['object_instances']} | {summary['objects']} | "
-             f"{summary['ratio']} | {summary['label_noise']:.4f} |"]
+             f"{summary['ratio']} | {summary['label_noise']:.4f} | {summary['id_changes']} "
+             f"({summary['objects_renamed']}) |"]
     if summary["AP"]:
         lines += ["", "| frame | AP | AP50 | AP25 |", "|---:|---:|---:|---:|"]
         lines += [f"| {frame} | " + " | ".join(_percent(ap[k]) for k in ("AP", "AP50", "AP25")) + " |"
@@ -130,8 +144,10 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def long_run(scene_dir: Path, config: SegmenterConfig, frames: int, stops: list[int], ap_at: set[int]) -> list[dict]:
-    """Segment the first ``frames`` frames of ``scene_dir``; a curve row at each frame count in ``stops``."""
+def long_run(scene_dir: Path, config: SegmenterConfig, frames: int, stops: list[int],
+             ap_at: set[int]) -> tuple[list[dict], int]:
+    """Segment the first ``frames`` frames of ``scene_dir``; a curve row at each frame count in ``stops``,
+    and the number of objects whose id changed at least once."""
     reader = SceneReader(scene_dir)
     if len(reader) < frames:
         raise ValueError(f"{scene_dir} has {len(reader)} frames, fewer than --frames {frames}")
@@ -140,6 +156,7 @@ def long_run(scene_dir: Path, config: SegmenterConfig, frames: int, stops: list[
     seg = OnlineSegmenter.from_config(config)
     voxel_size = config.memory.map_voxel_size
     rows, seconds, previous = [], 0.0, 0
+    owners, changes, renamed = {}, 0, set()
     for i in range(frames):
         started = time.perf_counter()
         seg.step(reader[i])
@@ -148,11 +165,15 @@ def long_run(scene_dir: Path, config: SegmenterConfig, frames: int, stops: list[
             continue
         scored = score_map(points, seg.map(), eval_config, reader.name)
         ap = evaluate_scenes([scored.eval_input], eval_config.min_region_size) if i + 1 in ap_at else None
+        now = object_owners(scored.pred_ids, scored.gt_ids, eval_config.min_region_size)
+        changed = owner_changes(owners, now)
+        changes, owners = changes + len(changed), {**owners, **now}
+        renamed.update(changed)
         rows.append(curve_row(i + 1, len(seg.instances()), scored.quality(voxel_size),
-                              1000 * seconds / (i + 1 - previous), ap))
+                              1000 * seconds / (i + 1 - previous), ap, changes))
         print(", ".join(f"{k} {v}" for k, v in rows[-1].items() if v is not None), file=sys.stderr, flush=True)
         seconds, previous = 0.0, i + 1
-    return rows
+    return rows, len(renamed)
 
 
 def main(argv=None) -> int:
@@ -174,14 +195,14 @@ def main(argv=None) -> int:
         raise SystemExit(f"long_run: {exc}") from exc
     data = ensure_scenes(args.data, 1, SCENE["frames"], SCENE["seed"], SCENE["width"], SCENE["height"])
     scene_dir = Path(list_scenes(data)[0])
-    rows = long_run(scene_dir, config, args.frames, stops, set(args.ap_at))
+    rows, renamed = long_run(scene_dir, config, args.frames, stops, set(args.ap_at))
 
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "curve.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    summary = {"scene": scene_dir.name, "config": config.to_dict(), **summarize(rows)}
+    summary = {"scene": scene_dir.name, "config": config.to_dict(), **summarize(rows, renamed)}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     title = (f"Long run, {scene_dir.name} x {args.frames} frames, {config.pipeline} pipeline, "
              f"{config.masks.source} masks, {os.cpu_count()} CPU cores")

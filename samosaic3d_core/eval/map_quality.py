@@ -5,6 +5,7 @@
                        ones and objects beside unlabelled structure count even when labelled right)
     instance_counts    map instances that stand for objects (>= min_points scene points, mostly on
                        labelled ground truth) against the ground-truth objects
+    object_owners      the map id that holds each object (an id that changes is an identity a robot loses)
     map_quality        both, as the entries of a metrics.json (``run``, ``demo``, ``eval-bag``)
     score_map          a map transferred onto a scene's points: what AP scores, and its map quality
 """
@@ -80,6 +81,29 @@ def instance_counts(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 
     big = (pred_size >= min_points) & (2 * on_object > pred_size)
     _, gt_size = np.unique(gt_ids[gt_ids > 0], return_counts=True)
     return InstanceCounts(map_instances=int(big.sum()), objects=int((gt_size >= min_points).sum()))
+
+
+def object_owners(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 100) -> dict[int, int]:
+    """The map id that holds each object: {ground-truth id: the predicted id on most of its points}.
+
+    Only objects with at least ``min_points`` scene points labelled by the map (pred id > 0) have an
+    owner, so an object the map has not seen yet, or holds only a sliver of, has none.
+
+    Args:
+        pred_ids: (N,) int predicted id per scene point, 0 = none; gt_ids: (N,) int, 0 = unlabelled.
+    """
+    pred_ids = np.asarray(pred_ids, np.int64)
+    gt_ids = np.asarray(gt_ids, np.int64)
+    if pred_ids.shape != gt_ids.shape:
+        raise ValueError(f"pred_ids {pred_ids.shape} and gt_ids {gt_ids.shape} must have the same shape")
+    held = (gt_ids > 0) & (pred_ids > 0)
+    pairs, counts = np.unique(np.stack([gt_ids[held], pred_ids[held]], axis=1), axis=0, return_counts=True)
+    owners = {}
+    for gt in np.unique(pairs[:, 0]):
+        mine = pairs[:, 0] == gt
+        if counts[mine].sum() >= min_points:
+            owners[int(gt)] = int(pairs[mine, 1][counts[mine].argmax()])
+    return owners
 
 
 def map_quality(scene_map: SceneMap, pred_ids: np.ndarray | None, gt_ids: np.ndarray | None, voxel_size: float,

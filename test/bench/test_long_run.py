@@ -28,17 +28,25 @@ def test_checkpoints_are_every_nth_frame_the_ap_frames_and_the_last():
 
 def test_curve_rows_and_summary():
     rows = [long_run.curve_row(20, 14, QUALITY, 81.234),
-            long_run.curve_row(40, 12, {**QUALITY, "object_instances": 7}, 90.0, ap(0.4))]
+            long_run.curve_row(40, 12, {**QUALITY, "object_instances": 7}, 90.0, ap(0.4), id_changes=3)]
     assert list(rows[0]) == list(long_run.COLUMNS)
-    assert rows[0] == {"frame": 20, "instances": 14, **QUALITY, "ms_per_frame": 81.2, "AP": None, "AP50": None,
-                       "AP25": None}
+    assert rows[0] == {"frame": 20, "instances": 14, **QUALITY, "id_changes": 0, "ms_per_frame": 81.2, "AP": None,
+                       "AP50": None, "AP25": None}
     assert rows[1]["AP"] == 0.4 and rows[1]["AP25"] == 0.6
-    summary = long_run.summarize(rows)
+    summary = long_run.summarize(rows, renamed=2)
     assert summary["frames"] == 40 and summary["instances"] == 12 and summary["object_instances"] == 7
     assert summary["ratio"] == round(7 / 6, 3) and summary["instances_per_object"] == 2.0
     assert summary["AP"] == {"40": {"AP": 0.4, "AP50": 0.5, "AP25": 0.6}}
+    assert summary["id_changes"] == 3 and summary["objects_renamed"] == 2
     text = long_run.markdown(summary, "title")
-    assert "| 40 | 12 | 7 | 6 | 1.167 | 0.0500 |" in text and "| 40 | 40.0 | 50.0 | 60.0 |" in text
+    assert "| 40 | 12 | 7 | 6 | 1.167 | 0.0500 | 3 (2) |" in text and "| 40 | 40.0 | 50.0 | 60.0 |" in text
+
+
+def test_an_owner_change_is_an_object_seen_before_now_held_by_another_id():
+    # object 1 keeps id 4; object 2 moves from id 9 to id 4 (merged); object 3 is new; object 5 is not
+    # held now (it keeps its last owner for the next row)
+    assert long_run.owner_changes({1: 4, 2: 9, 5: 6}, {1: 4, 2: 4, 3: 8}) == [2]
+    assert long_run.owner_changes({}, {1: 4}) == []
 
 
 def test_a_short_run_writes_curve_summary_and_plot(tmp_path, capsys):
@@ -54,8 +62,10 @@ def test_a_short_run_writes_curve_summary_and_plot(tmp_path, capsys):
     assert [int(row["frame"]) for row in rows] == [4, 8, 10]
     assert rows[0]["AP"] == "" and 0 <= float(rows[-1]["AP25"]) <= 1
     assert all(0 <= float(row["label_noise"]) <= 1 and int(row["objects"]) >= 5 for row in rows)
+    assert [int(row["id_changes"]) for row in rows] == sorted(int(row["id_changes"]) for row in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["pipeline"] == "baseline" and summary["config"]["masks"]["sim"]["seed"] == 12345
     assert summary["objects"] == int(rows[-1]["objects"]) and list(summary["AP"]) == ["10"]
+    assert 0 <= summary["objects_renamed"] <= summary["id_changes"] == int(rows[-1]["id_changes"])
     assert (out / "instances_over_frames.png").read_bytes()[:4] == b"\x89PNG"
     assert "| frame | AP | AP50 | AP25 |" in capsys.readouterr().out

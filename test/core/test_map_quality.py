@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from samosaic3d_core.eval import EvalConfig, ScenePoints, ap_entries, evaluate_scenes
-from samosaic3d_core.eval.map_quality import InstanceCounts, instance_counts, label_noise, map_quality, score_map
+from samosaic3d_core.eval.map_quality import (InstanceCounts, instance_counts, label_noise, map_quality, object_owners,
+                                               score_map)
 from samosaic3d_core.types import SceneMap
 
 VOXEL = 0.02
@@ -55,6 +56,18 @@ def test_instance_counts_skip_small_and_structure_instances():
     assert InstanceCounts(3, 0).ratio == float("inf")
     with pytest.raises(ValueError, match="same shape"):
         instance_counts(pred, gt[:3])
+
+
+def test_an_object_is_owned_by_the_id_on_most_of_its_labelled_points():
+    pred = np.array([4, 4, 9, 0, 0, 0, 9, 9, 7, 0])
+    gt = np.array([1, 1, 1, 1, 1, 1, 2, 2, 3, 0])
+    # object 1: ids 4, 4, 9 on its labelled points (three unlabelled do not count); object 2: id 9 on
+    # both points; object 3: one labelled point, below min_points; unlabelled ground truth owns nothing
+    assert object_owners(pred, gt, min_points=2) == {1: 4, 2: 9}
+    assert object_owners(pred, gt, min_points=3) == {1: 4}
+    assert object_owners(np.zeros(3, np.int64), np.ones(3, np.int64), min_points=1) == {}
+    with pytest.raises(ValueError, match="same shape"):
+        object_owners(pred, gt[:3])
 
 
 def patch_map(ids: np.ndarray) -> SceneMap:
