@@ -31,7 +31,7 @@ from samosaic3d_core.baseline import AssociationConfig, DescriptorConfig
 from samosaic3d_core.i2s_association import LearnedAssociationConfig
 from samosaic3d_core.io.atomic import atomic_path
 from samosaic3d_core.io.npz import load_npz
-from samosaic3d_core.lift import LiftConfig, filtered_depth, lift_frame
+from samosaic3d_core.lift import LiftConfig, filtered_depth, lift_config_for_masks, lift_frame
 from samosaic3d_core.masks.config import MaskConfig
 from samosaic3d_core.memory import FrameObservation, MemoryConfig, SceneMemory, memory_config_for_masks
 from samosaic3d_core.model.frame_model import F2IFrameConfig
@@ -149,7 +149,7 @@ class OnlineSegmenter:
         self.mask_source = mask_source
         self.frame_model = frame_model
         self.associator = associator
-        self.lift_config = self.config.lift
+        self.lift_config = lift_config_for_masks(self.config.lift, self.config.masks.source)
         self.memory = SceneMemory(memory_config_for_masks(self.config.memory, self.config.masks.source))
         self.refiner = PoseRefiner(self.config.refine)
         self.anchor = None if self.config.refine.anchor == "first" else TrackerAnchor()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from samosaic3d_core.lift import LiftConfig, lift_frame
+from samosaic3d_core.lift import LiftConfig, lift_config_for_masks, lift_frame
 from samosaic3d_core.types import CameraIntrinsics, Frame, MaskResult
 
 
@@ -33,6 +33,32 @@ def test_lift_assigns_points_and_drops_small_fragments():
     np.testing.assert_allclose(frags.box_min[1], [0.0, -0.6, 2.0], atol=1e-6)
     np.testing.assert_allclose(frags.box_max[1], [0.6, 0.4, 2.0], atol=1e-6)
     np.testing.assert_array_equal(points.rgb[points.fragment == 1], 200)
+
+
+def test_oversegment_pieces_have_their_own_smallest_fragment():
+    frame, masks = _frame()
+    config = LiftConfig(voxel_size=0.0, point_budget=0, min_fragment_points=2, oversegment_min_fragment_points=3)
+    assert lift_config_for_masks(config, "sim") is config and lift_config_for_masks(config, "fastsam") is config
+    pieces = lift_config_for_masks(config, "oversegment")
+    assert pieces.min_fragment_points == 3 and config.min_fragment_points == 2
+    # mask 2 has 2 points: a fragment of SAM-like masks, dropped among oversegment pieces
+    assert lift_frame(frame, masks, config)[1].mask_index.tolist() == [0, 1, 2]
+    assert lift_frame(frame, masks, pieces)[1].mask_index.tolist() == [0, 1]
+    same = LiftConfig(min_fragment_points=2, oversegment_min_fragment_points=None)
+    assert lift_config_for_masks(same, "oversegment").min_fragment_points == 2
+    with pytest.raises(ValueError, match="oversegment_min_fragment_points must be >= 0"):
+        LiftConfig(oversegment_min_fragment_points=-1)
+
+
+def test_the_segmenter_lifts_with_the_smallest_fragment_of_its_mask_source():
+    from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+
+    def smallest(source):
+        config = SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": source,
+                                            "lift.min_fragment_points": 7, "lift.oversegment_min_fragment_points": 15})
+        return OnlineSegmenter.from_config(config).lift_config.min_fragment_points
+
+    assert smallest("sim") == 7 and smallest("oversegment") == 15
 
 
 def test_lift_budget_and_determinism():
