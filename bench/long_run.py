@@ -12,16 +12,17 @@ it as they do for ``samosaic3d run``.
 Every ``--every`` frames (and at each ``--ap-at`` frame and the last) a row of ``curve.csv``: frames
 processed so far, map instances alive, instances with points in the map, object instances and
 objects (``instance_counts``: map instances on >= 100 scene points mostly on objects; ground-truth
-objects), label noise, and the mean step time since the previous row; at the ``--ap-at`` frames also
-AP/AP50/AP25, and the identities the map has changed so far (``id_changes``: each time an object seen
-at the previous row is held by another map id, ``object_owners``; a split or merge that moves an
-object to a new id counts, as it would for a robot tracking that id). Ground truth is the scene points of all ``--frames`` frames, built before the run: the
-map at frame k is scored against the whole scan although it has seen only its first k frames, so
-objects not seen yet count as missed and an early AP is below the quality of what the map has seen;
-the object count is that of the whole scan throughout.
+objects), label noise, the identities the map has changed so far (``id_changes``: each time an
+object is held by another map id than at the last row that had an owner for it, ``object_owners``;
+a split or merge that moves an object to a new id counts, as it would for a robot tracking that
+id), and the mean step time since the previous row; at the ``--ap-at`` frames also AP/AP50/AP25.
+Ground truth is the scene points of all ``--frames`` frames, built before the run: the map at frame k
+is scored against the whole scan although it has seen only its first k frames, so objects not seen
+yet count as missed and an early AP is below the quality of what the map has seen; the object count
+is that of the whole scan throughout.
 
 Writes ``OUT/curve.csv``, ``OUT/summary.json`` (the last row's counts, their ratio to the objects, the
-AP at each ``--ap-at`` frame) and ``OUT/instances_over_frames.png``; prints a markdown summary.
+id changes and the objects renamed at least once, the AP at each ``--ap-at`` frame) and ``OUT/instances_over_frames.png``; prints a markdown summary.
 """
 
 from __future__ import annotations
