@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", required=True, help="F2I or F2I + I2S weights")
     parser.add_argument("--merging", default="auto", help="SegmenterConfig.merging")
     parser.add_argument("--param", required=True, help="a SegmenterConfig setting by dotted name, e.g. frame_model.group_threshold")
-    parser.add_argument("--values", required=True, nargs="+", type=float)
+    parser.add_argument("--values", required=True, nargs="+",
+                        help="values of --param, read as YAML scalars (0.5, 10, true, voxel)")
     parser.add_argument("--data", type=Path, default=Path("data/synth/val"))
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--frames", type=int, default=60)
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/bench/sweep"))
     args = parser.parse_args(argv)
     fixed = parse_overrides(args.set)
+    values = [parse_overrides([f"{args.param}={text}"], "--values")[args.param] for text in args.values]
     if args.param not in {f.name for f in leaf_fields(SegmenterConfig)}:
         raise SystemExit(f"--param {args.param!r} is not a SegmenterConfig setting (e.g. frame_model.group_threshold)")
     if args.repeats < 1:
@@ -68,17 +70,17 @@ def main(argv=None) -> int:
     data = ensure_scenes(args.data, args.scenes, args.frames, args.seed, 320, 240, style)
     lines = []
     runs_per_value = args.repeats * len(args.mask_seeds)
-    for value in args.values:
+    for value in values:
         runs = []
         for mask_seed in args.mask_seeds:
             for repeat in range(args.repeats):
                 config = SegmenterConfig.from_flat({
                     **fixed, "pipeline": "learned", "masks.source": "sim", "masks.sim.seed": mask_seed,
                     "checkpoint": args.checkpoint, "merging": args.merging, "lift.seed": repeat, args.param: value})
-                name = (f"{args.param}={value:g}" + (f" mask seed {mask_seed}" if len(args.mask_seeds) > 1 else "")
+                name = (f"{args.param}={label(value)}" + (f" mask seed {mask_seed}" if len(args.mask_seeds) > 1 else "")
                         + (f" lift seed {repeat}" if args.repeats > 1 else ""))
                 runs.append(run_variant(name, config, data, args.out / args.param, score_on=args.score_on))
-        lines.append(runs[0].markdown() if runs_per_value == 1 else repeated_row(f"{args.param}={value:g}", runs))
+        lines.append(runs[0].markdown() if runs_per_value == 1 else repeated_row(f"{args.param}={label(value)}", runs))
     seeds = ", ".join(map(str, args.mask_seeds))
     title = (f"{args.param} sweep, merging {args.merging}, {args.scenes} validation scenes x {args.frames} frames "
              f"({made_with(args.seed, style)}), sim masks "
@@ -90,6 +92,11 @@ def main(argv=None) -> int:
     print(text)
     (args.out / f"{args.param}.md").write_text(text + "\n")
     return 0
+
+
+def label(value) -> str:
+    """A swept value as a row names it: numbers in their shortest form (0.03, 10), others as written."""
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def repeated_row(name: str, runs: list) -> str:

@@ -60,3 +60,16 @@ def test_fixed_settings_hold_under_every_value(monkeypatch, tmp_path):
                        "--out", str(tmp_path)]) == 0
     assert seen == [(0.02, 0.06, 0.04), (0.03, 0.06, 0.04)]
     assert "memory.structure.behind=0.06, lift.max_depth_noise=0.04" in (tmp_path / "memory.structure.band.md").read_text()
+
+
+def test_integer_and_word_settings_are_swept_with_their_own_type(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(sweep, "run_variant", lambda name, config, data, out, score_on=None: seen.append(
+        (name, config.lift.min_fragment_points, config.lift.budget_sampling)) or Row(name, 0.1, 0.5, 0.6, 2.0, 60))
+    monkeypatch.setattr(sweep, "ensure_scenes", lambda *args: tmp_path)
+    assert sweep.main(["--checkpoint", "w.safetensors", "--param", "lift.min_fragment_points", "--values", "20", "10",
+                       "--out", str(tmp_path)]) == 0
+    assert seen == [("lift.min_fragment_points=20", 20, "voxel"), ("lift.min_fragment_points=10", 10, "voxel")]
+    assert sweep.main(["--checkpoint", "w.safetensors", "--param", "lift.budget_sampling", "--values", "random",
+                       "--out", str(tmp_path)]) == 0
+    assert seen[-1] == ("lift.budget_sampling=random", 10, "random")
