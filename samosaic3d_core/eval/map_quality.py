@@ -66,16 +66,22 @@ class InstanceCounts:
         return self.map_instances / self.objects if self.objects else float("inf")
 
 
+def _point_ids(pred_ids: np.ndarray, gt_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and ground-truth ids per scene point as int64, checked to have the same shape."""
+    pred_ids = np.asarray(pred_ids, np.int64)
+    gt_ids = np.asarray(gt_ids, np.int64)
+    if pred_ids.shape != gt_ids.shape:
+        raise ValueError(f"pred_ids {pred_ids.shape} and gt_ids {gt_ids.shape} must have the same shape")
+    return pred_ids, gt_ids
+
+
 def instance_counts(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 100) -> InstanceCounts:
     """Count object instances of a map transferred onto scene points (``transfer_instances``).
 
     Args:
         pred_ids: (N,) int predicted id per scene point, 0 = none; gt_ids: (N,) int, 0 = unlabelled.
     """
-    pred_ids = np.asarray(pred_ids, np.int64)
-    gt_ids = np.asarray(gt_ids, np.int64)
-    if pred_ids.shape != gt_ids.shape:
-        raise ValueError(f"pred_ids {pred_ids.shape} and gt_ids {gt_ids.shape} must have the same shape")
+    pred_ids, gt_ids = _point_ids(pred_ids, gt_ids)
     pred, pred_size = np.unique(pred_ids[pred_ids > 0], return_counts=True)
     on_object = np.array([np.count_nonzero(gt_ids[pred_ids == p] > 0) for p in pred], np.int64)
     big = (pred_size >= min_points) & (2 * on_object > pred_size)
@@ -92,10 +98,7 @@ def object_owners(pred_ids: np.ndarray, gt_ids: np.ndarray, min_points: int = 10
     Args:
         pred_ids: (N,) int predicted id per scene point, 0 = none; gt_ids: (N,) int, 0 = unlabelled.
     """
-    pred_ids = np.asarray(pred_ids, np.int64)
-    gt_ids = np.asarray(gt_ids, np.int64)
-    if pred_ids.shape != gt_ids.shape:
-        raise ValueError(f"pred_ids {pred_ids.shape} and gt_ids {gt_ids.shape} must have the same shape")
+    pred_ids, gt_ids = _point_ids(pred_ids, gt_ids)
     held = (gt_ids > 0) & (pred_ids > 0)
     pairs, counts = np.unique(np.stack([gt_ids[held], pred_ids[held]], axis=1), axis=0, return_counts=True)
     owners = {}
