@@ -22,7 +22,8 @@ yet count as missed and an early AP is below the quality of what the map has see
 is that of the whole scan throughout.
 
 Writes ``OUT/curve.csv``, ``OUT/summary.json`` (the last row's counts, their ratio to the objects, the
-id changes and the objects renamed at least once, the AP at each ``--ap-at`` frame) and ``OUT/instances_over_frames.png``; prints a markdown summary.
+id changes and the objects renamed at least once, the AP at each ``--ap-at`` frame) and
+``OUT/instances_over_frames.png``; prints a markdown summary.
 """
 
 from __future__ import annotations
