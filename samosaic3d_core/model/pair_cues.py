@@ -134,13 +134,15 @@ def _closest(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 
 def _sample_contacts(
     s_xyz: Tensor, s_uv: Tensor, s_rgb: Tensor, frag: Tensor, s_count: Tensor, config: PairCueConfig,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """What the samples of every two fragments show of each other, from their sample distances.
 
     Returns (M, M) closest 3D distance and closest image distance (inf where it exceeds the clip
     of the cue: only pairs whose sample boxes lie closer than the clip are measured), (M, M)
-    number of i's samples within ``contact_radius`` of j's, and (M, M, 6) their summed colour and
-    position. The diagonal is a fragment with itself (distance 0, every sample touching).
+    number of i's samples within ``contact_radius`` of j's, (M, M, 3) their summed colour and
+    (M, M, 3) their summed position. The diagonal is a fragment with itself (distance 0, every
+    sample touching). Colour and position are summed apart: a sum over both in one tensor rounds
+    the colour differently in the last bit, and the pair head's fit turns that into another head.
     """
     m, device = len(s_count), s_xyz.device
     block, real = _padded(torch.cat([s_xyz, s_uv, s_rgb], 1), frag, s_count)  # (M, S, 8)
@@ -161,20 +163,24 @@ def _sample_contacts(
     distance.diagonal().copy_(own)
     pixel_distance = distance.clone()
     touching = torch.diag(s_count.to(s_xyz.dtype))
-    sampled = torch.cat([rgb, xyz], -1)  # (M, S, 6); zero on padding
-    touch_sum = torch.zeros(m, m, 6, dtype=rgb.dtype, device=device)
-    touch_sum[torch.arange(m, device=device), torch.arange(m, device=device)] = sampled.sum(1)
+    own_pairs = torch.arange(m, device=device)
+    touch_rgb = torch.zeros(m, m, 3, dtype=rgb.dtype, device=device)  # rgb, xyz: zero on padding
+    touch_rgb[own_pairs, own_pairs] = rgb.sum(1)
+    touch_xyz = torch.zeros(m, m, 3, dtype=xyz.dtype, device=device)
+    touch_xyz[own_pairs, own_pairs] = xyz.sum(1)
     if len(i) == 0:
-        return distance, pixel_distance, touching, touch_sum
+        return distance, pixel_distance, touching, touch_rgb, touch_xyz
     to_j, to_i = _closest(xyz_hi[i], xyz_lo[j])  # (K, S): i's samples to j, j's samples to i
     distance[i, j] = distance[j, i] = to_j.amin(1).sqrt()
     pixel_distance[i, j] = pixel_distance[j, i] = _closest(uv_hi[i], uv_lo[j])[0].amin(1).sqrt()
     radius2 = config.contact_radius ** 2
     near_i, near_j = to_j < radius2, to_i < radius2  # padding lies 10 km away: never near
     touching[i, j], touching[j, i] = near_i.sum(1).to(s_xyz.dtype), near_j.sum(1).to(s_xyz.dtype)
-    touch_sum[i, j] = (near_i[..., None] * sampled[i]).sum(1)
-    touch_sum[j, i] = (near_j[..., None] * sampled[j]).sum(1)
-    return distance, pixel_distance, touching, touch_sum
+    touch_rgb[i, j] = (near_i[..., None] * rgb[i]).sum(1)
+    touch_rgb[j, i] = (near_j[..., None] * rgb[j]).sum(1)
+    touch_xyz[i, j] = (near_i[..., None] * xyz[i]).sum(1)
+    touch_xyz[j, i] = (near_j[..., None] * xyz[j]).sum(1)
+    return distance, pixel_distance, touching, touch_rgb, touch_xyz
 
 
 def pair_cues(
@@ -203,14 +209,14 @@ def pair_cues(
     sample = _spread_sample(fragment, m, config.sample_points)  # grouped by fragment
     frag, s_xyz, s_rgb, s_uv = fragment[sample], xyz[sample], rgb[sample], uv[sample]
     s_count = torch.bincount(frag, minlength=m)
-    distance, pixel_distance, touching, touch_sum = _sample_contacts(
+    distance, pixel_distance, touching, touch_rgb, touch_xyz = _sample_contacts(
         s_xyz, s_uv, s_rgb, frag, s_count, config)
     s_count = s_count.float()
     contact_of = touching / s_count.clamp(min=1)[:, None]  # fraction of i's samples touching j
     contact = torch.where(count[:, None] < count[None, :], contact_of,
                           torch.where(count[:, None] > count[None, :], contact_of.T, torch.maximum(contact_of, contact_of.T)))
-    local = touch_sum / touching.clamp(min=1)[:, :, None]  # (M, M, 6) mean colour, position where i touches j
-    local_rgb = local[..., :3]
+    per_touch = touching.clamp(min=1)[:, :, None]
+    local_rgb = touch_rgb / per_touch  # (M, M, 3) mean colour where i touches j
     both_touch = (touching > 0) & (touching.T > 0)
     mean_gap = (mean_rgb[:, None] - mean_rgb[None]).abs().sum(-1)
     contact_color = torch.where(both_touch, (local_rgb - local_rgb.transpose(0, 1)).abs().sum(-1), mean_gap)
@@ -237,7 +243,7 @@ def pair_cues(
         contact_color,
     ]
     if config.convexity:
-        cues += _convexity_cues(normal, centroid, local[..., 3:], both_touch, viewpoint)
+        cues += _convexity_cues(normal, centroid, touch_xyz / per_touch, both_touch, viewpoint)
     return torch.stack(cues, dim=-1)
 
 
