@@ -148,12 +148,16 @@ def merge_problem(obs, short, frame_gt: np.ndarray, memory_gt: np.ndarray) -> Me
 
 
 class TeacherForcedReplay:
-    """Replays one scene through lifting, the frame model and a ``SceneMemory`` associated by ground truth."""
+    """Replays one scene through lifting, the frame model and a ``SceneMemory`` associated by ground truth
+    (the memory does not consolidate: the teacher alone decides which map instance is which object)."""
 
     def __init__(self, frame_model: FrameModel, lift_config: LiftConfig, memory_config: MemoryConfig,
                  join_background: float = 0.5):
         self.frame_model, self.lift_config, self.join_background = frame_model, lift_config, join_background
-        self.memory = SceneMemory(memory_config)
+        # the teacher makes every association: a memory that revises itself (consolidation merges,
+        # splits and prunes map instances) would hold ids the teacher never matched to an object
+        self.memory = SceneMemory(dataclasses.replace(
+            memory_config, consolidation=dataclasses.replace(memory_config.consolidation, every=0)))
         self.gt_of_map: dict[int, int] = {}  # map id -> ground-truth id (0 = no object)
         self.map_of_gt: dict[int, int] = {}  # ground-truth id -> its map instance
 

@@ -1,6 +1,7 @@
 """Temporal (I2S) stage: teacher-forced replay, combined checkpoints, a smoke run."""
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -80,6 +81,22 @@ def test_teacher_forced_replay_poses_the_run_time_problem_and_follows_ground_tru
     replay.frame_model = _column_model([0, 1, 3, 6, 8])
     problem = replay.step(_columns_frame(2), ONE_MASK)
     assert problem.target[:, 0].tolist() == [1, 1, 0, 0] and replay.memory.num_ids == 3
+
+
+def test_teacher_forced_replay_keeps_the_teachers_ids_when_the_memory_would_split_them():
+    """Object 7, seen whole once, then comes in two pieces in every frame, which the teacher sends to
+    its one map instance; a consolidating memory would split them into an id the teacher never
+    matched."""
+    splitting = MemoryConfig(short_term_size=5, map_voxel_size=0.05)
+    splitting.consolidation = dataclasses.replace(splitting.consolidation, every=1, split_min_views=1,
+                                                  split_ratio=0.5, split_min_voxels=1, min_voxels=1)
+    replay = TeacherForcedReplay(_column_model([0, 3, 6, 8]), LIFT_ALL, splitting)
+    replay.step(_columns_frame(0), ONE_MASK)  # whole: map instances 1 (object 7), 2 (object 9), 3 (wall)
+    replay.frame_model = _column_model([0, 1, 3, 6, 8])
+    for index in range(1, 6):
+        replay.step(_columns_frame(index), ONE_MASK)
+    assert set(replay.memory.alive_ids().tolist()) == set(replay.gt_of_map) == {1, 2, 3}
+    assert replay.map_of_gt == {7: 1, 9: 2}
 
 
 # ----------------------------------------------------------------- checkpoints
