@@ -87,7 +87,7 @@ def test_teacher_forced_replay_keeps_the_teachers_ids_when_the_memory_would_spli
     """Object 7, seen whole once, then comes in two pieces in every frame, which the teacher sends to
     its one map instance; a consolidating memory would split them into an id the teacher never
     matched."""
-    splitting = MemoryConfig(short_term_size=5, map_voxel_size=0.05)
+    splitting = MemoryConfig(short_term_size=5, map_voxel_size=0.05, confidence="support")
     splitting.consolidation = dataclasses.replace(splitting.consolidation, every=1, split_min_views=1,
                                                   split_ratio=0.5, split_min_voxels=1, min_voxels=1)
     replay = TeacherForcedReplay(_column_model([0, 3, 6, 8]), LIFT_ALL, splitting)
