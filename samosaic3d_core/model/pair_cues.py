@@ -134,15 +134,16 @@ def _closest(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 
 def _sample_contacts(
     s_xyz: Tensor, s_uv: Tensor, s_rgb: Tensor, frag: Tensor, s_count: Tensor, config: PairCueConfig,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
     """What the samples of every two fragments show of each other, from their sample distances.
 
     Returns (M, M) closest 3D distance and closest image distance (inf where it exceeds the clip
     of the cue: only pairs whose sample boxes lie closer than the clip are measured), (M, M)
     number of i's samples within ``contact_radius`` of j's, (M, M, 3) their summed colour and
-    (M, M, 3) their summed position. The diagonal is a fragment with itself (distance 0, every
-    sample touching). Colour and position are summed apart: a sum over both in one tensor rounds
-    the colour differently in the last bit, and the pair head's fit turns that into another head.
+    (M, M, 3) their summed position (None unless ``config.convexity``, the only cues that read it).
+    The diagonal is a fragment with itself (distance 0, every sample touching). Colour and position
+    are summed apart: a sum over both in one tensor rounds the colour differently in the last bit,
+    and the pair head's fit turns that into another head.
     """
     m, device = len(s_count), s_xyz.device
     block, real = _padded(torch.cat([s_xyz, s_uv, s_rgb], 1), frag, s_count)  # (M, S, 8)
@@ -166,8 +167,10 @@ def _sample_contacts(
     own_pairs = torch.arange(m, device=device)
     touch_rgb = torch.zeros(m, m, 3, dtype=rgb.dtype, device=device)  # rgb, xyz: zero on padding
     touch_rgb[own_pairs, own_pairs] = rgb.sum(1)
-    touch_xyz = torch.zeros(m, m, 3, dtype=xyz.dtype, device=device)
-    touch_xyz[own_pairs, own_pairs] = xyz.sum(1)
+    touch_xyz = None
+    if config.convexity:
+        touch_xyz = torch.zeros(m, m, 3, dtype=xyz.dtype, device=device)
+        touch_xyz[own_pairs, own_pairs] = xyz.sum(1)
     if len(i) == 0:
         return distance, pixel_distance, touching, touch_rgb, touch_xyz
     to_j, to_i = _closest(xyz_hi[i], xyz_lo[j])  # (K, S): i's samples to j, j's samples to i
@@ -178,8 +181,9 @@ def _sample_contacts(
     touching[i, j], touching[j, i] = near_i.sum(1).to(s_xyz.dtype), near_j.sum(1).to(s_xyz.dtype)
     touch_rgb[i, j] = (near_i[..., None] * rgb[i]).sum(1)
     touch_rgb[j, i] = (near_j[..., None] * rgb[j]).sum(1)
-    touch_xyz[i, j] = (near_i[..., None] * xyz[i]).sum(1)
-    touch_xyz[j, i] = (near_j[..., None] * xyz[j]).sum(1)
+    if touch_xyz is not None:
+        touch_xyz[i, j] = (near_i[..., None] * xyz[i]).sum(1)
+        touch_xyz[j, i] = (near_j[..., None] * xyz[j]).sum(1)
     return distance, pixel_distance, touching, touch_rgb, touch_xyz
 
 
