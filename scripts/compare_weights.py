@@ -6,7 +6,8 @@
 
 Prints one line per group of tensors (``f2i.pair``, ``f2i.backbone``, ``i2s``...): how many of its
 tensors differ and by how much at most, then ``identical`` or ``different``. Exit status 0 when
-every tensor is bit for bit the same, 1 when any differs, 2 when the files hold other tensors.
+every tensor is bit for bit the same, 1 when any differs, 2 when the files hold other tensors or
+one cannot be read.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from safetensors.torch import load_file
+from samosaic3d_core.errors import ModelFileError
+from samosaic3d_core.model.checkpoint import read_tensors
 
 
 def group_of(name: str) -> str:
@@ -48,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.first, args.second):
         if not path.is_file():
             parser.error(f"no weights file at {path}")
-    a, b = load_file(str(args.first)), load_file(str(args.second))
+    try:
+        a, b = read_tensors(args.first), read_tensors(args.second)
+    except ModelFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     only = sorted(set(a) ^ set(b))
     if only:
         print(f"the files hold other tensors: {', '.join(only[:5])}{' ...' if len(only) > 5 else ''}")

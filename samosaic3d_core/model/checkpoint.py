@@ -78,7 +78,8 @@ def _read_metadata(path: Path) -> dict[str, str]:
         raise ModelFileError(f"{path}: not a readable safetensors checkpoint ({type(exc).__name__}: {exc})") from exc
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file (CPU); ModelFileError naming the file when it is unreadable."""
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:
@@ -110,7 +111,7 @@ def load_f2i(path: str | Path, device: str | torch.device = "cpu") -> tuple[F2IM
         raise ModelFileMissing(f"F2I weights not found: {path}")
     metadata = _read_metadata(path)
     config = read_f2i_config(path)
-    tensors = _load_tensors(path)
+    tensors = read_tensors(path)
     if I2S_CONFIG_KEY in metadata:
         tensors = {k[len(F2I_PREFIX):]: v for k, v in tensors.items() if k.startswith(F2I_PREFIX)}
     model = F2IModel.from_config(config)
@@ -158,7 +159,7 @@ def load_samosaic3d(
     if i2s_config.feat_dim != f2i_config.backbone.out_channels:
         raise ModelFileError(f"{path}: the I2S merger reads {i2s_config.feat_dim}-d features but the F2I queries are "
                          f"{f2i_config.backbone.out_channels}-d; the file mixes incompatible models")
-    tensors = _load_tensors(path)
+    tensors = read_tensors(path)
     f2i, i2s = F2IModel.from_config(f2i_config), I2SMerger(i2s_config)
     for module, prefix, what in ((f2i, F2I_PREFIX, "F2I"), (i2s, I2S_PREFIX, "I2S")):
         _fill(path, module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, what)

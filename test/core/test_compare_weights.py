@@ -36,6 +36,10 @@ def test_files_with_other_tensors_or_no_file_are_refused(tmp_path, capsys):
     save_file({"f2i.pair.mlp.0.bias": torch.zeros(4)}, str(other))
     assert compare_weights.main([str(other), str(shipped)]) == 2
     assert "other tensors" in capsys.readouterr().out
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a weights file")
+    assert compare_weights.main([str(broken), str(shipped)]) == 2
+    assert "broken.safetensors: not a readable safetensors checkpoint" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         compare_weights.main([str(tmp_path / "missing.safetensors"), str(shipped)])
     assert "no weights file" in capsys.readouterr().err
