@@ -32,7 +32,7 @@ import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
@@ -49,6 +49,7 @@ from samosaic3d_core.errors import ModelFileError
 from samosaic3d_core.io.atomic import atomic_path, remove_stale_temporaries
 from samosaic3d_core.types import Instances
 from samosaic3d_ros.diagnostics import PipelineStats, diagnostic_array
+from samosaic3d_ros.executors import MultiThreadedExecutor
 from samosaic3d_ros.frame_builder import SkipFrame, build_frame
 from samosaic3d_ros.map_files import resolve_map_path
 from samosaic3d_ros.outputs import Outputs

@@ -45,7 +45,9 @@ class RosHarness:
 
     def __init__(self, domain_id: int, single_threaded: bool = False):
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
+
+        from samosaic3d_ros.executors import MultiThreadedExecutor
 
         self.domain_id = domain_id
         self.context = rclpy.Context()
