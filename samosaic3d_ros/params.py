@@ -94,9 +94,10 @@ class NodeParams:
     """seconds between /diagnostics messages"""
     executor: Literal["single_threaded", "multi_threaded"] = "single_threaded"
     """rclpy executor of the node's callbacks (the pipeline has its own threads either way).
-    single_threaded: at 30 Hz 640x480 input on a 2-core CPU it lost no frame in transport and
-    kept latency p99 within 1.8x the median, where multi_threaded spent a core waking its thread
-    pool and lost 45 of 600 frames (docs/runtime.md); services then wait for the callback in hand"""
+    single_threaded: services wait for the callback in hand. multi_threaded: services run beside the
+    input callbacks (samosaic3d_ros.executors: rclpy's own looped at a whole core with Fast DDS and
+    lost frames). At 30 Hz 640x480 on a 2-core CPU both kept latency p99 at 1.6x the median
+    processing time and lost no frame in transport (docs/runtime.md)"""
     warn_throttle: float = 5.0
     """min seconds between two warnings of the same kind"""
     # the core pipeline, declared under its own dotted names
