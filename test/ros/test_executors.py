@@ -54,6 +54,7 @@ def context():
     context.try_shutdown()
 
 
+@pytest.mark.filterwarnings("ignore:MultiThreadedExecutor is used with a single thread")
 def test_a_queued_callback_leaves_the_executor_thread_waiting_and_its_message_arrives(context):
     node = Node("queued", context=context)
     gate, busy, received = threading.Event(), threading.Event(), []
@@ -92,6 +93,7 @@ def test_a_queued_callback_leaves_the_executor_thread_waiting_and_its_message_ar
     assert [m.data for m in received] == ["queued"]
 
 
+@pytest.mark.filterwarnings("ignore:Deprecated in favor of:DeprecationWarning")  # rclpy's default QoS warning
 def test_qos_events_still_reach_their_callbacks(context):
     node = Node("events", context=context)
     incompatible = []
