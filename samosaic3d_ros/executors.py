@@ -16,7 +16,11 @@ in the wait as it should. Every other rule of rclpy's executor is unchanged.
 
 from __future__ import annotations
 
+import weakref
+
+from rclpy.event_handler import EventHandler
 from rclpy.executors import MultiThreadedExecutor as _RclpyMultiThreadedExecutor
+from rclpy.subscription import Subscription
 
 
 class MultiThreadedExecutor(_RclpyMultiThreadedExecutor):
@@ -25,19 +29,19 @@ class MultiThreadedExecutor(_RclpyMultiThreadedExecutor):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._event_owner: dict = {}  # id(event handler) -> its subscription
-        self._owners_of: tuple = ()  # the subscriptions that map was built from (they keep the ids valid)
+        # event handler -> weak reference to its subscription; entries go with their handlers
+        self._event_owner: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def can_execute(self, entity) -> bool:
+        # every turn asks about each node's subscriptions before its waitables, so a handler's owner
+        # is known by the time the handler is asked about
+        if isinstance(entity, Subscription):
+            for handler in getattr(entity, "event_handlers", ()):
+                self._event_owner[handler] = weakref.ref(entity)
         if not super().can_execute(entity):
             return False
-        owner = self._owner_of(entity)
-        return owner is None or not owner._executor_event
-
-    def _owner_of(self, entity):
-        """The subscription whose event handler ``entity`` is, else None."""
-        subscriptions = tuple(s for node in self.get_nodes() for s in node.subscriptions)
-        if subscriptions != self._owners_of:  # a subscription came or went: map the handlers again
-            self._owners_of = subscriptions
-            self._event_owner = {id(handler): s for s in subscriptions for handler in getattr(s, "event_handlers", ())}
-        return self._event_owner.get(id(entity))
+        if isinstance(entity, EventHandler):
+            owner = self._event_owner.get(entity)
+            subscription = owner() if owner is not None else None
+            return subscription is None or not subscription._executor_event
+        return True
