@@ -1,0 +1,116 @@
+"""How far the frame model's grouping is from the best grouping of the same fragments.
+
+    python bench/oracle_grouping.py data/synth/hard_val --out /tmp/oracle_grouping
+    python bench/oracle_grouping.py data/synth/hard_test --masks sim --set masks.sim.seed=0
+
+Maps every scene three times with the same fragments (`samosaic3d run` with its defaults, the
+given mask source and ``--set`` overrides) and scores each map:
+
+- ``baseline``: every fragment its own frame instance (``--pipeline baseline``);
+- ``model``: the learned pipeline as it ships;
+- ``oracle``: the learned pipeline with the frame model's grouping affinity replaced by the ground
+  truth: two fragments have affinity 1 when most of their points lie on the same object, else 0
+  (a fragment mostly on unlabelled points groups with none). Everything else (the model's
+  instance queries and scores, the fill of points outside fragments, association, memory) is
+  the learned pipeline's.
+
+The oracle row is the ceiling of a better pair head or frame model with these fragments; what
+it leaves below the oracle-mask maps is the fragments' own errors (a fragment across two objects)
+and the map's. docs/map_quality.md, "The ceiling of grouping".
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from samosaic3d_core.cli.main import main as cli_main
+from samosaic3d_core.model.frame_model import F2IFrameModel
+
+
+def oracle_affinity(fragment: np.ndarray, gt: np.ndarray, num_fragments: int) -> np.ndarray:
+    """(M, M) float32: 1 between fragments whose points mostly lie on the same object (>0), else 0.
+
+    fragment: (N,) fragment index per point (-1 = none); gt: (N,) object id per point (0 = none).
+    """
+    owner = np.zeros(num_fragments, np.int64)
+    member = fragment >= 0
+    for index in range(num_fragments):
+        ids, counts = np.unique(gt[member][fragment[member] == index], return_counts=True)
+        if len(ids):
+            owner[index] = ids[counts.argmax()]
+    same = (owner[:, None] == owner[None, :]) & (owner[:, None] > 0)
+    np.fill_diagonal(same, True)
+    return same.astype(np.float32)
+
+
+class _OracleModel:
+    """Wraps an F2IModel: its predictions with the pair affinity replaced by ``oracle_affinity``."""
+
+    def __init__(self, model, fragment: np.ndarray, gt: np.ndarray):
+        self.model, self.fragment, self.gt = model, fragment, gt
+        self.backbone = model.backbone
+
+    def __call__(self, inputs):
+        preds = self.model(inputs)
+        pred = preds[0]
+        affinity = oracle_affinity(self.fragment, self.gt, pred.assign.shape[0])
+        return [dataclasses.replace(pred, pair_affinity=torch.as_tensor(affinity, device=pred.affinity.device))]
+
+
+@contextmanager
+def oracle_grouping():
+    """Within the block, every F2IFrameModel groups fragments by the ground truth of the frame it segments."""
+    segment = F2IFrameModel._segment
+
+    def oracle_segment(self, frame, points, fragments):
+        if frame.instance_gt is None:
+            raise ValueError("oracle grouping needs frames with ground truth (instance_gt)")
+        model = self.model
+        self.model = _OracleModel(model, points.fragment, frame.instance_gt.reshape(-1)[points.pixel])
+        try:
+            return segment(self, frame, points, fragments)
+        finally:
+            self.model = model
+
+    F2IFrameModel._segment = oracle_segment
+    try:
+        yield
+    finally:
+        F2IFrameModel._segment = segment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="a folder of scenes with ground truth (make-data)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench/oracle_grouping"))
+    parser.add_argument("--masks", default="sim", help="mask source (default sim)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="segmenter override")
+    args = parser.parse_args()
+
+    sets = [arg for setting in args.set for arg in ("--set", setting)]
+    rows = {}
+    for name in ("baseline", "model", "oracle"):
+        out = args.out / name
+        pipeline = ["--pipeline", "baseline"] if name == "baseline" else []
+        with oracle_grouping() if name == "oracle" else nullcontext():
+            status = cli_main(["run", "--data", str(args.data), "--out", str(out), "--masks", args.masks, *pipeline, *sets])
+        if status:
+            raise SystemExit(f"oracle_grouping: the {name} run failed (exit {status})")
+        metrics = json.loads((out / "metrics.json").read_text())
+        rows[name] = metrics
+    print(f"{'grouping':<10} {'AP':>6} {'AP50':>6} {'AP25':>6}  object instances / objects (mean per scene)")
+    for name, metrics in rows.items():
+        mean = metrics.get("mean", metrics)
+        print(f"{name:<10} {100 * metrics['AP']:6.1f} {100 * metrics['AP50']:6.1f} {100 * metrics['AP25']:6.1f} "
+              f" {mean.get('object_instances', float('nan')):.1f} / {mean.get('objects', float('nan')):.1f}")
+
+
+if __name__ == "__main__":
+    main()
