@@ -14,6 +14,11 @@ given mask source and ``--set`` overrides) and scores each map:
   instance queries and scores, the fill of points outside fragments, association, memory) is
   the learned pipeline's.
 
+With ``--halves``, two more rows tell which half of the grouping costs the map: ``apart`` keeps the
+model's affinity but sets it to 0 between fragments of different objects (no wrong joins), and
+``join`` sets it to 1 between fragments of the same object and keeps the model's elsewhere (no
+missed joins).
+
 The oracle row is the ceiling of a better pair head or frame model with these fragments; what
 it leaves below the oracle-mask maps is the fragments' own errors (a fragment across two objects)
 and the map's. docs/map_quality.md, "The ceiling of grouping".
@@ -50,30 +55,50 @@ def oracle_affinity(fragment: np.ndarray, gt: np.ndarray, num_fragments: int) ->
     return same.astype(np.float32)
 
 
-class _OracleModel:
-    """Wraps an F2IModel: its predictions with the pair affinity replaced by ``oracle_affinity``."""
+MODES = ("oracle", "apart", "join")
 
-    def __init__(self, model, fragment: np.ndarray, gt: np.ndarray):
-        self.model, self.fragment, self.gt = model, fragment, gt
+
+def mixed_affinity(model_affinity: np.ndarray, truth: np.ndarray, mode: str) -> np.ndarray:
+    """The grouping affinity of ``mode``: "oracle" the truth (``oracle_affinity``), "apart" the
+    model's with pairs the truth keeps apart set to 0, "join" the model's with pairs the truth joins
+    set to 1."""
+    if mode == "oracle":
+        return truth
+    if mode == "apart":
+        return np.where(truth > 0, model_affinity, 0.0).astype(np.float32)
+    if mode == "join":
+        return np.where(truth > 0, 1.0, model_affinity).astype(np.float32)
+    raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+class _OracleModel:
+    """Wraps an F2IModel: its predictions with the pair affinity of ``mixed_affinity``."""
+
+    def __init__(self, model, fragment: np.ndarray, gt: np.ndarray, mode: str):
+        self.model, self.fragment, self.gt, self.mode = model, fragment, gt, mode
         self.backbone = model.backbone
 
     def __call__(self, inputs):
         preds = self.model(inputs)
         pred = preds[0]
-        affinity = oracle_affinity(self.fragment, self.gt, pred.assign.shape[0])
+        truth = oracle_affinity(self.fragment, self.gt, pred.assign.shape[0])
+        affinity = mixed_affinity(pred.grouping_affinity.cpu().numpy(), truth, self.mode)
         return [dataclasses.replace(pred, pair_affinity=torch.as_tensor(affinity, device=pred.affinity.device))]
 
 
 @contextmanager
-def oracle_grouping():
-    """Within the block, every F2IFrameModel groups fragments by the ground truth of the frame it segments."""
+def oracle_grouping(mode: str = "oracle"):
+    """Within the block, every F2IFrameModel groups fragments by the ground truth of the frame it
+    segments (``mode``: all of it, or one half, as ``mixed_affinity``)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     segment = F2IFrameModel._segment
 
     def oracle_segment(self, frame, points, fragments):
         if frame.instance_gt is None:
             raise ValueError("oracle grouping needs frames with ground truth (instance_gt)")
         model = self.model
-        self.model = _OracleModel(model, points.fragment, frame.instance_gt.reshape(-1)[points.pixel])
+        self.model = _OracleModel(model, points.fragment, frame.instance_gt.reshape(-1)[points.pixel], mode)
         try:
             return segment(self, frame, points, fragments)
         finally:
@@ -91,15 +116,16 @@ def main() -> None:
     parser.add_argument("data", type=Path, help="a folder of scenes with ground truth (make-data)")
     parser.add_argument("--out", type=Path, default=Path("out/bench/oracle_grouping"))
     parser.add_argument("--masks", default="sim", help="mask source (default sim)")
+    parser.add_argument("--halves", action="store_true", help="also the rows apart and join")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="segmenter override")
     args = parser.parse_args()
 
     sets = [arg for setting in args.set for arg in ("--set", setting)]
     rows = {}
-    for name in ("baseline", "model", "oracle"):
+    for name in ("baseline", "model", "oracle") + (("apart", "join") if args.halves else ()):
         out = args.out / name
         pipeline = ["--pipeline", "baseline"] if name == "baseline" else []
-        with oracle_grouping() if name == "oracle" else nullcontext():
+        with oracle_grouping(name) if name in MODES else nullcontext():
             status = cli_main(["run", "--data", str(args.data), "--out", str(out), "--masks", args.masks, *pipeline, *sets])
         if status:
             raise SystemExit(f"oracle_grouping: the {name} run failed (exit {status})")

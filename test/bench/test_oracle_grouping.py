@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from samosaic3d_core.model.f2i import F2IConfig, F2IModel
@@ -53,3 +54,15 @@ def test_within_the_block_the_frame_model_groups_by_the_ground_truth():
         assert len(np.unique(labels[gt == obj])) == 1
     assert len(np.unique(labels)) == 4
     assert len(frame_model(frame, points, fragments)[0]) == 1  # restored after the block
+
+
+def test_the_halves_correct_only_wrong_joins_or_only_missed_joins():
+    model = np.array([[1.0, 0.9, 0.2], [0.9, 1.0, 0.8], [0.2, 0.8, 1.0]], np.float32)
+    truth = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], np.float32)  # 0 and 2 on one object, 1 on another
+    apart = oracle_grouping.mixed_affinity(model, truth, "apart")
+    join = oracle_grouping.mixed_affinity(model, truth, "join")
+    np.testing.assert_allclose(apart, [[1.0, 0.0, 0.2], [0.0, 1.0, 0.0], [0.2, 0.0, 1.0]])
+    np.testing.assert_allclose(join, [[1.0, 0.9, 1.0], [0.9, 1.0, 0.8], [1.0, 0.8, 1.0]])
+    np.testing.assert_array_equal(oracle_grouping.mixed_affinity(model, truth, "oracle"), truth)
+    with pytest.raises(ValueError, match="mode"):
+        oracle_grouping.oracle_grouping("both").__enter__()
