@@ -37,19 +37,15 @@ import torch
 
 from samosaic3d_core.cli.main import main as cli_main
 from samosaic3d_core.model.frame_model import F2IFrameModel
+from samosaic3d_core.train.pair import fragment_gt_ids
 
 
-def oracle_affinity(fragment: np.ndarray, gt: np.ndarray, num_fragments: int) -> np.ndarray:
-    """(M, M) float32: 1 between fragments whose points mostly lie on the same object (>0), else 0.
+def oracle_affinity(owner: np.ndarray) -> np.ndarray:
+    """(M, M) float32: 1 between fragments of the same object, else 0 (the pair stage's target).
 
-    fragment: (N,) fragment index per point (-1 = none); gt: (N,) object id per point (0 = none).
+    owner: (M,) majority ground-truth object of each fragment, 0 = none (``fragment_gt_ids``), which
+    joins no other fragment.
     """
-    owner = np.zeros(num_fragments, np.int64)
-    member = fragment >= 0
-    for index in range(num_fragments):
-        ids, counts = np.unique(gt[member][fragment[member] == index], return_counts=True)
-        if len(ids):
-            owner[index] = ids[counts.argmax()]
     same = (owner[:, None] == owner[None, :]) & (owner[:, None] > 0)
     np.fill_diagonal(same, True)
     return same.astype(np.float32)
@@ -74,14 +70,13 @@ def mixed_affinity(model_affinity: np.ndarray, truth: np.ndarray, mode: str) -> 
 class _OracleModel:
     """Wraps an F2IModel: its predictions with the pair affinity of ``mixed_affinity``."""
 
-    def __init__(self, model, fragment: np.ndarray, gt: np.ndarray, mode: str):
-        self.model, self.fragment, self.gt, self.mode = model, fragment, gt, mode
+    def __init__(self, model, owner: np.ndarray, mode: str):
+        self.model, self.owner, self.mode = model, owner, mode
         self.backbone = model.backbone
 
     def __call__(self, inputs):
-        preds = self.model(inputs)
-        pred = preds[0]
-        truth = oracle_affinity(self.fragment, self.gt, pred.assign.shape[0])
+        pred = self.model(inputs)[0]
+        truth = oracle_affinity(self.owner)
         affinity = mixed_affinity(pred.grouping_affinity.cpu().numpy(), truth, self.mode)
         return [dataclasses.replace(pred, pair_affinity=torch.as_tensor(affinity, device=pred.affinity.device))]
 
@@ -95,10 +90,8 @@ def oracle_grouping(mode: str = "oracle"):
     segment = F2IFrameModel._segment
 
     def oracle_segment(self, frame, points, fragments):
-        if frame.instance_gt is None:
-            raise ValueError("oracle grouping needs frames with ground truth (instance_gt)")
         model = self.model
-        self.model = _OracleModel(model, points.fragment, frame.instance_gt.reshape(-1)[points.pixel], mode)
+        self.model = _OracleModel(model, fragment_gt_ids(frame, points, len(fragments)), mode)
         try:
             return segment(self, frame, points, fragments)
         finally:

@@ -17,11 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import oracle_grouping  # noqa: E402
 
 
-def test_fragments_mostly_on_one_object_have_affinity_one():
-    fragment = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3, -1, -1])
-    gt = np.array([5, 5, 6, 5, 5, 6, 6, 5, 0, 0, 6, 6])
-    affinity = oracle_grouping.oracle_affinity(fragment, gt, 5)
-    # fragment 0 (mostly 5) with 1; 2 (mostly 6) alone; 3 (unlabelled) and 4 (no points) with none
+def test_fragments_of_one_object_have_affinity_one():
+    affinity = oracle_grouping.oracle_affinity(np.array([5, 5, 6, 0, 0]))
+    # fragments 0 and 1 on object 5; 2 alone on 6; 3 and 4 on no object join nothing
     expected = np.eye(5, dtype=np.float32)
     expected[0, 1] = expected[1, 0] = 1.0
     np.testing.assert_array_equal(affinity, expected)
@@ -54,6 +52,9 @@ def test_within_the_block_the_frame_model_groups_by_the_ground_truth():
         assert len(np.unique(labels[gt == obj])) == 1
     assert len(np.unique(labels)) == 4
     assert len(frame_model(frame, points, fragments)[0]) == 1  # restored after the block
+    frame.instance_gt = None
+    with oracle_grouping.oracle_grouping(), pytest.raises(ValueError, match="ground truth"):
+        frame_model(frame, points, fragments)
 
 
 def test_the_halves_correct_only_wrong_joins_or_only_missed_joins():
@@ -65,4 +66,5 @@ def test_the_halves_correct_only_wrong_joins_or_only_missed_joins():
     np.testing.assert_allclose(join, [[1.0, 0.9, 1.0], [0.9, 1.0, 0.8], [1.0, 0.8, 1.0]])
     np.testing.assert_array_equal(oracle_grouping.mixed_affinity(model, truth, "oracle"), truth)
     with pytest.raises(ValueError, match="mode"):
-        oracle_grouping.oracle_grouping("both").__enter__()
+        with oracle_grouping.oracle_grouping("both"):
+            pass
