@@ -89,6 +89,28 @@ def test_affinity_readout_fills_points_outside_fragments_from_the_group_masks():
         label_affinity(pred, fragment, F2IFrameConfig(group_threshold=None))
 
 
+def test_nearest_fill_gives_a_border_point_to_the_fragment_beside_it_not_to_an_enclosing_group():
+    # group 1: a shelf's two sides (x = 0 and x = 1), whose box encloses group 2: a book at x = 0.5
+    fragment = np.array([0, 0, 1, 1, -1, -1, -1])
+    assign = [[1.0, 0.0], [0.0, 1.0]]
+    xyz = np.array([[0, 0, 0], [1, 0, 0], [0.5, 0, 0], [0.5, 0.02, 0],
+                    [0.52, 0, 0],    # the book's border, inside the shelf's box
+                    [0.3, 0, 0],     # 20 cm from every fragment point
+                    [0.48, 0, 0]], float)  # beside the book, but the book's mask does not hold it
+    masks = [[5, 5, -5, -5, 4, 4, 4], [-5, -5, 5, 5, 1, 4, -2]]  # the shelf's mask is surer of the border
+    pred = prediction(masks, [1.0, 1.0], assign)
+    box = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD, fill_by="box"), xyz)[0]
+    shelf, book = box[0], box[2]
+    assert shelf != book and box[4] == shelf and box[5] == shelf  # the box fill: to the surest mask in the box
+    nearest = label_affinity(pred, fragment, F2IFrameConfig(group_threshold=W_GROUP_THRESHOLD, fill_by="nearest"), xyz)[0]
+    assert nearest[:4].tolist() == box[:4].tolist()
+    assert nearest[4] == book  # the nearest fragment point is the book's
+    assert nearest[5] == 0  # no fragment point within fill_margin
+    assert nearest[6] == 0  # the nearest group's mask does not hold it: left out, not given to another group
+    with pytest.raises(ValueError, match="fill_by"):
+        F2IFrameConfig(fill_by="closest")
+
+
 def test_fragments_covered_by_an_instance_join_it_the_rest_stay_alone():
     fragment = np.array([0, 0, 1, 1, 2, 2, -1])  # the last point belongs to no fragment
     pred = prediction([[5, 5, 5, 5, -5, -5, 5]], [5.0])  # one instance covering fragments 0 and 1

@@ -463,3 +463,30 @@ def test_oversegment_pieces_are_grouped_at_their_own_threshold(tmp_path):
     assert threshold("sim") == F2IFrameConfig().group_threshold
     assert threshold("oversegment", **{"frame_model.oversegment_group_threshold": None,
                                        "frame_model.group_threshold": 0.8}) == 0.8
+
+
+def test_oversegment_pieces_are_filled_their_own_way(tmp_path):
+    from samosaic3d_core.model.checkpoint import save_f2i
+    from samosaic3d_core.model.f2i import F2IModel
+    from samosaic3d_core.model.frame_model import F2IFrameConfig, frame_config_for_masks
+    from test.core.test_model_f2i import TINY
+
+    config = F2IFrameConfig(group_threshold=0.7)
+    assert (config.fill_by, config.oversegment_fill_by) == ("nearest", "box")
+    assert frame_config_for_masks(config, "oversegment").fill_by == "box"
+    assert frame_config_for_masks(config, "sim").fill_by == "nearest"
+    assert frame_config_for_masks(dataclasses.replace(config, oversegment_fill_by=None), "oversegment").fill_by == "nearest"
+    with pytest.raises(ValueError, match="oversegment_fill_by must be one of"):
+        F2IFrameConfig(oversegment_fill_by="closest")
+    with pytest.raises(ValueError, match="fill_by must be one of"):
+        F2IFrameConfig(fill_by=None)
+
+    path = save_f2i(tmp_path / "f2i.safetensors", F2IModel.from_config(TINY), TINY)
+
+    def fill_by(source, **flat):
+        seg = OnlineSegmenter.from_config(SegmenterConfig.from_flat(
+            {"pipeline": "learned", "checkpoint": str(path), "masks.source": source, "device": "cpu", **flat}))
+        return seg.frame_model.frame_model.config.fill_by
+
+    assert fill_by("oversegment") == "box" and fill_by("sim") == "nearest" and fill_by("oracle") == "nearest"
+    assert fill_by("oversegment", **{"frame_model.oversegment_fill_by": "nearest"}) == "nearest"
