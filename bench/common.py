@@ -6,12 +6,14 @@ import argparse
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from samosaic3d_core.cli.run import segment_scene
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.eval import EvalConfig, evaluate_directory
+from samosaic3d_core.model.frame_model import F2IFrameModel
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
 MASK_SEED = 12345
@@ -106,3 +108,25 @@ def run_variant(name: str, config: SegmenterConfig, data: Path, out: Path, strid
         frames += stats.frames
     result = evaluate_directory(score_on or data, pred, EvalConfig())
     return Row(name, result.ap, result.ap50, result.ap25, frames / max(seconds, 1e-9), frames)
+
+
+@contextmanager
+def frame_model_wrapped(wrap):
+    """Within the block, every F2IFrameModel segments a frame with ``wrap(frame_model, frame, points,
+    fragments)`` in place of its F2I model (a callable like the model: a list of inputs to a list of
+    predictions, with the model's ``backbone``); restored after each frame and after the block."""
+    segment = F2IFrameModel._segment
+
+    def wrapped_segment(frame_model, frame, points, fragments):
+        model = frame_model.model
+        frame_model.model = wrap(frame_model, frame, points, fragments)
+        try:
+            return segment(frame_model, frame, points, fragments)
+        finally:
+            frame_model.model = model
+
+    F2IFrameModel._segment = wrapped_segment
+    try:
+        yield
+    finally:
+        F2IFrameModel._segment = segment

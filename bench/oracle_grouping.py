@@ -29,14 +29,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import frame_model_wrapped
 
 from samosaic3d_core.cli.main import main as cli_main
-from samosaic3d_core.model.frame_model import F2IFrameModel
 from samosaic3d_core.train.pair import fragment_gt_ids
 
 
@@ -81,27 +81,13 @@ class _OracleModel:
         return [dataclasses.replace(pred, pair_affinity=torch.as_tensor(affinity, device=pred.affinity.device))]
 
 
-@contextmanager
 def oracle_grouping(mode: str = "oracle"):
     """Within the block, every F2IFrameModel groups fragments by the ground truth of the frame it
     segments (``mode``: all of it, or one half, as ``mixed_affinity``)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    segment = F2IFrameModel._segment
-
-    def oracle_segment(self, frame, points, fragments):
-        model = self.model
-        self.model = _OracleModel(model, fragment_gt_ids(frame, points, len(fragments)), mode)
-        try:
-            return segment(self, frame, points, fragments)
-        finally:
-            self.model = model
-
-    F2IFrameModel._segment = oracle_segment
-    try:
-        yield
-    finally:
-        F2IFrameModel._segment = segment
+    return frame_model_wrapped(lambda frame_model, frame, points, fragments: _OracleModel(
+        frame_model.model, fragment_gt_ids(frame, points, len(fragments)), mode))
 
 
 def main() -> None:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from common import frame_model_wrapped
 from scipy.spatial import cKDTree
 
 from samosaic3d_core.cli.main import main as cli_main
-from samosaic3d_core.model.frame_model import F2IFrameModel
 from samosaic3d_core.train.pair import fragment_gt_ids, majority_vote
 
 BINS = (0.0, 0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 1.0)
@@ -92,10 +91,9 @@ class PairRecorder:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         return np.concatenate(self.prob), np.concatenate(self.kind)
 
-    @contextmanager
     def record(self):
         """Within the block, every F2IFrameModel's frames add their touching pairs."""
-        segment, recorder = F2IFrameModel._segment, self
+        recorder = self
 
         class Recording:
             def __init__(self, model, frame, points, num_fragments):
@@ -113,20 +111,11 @@ class PairRecorder:
                 recorder.add(preds[0].grouping_affinity.cpu().numpy(), owner, part, self.points)
                 return preds
 
-        def recording_segment(frame_model, frame, points, fragments):
+        def wrap(frame_model, frame, points, fragments):
             recorder.threshold = frame_model.config.group_threshold
-            model = frame_model.model
-            frame_model.model = Recording(model, frame, points, len(fragments))
-            try:
-                return segment(frame_model, frame, points, fragments)
-            finally:
-                frame_model.model = model
+            return Recording(frame_model.model, frame, points, len(fragments))
 
-        F2IFrameModel._segment = recording_segment
-        try:
-            yield self
-        finally:
-            F2IFrameModel._segment = segment
+        return frame_model_wrapped(wrap)
 
 
 def summary(prob: np.ndarray, kind: np.ndarray, threshold: float) -> dict:

@@ -34,13 +34,20 @@ def _frame_model():
     return F2IFrameModel(model, F2IFrameConfig(score_threshold=0.0, min_points=1, fill_unassigned=False))
 
 
-def test_within_the_block_the_frame_model_groups_by_the_ground_truth():
-    points, m, gt = synthetic_frame()  # 3 objects of 2 fragments each, and the floor (unlabelled)
+def frame_with_fragments():
+    """A one-row frame of ``synthetic_frame``'s points (3 objects of 2 fragments each, and the floor,
+    unlabelled): the frame, its points, fragments and ground-truth instance per point."""
+    points, m, gt = synthetic_frame()
     width = len(points.xyz)
     frame = Frame(np.zeros((1, width, 3), np.uint8), np.ones((1, width), np.float32), np.eye(4),
                   CameraIntrinsics(1.0, 1.0, 0.0, 0.0, width, 1), instance_gt=gt.reshape(1, -1).astype(np.int32))
     zeros = np.zeros((m, 3), np.float32)
     fragments = Fragments(np.arange(m), zeros, zeros, zeros, np.ones(m, np.int64), np.ones(m, np.float32))
+    return frame, points, fragments, gt
+
+
+def test_within_the_block_the_frame_model_groups_by_the_ground_truth():
+    frame, points, fragments, gt = frame_with_fragments()
     frame_model = _frame_model()
 
     instances, _ = frame_model(frame, points, fragments)

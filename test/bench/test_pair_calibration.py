@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from samosaic3d_core.model.frame_model import F2IFrameModel
-from samosaic3d_core.types import CameraIntrinsics, Fragments, Frame
-from test.bench.test_oracle_grouping import _frame_model
-from test.core.f2i_fixtures import one_torch_thread, synthetic_frame  # noqa: F401  (autouse fixture)
+from test.bench.test_oracle_grouping import _frame_model, frame_with_fragments
+from test.core.f2i_fixtures import one_torch_thread  # noqa: F401  (autouse fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import pair_calibration  # noqa: E402
@@ -41,12 +40,7 @@ def test_calibration_counts_the_share_on_one_object_per_bin():
 
 
 def test_the_recorder_collects_the_frame_models_pairs_and_restores_it():
-    points, m, gt = synthetic_frame()  # 3 objects of 2 fragments each, and the floor (unlabelled)
-    width = len(points.xyz)
-    frame = Frame(np.zeros((1, width, 3), np.uint8), np.ones((1, width), np.float32), np.eye(4),
-                  CameraIntrinsics(1.0, 1.0, 0.0, 0.0, width, 1), instance_gt=gt.reshape(1, -1).astype(np.int32))
-    zeros = np.zeros((m, 3), np.float32)
-    fragments = Fragments(np.arange(m), zeros, zeros, zeros, np.ones(m, np.int64), np.ones(m, np.float32))
+    frame, points, fragments, _ = frame_with_fragments()  # 3 objects of 2 fragments each, and the floor
     frame_model = _frame_model()  # its head joins every pair
     segment = F2IFrameModel._segment
 
