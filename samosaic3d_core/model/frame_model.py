@@ -96,8 +96,8 @@ class F2IFrameConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"F2IFrameConfig.{name} must be in [0, 1], got {value}")
-        for name, value in (("fill_by", self.fill_by), ("oversegment_fill_by", self.oversegment_fill_by or "box")):
-            if value not in FILL_BY:
+        for name, value in (("fill_by", self.fill_by), ("oversegment_fill_by", self.oversegment_fill_by)):
+            if value not in FILL_BY and not (name == "oversegment_fill_by" and value is None):
                 raise ValueError(f"F2IFrameConfig.{name} must be one of {', '.join(FILL_BY)}, got {value!r}")
         if self.cpu_threads < 0:
             raise ValueError(f"F2IFrameConfig.cpu_threads must be >= 0, got {self.cpu_threads}")

@@ -476,8 +476,9 @@ def test_oversegment_pieces_are_filled_their_own_way(tmp_path):
     assert frame_config_for_masks(config, "oversegment").fill_by == "box"
     assert frame_config_for_masks(config, "sim").fill_by == "nearest"
     assert frame_config_for_masks(dataclasses.replace(config, oversegment_fill_by=None), "oversegment").fill_by == "nearest"
-    with pytest.raises(ValueError, match="oversegment_fill_by must be one of"):
-        F2IFrameConfig(oversegment_fill_by="closest")
+    for wrong in ("closest", ""):
+        with pytest.raises(ValueError, match="oversegment_fill_by must be one of"):
+            F2IFrameConfig(oversegment_fill_by=wrong)
     with pytest.raises(ValueError, match="fill_by must be one of"):
         F2IFrameConfig(fill_by=None)
 
