@@ -27,7 +27,7 @@ from common import frame_model_wrapped
 from scipy.spatial import cKDTree
 
 from samosaic3d_core.cli.main import main as cli_main
-from samosaic3d_core.train.pair import fragment_gt_ids, majority_vote
+from samosaic3d_core.train.pair import fragment_gt_ids, fragment_majority
 
 BINS = (0.0, 0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 1.0)
 KINDS = ("one part", "parts of one object", "two objects")
@@ -103,11 +103,7 @@ class PairRecorder:
             def __call__(self, inputs):
                 preds = self.model(inputs)
                 owner = fragment_gt_ids(self.frame, self.points, self.m)
-                part = None
-                if self.frame.part_gt is not None:
-                    member = self.points.fragment >= 0
-                    part_of = np.maximum(self.frame.part_gt.reshape(-1)[self.points.pixel].astype(np.int64), 0)
-                    part = majority_vote(self.points.fragment[member], part_of[member], self.m)
+                part = None if self.frame.part_gt is None else fragment_majority(self.frame.part_gt, self.points, self.m)
                 recorder.add(preds[0].grouping_affinity.cpu().numpy(), owner, part, self.points)
                 return preds
 

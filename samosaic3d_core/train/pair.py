@@ -90,9 +90,15 @@ def fragment_gt_ids(frame: Frame, points, num_fragments: int) -> np.ndarray:
     """(M,) majority ground-truth instance id of each fragment (0 = no object)."""
     if frame.instance_gt is None:
         raise ValueError(f"frame {frame.index}: no instance ground truth; the pair stage needs labelled scenes")
-    gt = np.maximum(frame.instance_gt.reshape(-1)[points.pixel].astype(np.int64), 0)
+    return fragment_majority(frame.instance_gt, points, num_fragments)
+
+
+def fragment_majority(image: np.ndarray, points, num_fragments: int) -> np.ndarray:
+    """(M,) the id most of each fragment's points carry in a per-pixel id ``image`` (instance or
+    part ground truth; negative ids count as 0 = none)."""
+    ids = np.maximum(np.asarray(image).reshape(-1)[points.pixel].astype(np.int64), 0)
     member = points.fragment >= 0
-    return majority_vote(points.fragment[member], gt[member], num_fragments)
+    return majority_vote(points.fragment[member], ids[member], num_fragments)
 
 
 @torch.no_grad()

@@ -57,3 +57,9 @@ def test_the_recorder_collects_the_frame_models_pairs_and_restores_it():
     assert result["kinds"]["parts of one object"] == pytest.approx({"pairs": 3, "mean_probability": prob[kind == 1].mean(),
                                                                     "above_threshold": 1.0})
     assert result["bins"][-1]["pairs"] == len(prob)
+
+    frame.part_gt = frame.instance_gt.copy()  # one part per object: its two fragments are pieces of one part
+    parts = pair_calibration.PairRecorder(radius=0.25)
+    with parts.record():
+        frame_model(frame, points, fragments)
+    np.testing.assert_array_equal(parts.arrays()[1], np.where(kind == 1, 0, kind))
