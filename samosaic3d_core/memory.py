@@ -258,7 +258,7 @@ class SceneMemory(MapRevision, MemoryPersistence):
         renumber = np.zeros(len(instances) + 1, np.int64)
         renumber[1:][keep] = np.arange(1, keep.sum() + 1)
         local = renumber[local]
-        local[detached_on_planes(points.xyz, local, self._planes, cfg.band, cfg.attach)] = 0
+        local[detached_on_planes(points.xyz, local, self._planes, cfg.band, cfg.attach, cfg.enclosed)] = 0
         return instances[np.flatnonzero(keep)], local.astype(np.asarray(point_local).dtype)
 
     def observe(

@@ -13,7 +13,9 @@ import numpy as np
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
 from samosaic3d_core.memory_consolidation import mode_labels
 from samosaic3d_core.memory_observation import FrameObservation
-from samosaic3d_core.memory_structure import detached_on_planes, find_boundary_planes, on_planes, plane_shares
+from samosaic3d_core.memory_structure import (
+    detached_on_planes, enclosed_on_walls, find_boundary_planes, on_planes, plane_shares,
+)
 from samosaic3d_core.memory_supports import find_support, floor_plane, reach_offsets
 
 
@@ -192,7 +194,7 @@ class MapRevision:
         shares = plane_shares(xyz[labelled], owner - 1, self.num_ids, self._planes, cfg.band)
         rows = self._dissolve(alive[shares[alive - 1] >= cfg.min_share])
         owner = self._voxels.owner[labelled]  # what is left after dissolving
-        detached = labelled[detached_on_planes(xyz[labelled], owner, self._planes, cfg.band, cfg.attach)]
+        detached = labelled[detached_on_planes(xyz[labelled], owner, self._planes, cfg.band, cfg.attach, cfg.enclosed)]
         if len(detached):
             lost = np.unique(self._voxels.owner[detached])
             self._reassign_voxels(detached, np.zeros(len(detached), np.int64), confidence=0)
@@ -224,13 +226,21 @@ class MapRevision:
         keys, owner = self._voxels.table["key"], self._voxels.owner
         if not cfg.smooth_passes:  # filling changes unlabelled voxels only
             rows = rows[owner[rows] == 0]
-        if len(self._planes):  # structure stays unlabelled
-            rows = rows[~on_planes(self._voxels.table["xyz"][rows], self._planes, self.config.structure.band)]
+        structure, xyz = self.config.structure, self._voxels.table["xyz"]
+        on = on_planes(xyz[rows], self._planes, structure.band) if len(self._planes) else np.zeros(len(rows), bool)
+        if not structure.enclosed:  # structure stays unlabelled
+            rows, on = rows[~on], np.zeros(int((~on).sum()), bool)
         if len(rows) == 0:
             return
         neighbours = index().neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
         labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
         labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)
+        on_changed = rows[on & (labels[rows] != owner[rows])]
+        if len(on_changed):  # structure stays unlabelled, but for what lies inside its instance's outline on a wall
+            labelled = np.union1d(np.flatnonzero(labels > 0), on_changed)
+            inside = enclosed_on_walls(xyz[labelled], labels[labelled], self._planes, structure.band, structure.attach)
+            outside = np.setdiff1d(on_changed, labelled[inside])
+            labels[outside] = owner[outside]
         changed = rows[labels[rows] != owner[rows]]
         if len(changed) == 0:
             return

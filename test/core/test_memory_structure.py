@@ -7,7 +7,7 @@ import pytest
 
 from samosaic3d_core.memory_consolidation import ConsolidationConfig
 from samosaic3d_core.memory_structure import (
-    StructureConfig, detached_on_planes, find_boundary_planes, on_planes, plane_shares,
+    StructureConfig, detached_on_planes, enclosed_on_walls, find_boundary_planes, on_planes, plane_shares,
 )
 from samosaic3d_core.types import FramePoints, Instances
 from test.core.test_memory import VOXEL, memory_with, step
@@ -80,6 +80,41 @@ def test_plane_shares_on_planes_and_detached_points():
     assert not detached_on_planes(xyz, np.zeros(5, int), planes, 0.03, 0.5).any(), "unlabelled points stay as they are"
 
 
+def shelf_on_wall():
+    """A shelf against the wall x = 0 (label 1): two sides and three boards reaching 0.4 m out, a back
+    panel 2 cm in front of the wall, and a piece of the wall beside it that a frame fused with it."""
+    sides = [patch((0, 2), y, (0.04, 0.0), (0.4, 1.5)) for y in (0.2, 1.0)]
+    boards = [patch((0, 1), z, (0.04, 0.2), (0.4, 1.0)) for z in (0.06, 0.7, 1.44)]
+    panel = patch((1, 2), 0.02, (0.22, 0.08), (0.98, 1.42))
+    beside = patch((1, 2), 0.0, (1.2, 0.1), (1.6, 1.0))
+    xyz = np.concatenate([*sides, *boards, panel, beside])
+    kind = np.repeat([0, 1, 2], [sum(map(len, sides + boards)), len(panel), len(beside)])
+    return xyz, kind
+
+
+def test_a_shelf_keeps_its_back_panel_on_the_wall():
+    xyz, kind = shelf_on_wall()
+    wall = np.array([[1.0, 0.0, 0.0, 0.0]])
+    labels = np.ones(len(xyz), np.int64)
+    inside = enclosed_on_walls(xyz, labels, wall, band=0.03, reach=0.06)
+    assert inside[kind == 1].all() and not inside[kind == 2].any() and not inside[kind == 0].any()
+    plain = detached_on_planes(xyz, labels, wall, 0.03, attach=0.06)
+    assert plain[kind == 1].mean() > 0.5, "without the outline, most of the panel goes to the wall"
+    detached = detached_on_planes(xyz, labels, wall, 0.03, attach=0.06, enclosed=True)
+    assert not detached[kind == 1].any() and detached[kind == 2].all() and not detached[kind == 0].any()
+    other = labels.copy()
+    other[kind == 1] = 2  # the panel in an instance of its own: no outline of its own to lie in
+    assert enclosed_on_walls(xyz, other, wall, 0.03, 0.06)[kind == 1].sum() == 0
+
+
+def test_the_outline_rule_leaves_the_floor_alone():
+    """Under a table, a piece of floor fused with it is not kept by the table's outline."""
+    xyz, kind = shelf_on_wall()
+    lying = xyz[:, [1, 2, 0]]  # the same shape lying on the floor z = 0
+    floor = np.array([[0.0, 0.0, 1.0, 0.0]])
+    assert not enclosed_on_walls(lying, np.ones(len(xyz), np.int64), floor, 0.03, 0.06).any()
+
+
 def structured(**overrides):
     """A memory on the 0.1 m test grid that consolidates and looks for structure after every frame."""
     structure = StructureConfig(**{"every_passes": 1, "band": 0.05, "min_area": 1.0, "attach": 0.15, **overrides})
@@ -141,6 +176,34 @@ def test_fill_leaves_the_floor_unlabelled():
     step(memory, [floor, CUBE], matches=[0, 0], index=1)  # the floor piece is dissolved at once
     labels = memory.scene_map().instance_ids
     assert (labels > 0).sum() == len(CUBE)
+
+
+def test_fill_reaches_a_back_panel_on_the_wall_but_not_the_wall_beside_it():
+    """A shelf against the wall x = 0 whose frame labels two of every three cells of its back panel
+    (and of a piece of wall beside it), the rest of the wall a frame instance of its own: the fill
+    completes the panel within the shelf's outline, and the wall beside it stays unlabelled. Without
+    ``enclosed`` the wall takes most of the panel."""
+    wall = [(0, y, z) for y in range(20) for z in range(15)]
+    sides = [(x, y, z) for x in (1, 2) for y in (5, 12) for z in range(11)]
+    boards = [(x, y, z) for x in (1, 2) for y in range(6, 12) for z in (0, 5, 10)]
+    panel = [(0, y, z) for y in range(6, 12) for z in range(1, 10) if z != 5]
+    beside = [(0, y, z) for y in range(15, 19) for z in range(1, 10)]
+    seen = [c for c in panel + beside if (c[1] + c[2]) % 3]
+    labelled = {}
+    for enclosed in (True, False):
+        memory = memory_with(consolidation=ConsolidationConfig(every=1, merge_min_views=0, prune_min_frames=0,
+                                                               fill_passes=2, min_voxels=1),
+                             structure=StructureConfig(every_passes=1, band=0.05, min_area=1.0, attach=0.15,
+                                                       enclosed=enclosed),
+                             keep_unassigned=True)
+        step(memory, [wall])  # the wall alone: found and dissolved, its cells unlabelled
+        assert len(memory.structure_planes()) == 1 and len(memory.alive_ids()) == 0
+        step(memory, [sides + boards + seen, [c for c in wall if c not in seen]], matches=[0, 0], index=1)
+        scene = memory.scene_map()
+        cell = {tuple(np.floor(p / VOXEL).astype(int)): i for p, i in zip(scene.xyz, scene.instance_ids)}
+        labelled[enclosed] = (sum(cell[c] > 0 for c in panel), sum(cell[c] > 0 for c in beside))
+    assert labelled[True] == (len(panel), 0), "the panel is the shelf's, the wall beside it is not"
+    assert labelled[False][0] < len(panel) / 2 and labelled[False][1] == 0
 
 
 def test_planes_are_saved_and_checked_on_load():
