@@ -117,10 +117,16 @@ class MemoryConfig:
 
 
 def memory_config_for_masks(config: MemoryConfig, mask_source: str) -> MemoryConfig:
-    """``config`` with the splitting of ``mask_source`` (``consolidation.oversegment_split_min_views``)."""
+    """``config`` with the splitting and wall outlines of ``mask_source``
+    (``consolidation.oversegment_split_min_views``, ``structure.oversegment_enclosed``)."""
+    if mask_source != "oversegment":
+        return config
     views = config.consolidation.oversegment_split_min_views
-    if mask_source == "oversegment" and views is not None:
-        return dataclasses.replace(config, consolidation=dataclasses.replace(config.consolidation, split_min_views=views))
+    if views is not None:
+        config = dataclasses.replace(config, consolidation=dataclasses.replace(config.consolidation, split_min_views=views))
+    enclosed = config.structure.oversegment_enclosed
+    if enclosed is not None:
+        config = dataclasses.replace(config, structure=dataclasses.replace(config.structure, enclosed=enclosed))
     return config
 
 

@@ -125,6 +125,17 @@ def test_oversegment_pieces_are_not_split_unless_configured():
         ConsolidationConfig(oversegment_split_min_views=-2)
 
 
+def test_oversegment_pieces_keep_no_outlines_on_walls_unless_configured():
+    from samosaic3d_core.memory import MemoryConfig, memory_config_for_masks
+    from samosaic3d_core.memory_structure import StructureConfig
+
+    config = MemoryConfig()
+    assert memory_config_for_masks(config, "sim").structure.enclosed
+    assert not memory_config_for_masks(config, "oversegment").structure.enclosed
+    same = MemoryConfig(structure=StructureConfig(oversegment_enclosed=None))
+    assert memory_config_for_masks(same, "oversegment").structure.enclosed
+
+
 def test_the_segmenter_builds_its_memory_for_its_mask_source():
     from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 

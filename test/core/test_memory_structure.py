@@ -107,6 +107,20 @@ def test_a_shelf_keeps_its_back_panel_on_the_wall():
     assert enclosed_on_walls(xyz, other, wall, 0.03, 0.06)[kind == 1].sum() == 0
 
 
+def test_a_strip_of_the_other_wall_draws_no_outline():
+    """A cabinet in the corner of the walls x = 0 and y = 0 whose instance took a strip of the wall
+    y = 0 up to 2 m and a piece of the wall x = 0 above it: the strip lies on a plane and draws no
+    outline, so that piece is not enclosed."""
+    cabinet = np.concatenate([patch((1, 2), 0.5, (0.04, 0.0), (0.5, 0.8)), patch((0, 2), 0.5, (0.04, 0.0), (0.5, 0.8)),
+                              patch((0, 1), 0.8, (0.04, 0.04), (0.5, 0.5))])
+    strip = patch((0, 2), 0.0, (0.0, 0.0), (0.08, 2.0))
+    above = patch((1, 2), 0.0, (0.1, 1.0), (0.4, 1.8))
+    xyz = np.concatenate([cabinet, strip, above])
+    walls = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    inside = enclosed_on_walls(xyz, np.ones(len(xyz), np.int64), walls, band=0.03, reach=0.06)
+    assert not inside[-len(above):].any()
+
+
 def test_the_outline_rule_leaves_the_floor_alone():
     """Under a table, a piece of floor fused with it is not kept by the table's outline."""
     xyz, kind = shelf_on_wall()
