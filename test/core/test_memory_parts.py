@@ -139,9 +139,10 @@ def test_oversegment_pieces_keep_no_outlines_on_walls_unless_configured():
 def test_the_segmenter_builds_its_memory_for_its_mask_source():
     from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
 
-    for source, views in (("oversegment", 0), ("sim", 3)):
+    for source, views, enclosed in (("oversegment", 0, False), ("sim", 3, True)):
         config = SegmenterConfig.from_flat({"pipeline": "baseline", "masks.source": source})
-        assert OnlineSegmenter.from_config(config).memory.config.consolidation.split_min_views == views
+        memory = OnlineSegmenter.from_config(config).memory.config
+        assert memory.consolidation.split_min_views == views and memory.structure.enclosed == enclosed
 
 
 def test_splitting_and_merging_back_again_and_again_keeps_the_counts_bounded():
