@@ -33,9 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WALL_MAX_NZ = 0.9
-"""A boundary plane is a wall when the z component of its normal is below this in magnitude (the
-floor's is above it, as in ``samosaic3d_core.memory_supports``)."""
+from samosaic3d_core.memory_supports import FLOOR_NORMAL_Z
 
 
 @dataclass
@@ -201,7 +199,7 @@ def enclosed_on_walls(xyz: np.ndarray, labels: np.ndarray, planes: np.ndarray, b
     planes = np.asarray(planes, np.float64).reshape(-1, 4)
     inside = np.zeros(len(labels), bool)
     off_planes = ~on_planes(xyz, planes, band)  # a piece of another wall fused with the instance draws no outline
-    for plane in planes[np.abs(planes[:, 2]) < WALL_MAX_NZ]:
+    for plane in planes[np.abs(planes[:, 2]) < FLOOR_NORMAL_Z]:  # walls: neither floor nor ceiling
         dist = np.abs(xyz @ plane[:3] + plane[3])
         on = (dist <= band) & (labels > 0)
         if not on.any():
