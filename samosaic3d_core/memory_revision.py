@@ -14,7 +14,8 @@ from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
 from samosaic3d_core.memory_consolidation import mode_labels
 from samosaic3d_core.memory_observation import FrameObservation
 from samosaic3d_core.memory_structure import (
-    detached_on_planes, enclosed_on_walls, find_boundary_planes, on_planes, plane_shares,
+    detached_on_planes, enclosed_on_walls, find_boundary_planes, on_planes, plane_shares, wall_outlines,
+    within_outlines,
 )
 from samosaic3d_core.memory_supports import find_support, floor_plane, reach_offsets
 
@@ -228,19 +229,25 @@ class MapRevision:
             rows = rows[owner[rows] == 0]
         structure, xyz = self.config.structure, self._voxels.table["xyz"]
         on = on_planes(xyz[rows], self._planes, structure.band) if len(self._planes) else np.zeros(len(rows), bool)
-        if not structure.enclosed:  # structure stays unlabelled
-            rows, on = rows[~on], np.zeros(int((~on).sum()), bool)
+        outlines = []
+        if structure.enclosed and on.any():  # structure stays unlabelled, but inside an instance's outline on a wall
+            labelled = np.flatnonzero(owner > 0)
+            outlines = wall_outlines(xyz[labelled], owner[labelled], self._planes, structure.band, structure.attach)
+            candidate = ~on
+            candidate[on] = within_outlines(xyz[rows[on]], outlines, structure.band)
+            rows, on = rows[candidate], on[candidate]
+        else:
+            rows, on = rows[~on], on[~on]
         if len(rows) == 0:
             return
         neighbours = index().neighbours(unpack_voxel_keys(keys[rows]), "map voxels")
         labels = mode_labels(owner, neighbours, rows, cfg.fill_passes, fill_only=True)
         labels = mode_labels(labels, neighbours, rows, cfg.smooth_passes, fill_only=False)
         on_changed = rows[on & (labels[rows] != owner[rows])]
-        if len(on_changed):  # structure stays unlabelled, but for what lies inside its instance's outline on a wall
-            labelled = np.union1d(np.flatnonzero(labels > 0), on_changed)
-            inside = enclosed_on_walls(xyz[labelled], labels[labelled], self._planes, structure.band, structure.attach)
-            outside = np.setdiff1d(on_changed, labelled[inside])
-            labels[outside] = owner[outside]
+        if len(on_changed):  # each takes a label only inside that instance's own outline
+            inside = enclosed_on_walls(xyz[on_changed], labels[on_changed], self._planes, structure.band,
+                                       structure.attach, outlines)
+            labels[on_changed[~inside]] = owner[on_changed[~inside]]
         changed = rows[labels[rows] != owner[rows]]
         if len(changed) == 0:
             return

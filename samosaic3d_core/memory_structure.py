@@ -187,32 +187,76 @@ def detached_on_planes(xyz: np.ndarray, labels: np.ndarray, planes: np.ndarray, 
     return detached
 
 
-def enclosed_on_walls(xyz: np.ndarray, labels: np.ndarray, planes: np.ndarray, band: float, reach: float) -> np.ndarray:
-    """(N,) bool: labelled points on a wall (a plane that is neither floor nor ceiling) inside the
-    outline their own instance draws on it: the box, in the wall's coordinates, of the instance's
-    points off every plane within ``reach`` of the wall's band. A shelf's back panel a few
-    millimetres from the wall lies within its sides and boards; a piece of wall beside an object
-    does not, nor does the wall above a cabinet in a corner whose instance took a strip of the
-    other wall."""
+@dataclass(frozen=True)
+class WallOutline:
+    """The outline instance ``label`` draws on wall ``plane`` (``wall_outlines``): a box ``low``..``high``
+    in the wall's coordinates (``wall_coordinates``)."""
+
+    plane: np.ndarray
+    label: int
+    low: np.ndarray
+    high: np.ndarray
+
+    def holds(self, xyz: np.ndarray, band: float) -> np.ndarray:
+        """(N,) bool: the point lies on this wall (within ``band``) inside the box."""
+        on = np.abs(xyz @ self.plane[:3] + self.plane[3]) <= band
+        uv = wall_coordinates(xyz, self.plane)
+        return on & np.all((uv >= self.low) & (uv <= self.high), axis=1)
+
+
+def wall_coordinates(xyz: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """(N, 2) coordinates of points along a wall: horizontally across it, and height (z)."""
+    across = np.cross(plane[:3], (0.0, 0.0, 1.0))
+    across /= np.linalg.norm(across)
+    return np.stack([xyz @ across, xyz[:, 2]], axis=1)
+
+
+def wall_outlines(xyz: np.ndarray, labels: np.ndarray, planes: np.ndarray, band: float, reach: float) -> list[WallOutline]:
+    """The outline each instance draws on each wall (a plane that is neither floor nor ceiling) that
+    it has points on: the box, in the wall's coordinates, of its points off every plane within
+    ``reach`` of the wall's band, grown by ``band``. A shelf's sides and boards outline its back
+    panel; points on a plane draw none (a strip of the other wall that a cabinet in a corner took
+    would outline the wall above the cabinet)."""
     labels = np.asarray(labels)
     xyz = np.asarray(xyz, np.float64)
     planes = np.asarray(planes, np.float64).reshape(-1, 4)
-    inside = np.zeros(len(labels), bool)
-    off_planes = ~on_planes(xyz, planes, band)  # a piece of another wall fused with the instance draws no outline
+    off_planes = ~on_planes(xyz, planes, band)
+    outlines = []
     for plane in planes[np.abs(planes[:, 2]) < FLOOR_NORMAL_Z]:  # walls: neither floor nor ceiling
         dist = np.abs(xyz @ plane[:3] + plane[3])
         on = (dist <= band) & (labels > 0)
         if not on.any():
             continue
         near = off_planes & (dist <= band + reach) & (labels > 0)
-        across = np.cross(plane[:3], (0.0, 0.0, 1.0))
-        across /= np.linalg.norm(across)
-        uv = np.stack([xyz @ across, xyz[:, 2]], axis=1)
+        uv = wall_coordinates(xyz[near], plane)
         for label in np.intersect1d(labels[on], labels[near]).tolist():
-            outline = uv[near & (labels == label)]
-            low, high = outline.min(axis=0) - band, outline.max(axis=0) + band
-            mine = np.flatnonzero(on & (labels == label))
-            inside[mine[np.all((uv[mine] >= low) & (uv[mine] <= high), axis=1)]] = True
+            drawn = uv[labels[near] == label]
+            outlines.append(WallOutline(plane, label, drawn.min(axis=0) - band, drawn.max(axis=0) + band))
+    return outlines
+
+
+def enclosed_on_walls(xyz: np.ndarray, labels: np.ndarray, planes: np.ndarray, band: float, reach: float,
+                      outlines: list[WallOutline] | None = None) -> np.ndarray:
+    """(N,) bool: labelled points on a wall inside the outline their own instance draws on it
+    (``wall_outlines``, or the given ``outlines``). A shelf's back panel a few millimetres from the
+    wall lies within its sides and boards; a piece of wall beside an object does not."""
+    labels = np.asarray(labels)
+    xyz = np.asarray(xyz, np.float64)
+    if outlines is None:
+        outlines = wall_outlines(xyz, labels, planes, band, reach)
+    inside = np.zeros(len(labels), bool)
+    for outline in outlines:
+        mine = np.flatnonzero(labels == outline.label)
+        inside[mine[outline.holds(xyz[mine], band)]] = True
+    return inside
+
+
+def within_outlines(xyz: np.ndarray, outlines: list[WallOutline], band: float) -> np.ndarray:
+    """(N,) bool: the point lies on a wall inside any instance's outline there."""
+    xyz = np.asarray(xyz, np.float64)
+    inside = np.zeros(len(xyz), bool)
+    for outline in outlines:
+        inside |= outline.holds(xyz, band)
     return inside
 
 
