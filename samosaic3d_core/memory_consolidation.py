@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from samosaic3d_core.geometry import neighbourhood_mode
+from samosaic3d_core.memory_backrests import BackrestRule
 
 
 COUNT_APART = ("all", "after_grouped")
@@ -78,6 +79,18 @@ class ConsolidationConfig:
     support_footprint: float = 0.5
     """Largest footprint of a piece (its box seen from above) as a share of its holder's: legs under
     a wide top, not a box under a box."""
+    join_backrests: bool = True
+    """A thin upright slab standing along one edge of an instance's top (a chair's back on its seat)
+    joins it at each search for boundary planes, and splitting does not take it off again
+    (``samosaic3d_core.memory_backrests``; needs ``structure``). Its contact is ``support_reach``
+    and ``support_contact``."""
+    backrest_min_height: float = 0.3
+    """Metres a backrest rises at least above its base's top (0.15 also joined a box stacked on a
+    box on the hard validation scenes)."""
+    backrest_max_thickness: float = 0.08
+    """Metres: the greatest thickness of a backrest across its thin horizontal axis."""
+    backrest_min_span: float = 0.8
+    """Share of its base's top that a backrest spans along its long axis."""
 
     split_min_views: int = 3
     """Parts (``samosaic3d_core.memory_parts``): frames that must keep a part of a map instance apart
@@ -94,16 +107,21 @@ class ConsolidationConfig:
     def __post_init__(self):
         for name in ("every", "merge_min_views", "split_min_views", "split_min_voxels", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
                      "fill_passes", "smooth_passes", "support_floor", "support_reach", "support_contact",
-                     "support_footprint"):
+                     "support_footprint", "backrest_min_height", "backrest_max_thickness"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
         if self.oversegment_split_min_views is not None and self.oversegment_split_min_views < 0:
             raise ValueError(f"consolidation.oversegment_split_min_views must be >= 0, got {self.oversegment_split_min_views}")
         if self.count_apart not in COUNT_APART:
             raise ValueError(f"consolidation.count_apart must be one of {COUNT_APART}, got {self.count_apart!r}")
-        for name in ("merge_ratio", "min_share", "split_ratio"):
+        for name in ("merge_ratio", "min_share", "split_ratio", "backrest_min_span"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"consolidation.{name} must be in [0, 1], got {getattr(self, name)}")
+
+    def backrest_rule(self) -> BackrestRule:
+        """The backrest settings (``join_backrests``) as a ``BackrestRule``."""
+        return BackrestRule(self.backrest_min_height, self.backrest_max_thickness, self.backrest_min_span,
+                            self.support_reach, self.support_contact)
 
 
 def frame_grouping(owner: np.ndarray, target: np.ndarray, min_share: float, min_voxels: int) -> tuple[np.ndarray, np.ndarray]:

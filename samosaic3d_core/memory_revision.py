@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
+from samosaic3d_core.memory_backrests import backrest_pair, find_base
 from samosaic3d_core.memory_consolidation import mode_labels
 from samosaic3d_core.memory_observation import FrameObservation
 from samosaic3d_core.memory_structure import (
@@ -29,8 +30,9 @@ class MapRevision:
         group, dissolve rarely seen instances, fill and smooth the labels of recently seen voxels."""
         cfg = self.config.consolidation
         self._revision += 1
+        index = functools.cache(lambda: VoxelIndex(self._voxels.table["key"]))  # no voxel is added in a pass
         if cfg.split_min_views:
-            self._split_parts()
+            self._split_parts(index)
         alive = self._inst["num_voxels"]
         for low, high in self._evidence.merges(cfg.merge_min_views, cfg.merge_ratio):
             # the older id survives, and comes back if the newer one had taken all its voxels
@@ -38,9 +40,10 @@ class MapRevision:
                 self.merge(low, high)
         rows = [*self._recent, self._prune(frame_index), self._take_structure()]
         self._recent = []
-        index = functools.cache(lambda: VoxelIndex(self._voxels.table["key"]))  # no voxel is added in a pass
         if cfg.join_supports and self._planes_searched():
             self._join_supports(index)
+        if cfg.join_backrests and self._planes_searched():
+            self._join_backrests(index)
         self._relabel_by_neighbours(np.unique(np.concatenate(rows)).astype(np.int64), index)
 
     def merge(self, keep: int, gone: int) -> None:
@@ -84,10 +87,12 @@ class MapRevision:
         part = self._voxels.table["part"]
         part[rows[sel]] = self._parts.observe(label[sel], local[sel], part[rows[sel]], cfg.min_share, cfg.min_voxels)
 
-    def _split_parts(self) -> None:
+    def _split_parts(self, index) -> None:
         """Give each part that frames keep apart from its instance's largest part an id of its own
-        (``samosaic3d_core.memory_parts``)."""
+        (``samosaic3d_core.memory_parts``), unless one of the two stands on the other as a backrest
+        (``consolidation.join_backrests``: the next search for planes would join them again)."""
         cfg = self.config.consolidation
+        floor = floor_plane(self._planes) if cfg.join_backrests else None
         owner, part = self._voxels.owner, self._voxels.table["part"]
         carried = np.flatnonzero(part > 0)
         self._parts.keep_only(np.unique(part[carried]))
@@ -106,7 +111,20 @@ class MapRevision:
                 piece = int(parts[k])
                 if piece != main and counts[k] >= cfg.split_min_voxels and \
                         self._parts.apart(main, piece, cfg.split_min_views, cfg.split_ratio):
-                    self._split_off(map_id, rows[(owner[rows] == map_id) & (part[rows] == piece)])
+                    members = rows[owner[rows] == map_id]
+                    piece_rows = members[part[members] == piece]
+                    if floor is not None and self._backrest_within(map_id, piece_rows, floor, index):
+                        continue
+                    self._split_off(map_id, piece_rows)
+
+    def _backrest_within(self, map_id: int, rows: np.ndarray, floor: np.ndarray, index) -> bool:
+        """Whether voxel ``rows`` of ``map_id`` and the rest of it stand one on the other as a backrest."""
+        cfg, voxel = self.config.consolidation, self.config.map_voxel_size
+        rule = cfg.backrest_rule()
+        rest = np.setdiff1d(self._member_rows(map_id), rows)
+        table = self._voxels.table
+        return backrest_pair(rows, rest, table["xyz"], table["key"], index(), floor,
+                             reach_offsets(cfg.support_reach, voxel), rule, voxel)
 
     def _split_off(self, map_id: int, rows: np.ndarray) -> int:
         """A new map id for voxel ``rows`` of ``map_id`` (its record copied; the cells where it holds
@@ -178,6 +196,29 @@ class MapRevision:
                                   self.config.map_voxel_size)
             if holder:
                 self.merge(holder, piece)
+
+    def _join_backrests(self, index) -> None:
+        """Merge each thin upright slab into the instance whose top it stands on along an edge
+        (``samosaic3d_core.memory_backrests``), the smallest slabs first; the larger of the two keeps its id."""
+        cfg, inst, voxel = self.config.consolidation, self._inst, self.config.map_voxel_size
+        floor = floor_plane(self._planes)
+        if floor is None:
+            return
+        rule = cfg.backrest_rule()
+        alive = self.alive_ids()
+        # a first cut by the boxes (the floor is about level): tall enough
+        tall = (inst["box_max"][alive - 1] - inst["box_min"][alive - 1])[:, 2] + 2 * voxel >= rule.min_height
+        candidates = alive[tall]
+        table = self._voxels.table
+        offsets = reach_offsets(cfg.support_reach, voxel)
+        for slab in candidates[np.argsort(inst["num_voxels"][candidates - 1], kind="stable")].tolist():
+            if not inst["num_voxels"][slab - 1]:
+                continue  # merged into another slab's base earlier in this pass
+            base = find_base(slab, self._member_rows(slab), table["xyz"], self._voxels.owner, table["key"], index(),
+                             floor, self._member_rows, offsets, rule, voxel)
+            if base:
+                keep, gone = (base, slab) if inst["num_voxels"][base - 1] >= inst["num_voxels"][slab - 1] else (slab, base)
+                self.merge(keep, gone)
 
     def _take_structure(self) -> np.ndarray:
         """Every ``structure.every_passes`` passes: find the boundary planes again and dissolve the
