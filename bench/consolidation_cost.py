@@ -8,8 +8,9 @@ their structure and the map is consolidated) for six settings: neither
 (``memory.consolidation.every: 0``), consolidation without structure
 (``memory.structure.every_passes: 0``), consolidation and structure without supports
 (``memory.consolidation.join_supports: false``), with supports but without splitting
-(``memory.consolidation.split_min_views: 0``), the defaults without the outlines on walls
-(``memory.structure.enclosed: false``) and the defaults; and the step-time ratios to the first.
+(``memory.consolidation.split_min_views: 0``), without the outlines on walls
+(``memory.structure.enclosed: false``), without backrests (``memory.consolidation.join_backrests:
+false``) and the defaults; and the step-time ratios to the first.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def main(argv=None) -> int:
                 "consolidation + structure + supports": SegmenterConfig.from_flat(
                     {**base, "memory.consolidation.split_min_views": 0}),
                 "consolidation + structure + supports + splitting": SegmenterConfig.from_flat(
-                    {**base, "memory.structure.enclosed": False}),
-                "the same + outlines on walls (default)": SegmenterConfig.from_flat(base)}
+                    {**base, "memory.structure.enclosed": False, "memory.consolidation.join_backrests": False}),
+                "the same + outlines on walls": SegmenterConfig.from_flat(
+                    {**base, "memory.consolidation.join_backrests": False}),
+                "the same + backrests (default)": SegmenterConfig.from_flat(base)}
     segs = {name: OnlineSegmenter.from_config(config) for name, config in variants.items()}
     sums = {name: [0.0, 0.0, 0] for name in variants}
     for _ in range(args.repeats):
