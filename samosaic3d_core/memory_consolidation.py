@@ -83,7 +83,8 @@ class ConsolidationConfig:
     """A thin upright slab standing along one edge of an instance's top (a chair's back on its seat)
     joins it at each search for boundary planes, and splitting does not take it off again
     (``samosaic3d_core.memory_backrests``; needs ``structure``). Its contact is ``support_reach``
-    and ``support_contact``."""
+    and ``support_contact``. Chosen on the validation scenes (docs/map_quality.md, "A chair's back
+    on its seat")."""
     backrest_min_height: float = 0.3
     """Metres a backrest rises at least above its base's top (0.15 also joined a box stacked on a
     box on the hard validation scenes)."""
