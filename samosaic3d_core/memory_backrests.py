@@ -36,13 +36,14 @@ from samosaic3d_core.memory_supports import SLAB
 
 @dataclass(frozen=True)
 class BackrestRule:
-    """What makes a slab a backrest of its base (``ConsolidationConfig.backrest_*``; metres)."""
+    """What makes a slab a backrest of its base (metres); ``ConsolidationConfig.backrest_rule()``
+    gives the configured one."""
 
-    min_height: float = 0.3
-    max_thickness: float = 0.08
-    min_span: float = 0.8
-    reach: float = 0.045
-    min_contact: int = 5
+    min_height: float
+    max_thickness: float
+    min_span: float
+    reach: float
+    min_contact: int
 
 
 def floor_frame(floor: np.ndarray) -> np.ndarray:

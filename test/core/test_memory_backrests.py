@@ -1,10 +1,12 @@
 """Backrests: a thin upright slab standing along one edge of an instance's top joins it."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from samosaic3d_core.geometry import VoxelIndex, pack_voxel_keys
-from samosaic3d_core.memory_backrests import BackrestRule, backrest_pair, find_base, floor_frame
+from samosaic3d_core.memory_backrests import backrest_pair, find_base, floor_frame
 from samosaic3d_core.memory_consolidation import ConsolidationConfig
 from samosaic3d_core.memory_structure import StructureConfig
 from samosaic3d_core.memory_supports import reach_offsets
@@ -12,6 +14,7 @@ from test.core.test_memory import memory_with, step
 
 CM2 = 0.02  # the shipped map's voxels
 FLOOR = np.array([0.0, 0.0, 1.0, 0.0])  # z = 0
+RULE = ConsolidationConfig().backrest_rule()  # the shipped settings
 
 
 def box(lo, hi):
@@ -24,7 +27,7 @@ SEAT = box((-0.24, -0.24, 0.42), (0.24, 0.24, 0.46))
 BACK = box((-0.24, 0.20, 0.46), (0.24, 0.24, 0.90))  # along the seat's +y edge, 0.44 m tall
 
 
-def base_of(objects, slab, turn=0.0, rule=BackrestRule()):
+def base_of(objects, slab, turn=0.0, rule=RULE):
     """``find_base`` of map id ``slab`` in a map whose map id k + 1 owns the points ``objects[k]``
     (turned by ``turn`` radians about z, then put on the 2 cm grid)."""
     c, s = np.cos(turn), np.sin(turn)
@@ -62,7 +65,7 @@ def test_no_backrest_that_is_short_thick_narrow_beside_or_inward():
     assert base_of([SEAT, box((-0.1, 0.20, 0.46), (0.1, 0.24, 0.90))], 2) == 0, "spans less than the seat"
     assert base_of([SEAT, box((-0.24, -0.02, 0.46), (0.24, 0.02, 0.90))], 2) == 0, "across the middle"
     assert base_of([SEAT, box((-0.24, 0.32, 0.30), (0.24, 0.36, 0.90))], 2) == 0, "8 cm behind the seat"
-    assert base_of([SEAT, BACK], 2, rule=BackrestRule(min_height=0.5)) == 0
+    assert base_of([SEAT, BACK], 2, rule=dataclasses.replace(RULE, min_height=0.5)) == 0
 
 
 def test_a_monitor_on_a_desk_and_a_book_in_a_shelf_stay_apart():
@@ -79,7 +82,7 @@ def test_backrest_pair_either_way_round():
     coords = np.floor(np.concatenate([SEAT, BACK]) / CM2).astype(np.int64)
     xyz, keys = (coords + 0.5) * CM2, pack_voxel_keys(coords, "test cells")
     seat, back = np.arange(len(SEAT)), np.arange(len(SEAT), len(coords))
-    rule, index = BackrestRule(), VoxelIndex(keys)
+    rule, index = RULE, VoxelIndex(keys)
     args = (xyz, keys, index, FLOOR, reach_offsets(rule.reach, CM2), rule, CM2)
     assert backrest_pair(seat, back, *args) and backrest_pair(back, seat, *args)
     assert not backrest_pair(seat[: len(seat) // 2], seat[len(seat) // 2:], *args)
