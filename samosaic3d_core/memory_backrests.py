@@ -72,7 +72,7 @@ def find_base(
     those keys; ``floor`` (4,) the floor plane; ``member_rows(id)`` the voxel rows of a map id;
     ``offsets`` ``memory_supports.reach_offsets(rule.reach, voxel_size)``.
     """
-    if len(rows) < 3 or thin_extent(xyz[rows] @ floor_frame(floor), voxel_size)[1] > 2 * rule.max_thickness:
+    if len(rows) < 3 or thin_extent(xyz[rows] @ floor_frame(floor), voxel_size)[2] > 2 * rule.max_thickness:
         return 0  # a first cut: the slab with what it holds below its base (legs, a seat's edge) is thin too
     near = index.neighbours(unpack_voxel_keys(keys[rows]), "map voxels", offsets).reshape(-1)
     near = np.unique(near[near >= 0])
@@ -85,11 +85,11 @@ def find_base(
     return 0
 
 
-def thin_extent(flat: np.ndarray, voxel_size: float) -> tuple[np.ndarray, float]:
-    """(long axis (2,), thickness in metres) of the footprint ``flat``: the 5-95 % range across its
-    thin axis (a few stray voxels of a neighbour do not make a slab thick), plus one voxel."""
+def thin_extent(flat: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(long axis (2,), thin axis (2,), thickness in metres) of the footprint ``flat``: the 5-95 %
+    range across its thin axis (a few stray voxels of a neighbour do not make a slab thick), plus one voxel."""
     long_axis, thin_axis = slab_axes(flat)
-    return long_axis, float(np.subtract(*np.percentile(flat @ thin_axis, [95, 5]))) + voxel_size
+    return long_axis, thin_axis, float(np.subtract(*np.percentile(flat @ thin_axis, [95, 5]))) + voxel_size
 
 
 def stands_on(
@@ -108,8 +108,7 @@ def stands_on(
         return False
     frame = floor_frame(floor)
     flat = xyz[upper] @ frame
-    long_axis, thickness = thin_extent(flat, voxel_size)
-    thin_axis = np.array([-long_axis[1], long_axis[0]])
+    long_axis, thin_axis, thickness = thin_extent(flat, voxel_size)
     along, across = flat @ long_axis, flat @ thin_axis
     length = np.ptp(along) + voxel_size
     if thickness > rule.max_thickness or length < 2 * thickness:
