@@ -18,7 +18,7 @@ from samosaic3d_core.memory_structure import (
     detached_on_planes, enclosed_on_walls, find_boundary_planes, on_planes, plane_shares, wall_outlines,
     within_outlines,
 )
-from samosaic3d_core.memory_supports import find_support, floor_plane, reach_offsets
+from samosaic3d_core.memory_supports import find_support, floor_plane, holds_up, reach_offsets
 
 
 class MapRevision:
@@ -93,6 +93,7 @@ class MapRevision:
         (``consolidation.join_backrests``: the next search for planes would join them again)."""
         cfg = self.config.consolidation
         floor = floor_plane(self._planes) if cfg.join_backrests else None
+        support_floor = floor_plane(self._planes) if cfg.join_supports else None
         owner, part = self._voxels.owner, self._voxels.table["part"]
         carried = np.flatnonzero(part > 0)
         self._parts.keep_only(np.unique(part[carried]))
@@ -115,6 +116,8 @@ class MapRevision:
                     piece_rows = members[part[members] == piece]
                     if floor is not None and self._backrest_within(map_id, piece_rows, floor, index):
                         continue
+                    if support_floor is not None and self._support_within(map_id, piece_rows, support_floor, index):
+                        continue
                     self._split_off(map_id, piece_rows)
 
     def _backrest_within(self, map_id: int, rows: np.ndarray, floor: np.ndarray, index) -> bool:
@@ -125,6 +128,15 @@ class MapRevision:
         table = self._voxels.table
         return backrest_pair(rows, rest, table["xyz"], table["key"], index(), floor,
                              reach_offsets(cfg.support_reach, voxel), rule, voxel)
+
+    def _support_within(self, map_id: int, rows: np.ndarray, floor: np.ndarray, index) -> bool:
+        """Whether voxel ``rows`` of ``map_id`` stand on the floor and hold up the rest of it."""
+        cfg, voxel = self.config.consolidation, self.config.map_voxel_size
+        rest = np.setdiff1d(self._member_rows(map_id), rows)
+        table = self._voxels.table
+        return holds_up(rows, rest, table["xyz"], table["key"], index(), floor,
+                        reach_offsets(cfg.support_reach, voxel), cfg.support_reach, cfg.support_floor,
+                        cfg.support_contact, cfg.support_footprint, voxel)
 
     def _split_off(self, map_id: int, rows: np.ndarray) -> int:
         """A new map id for voxel ``rows`` of ``map_id`` (its record copied; the cells where it holds

@@ -96,3 +96,35 @@ def find_support(
     below = around(rows[height <= low + SLAB])
     carried = (owner[below] == holder) & (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2)
     return 0 if carried.sum() >= min_contact else holder
+
+
+def holds_up(
+    piece: np.ndarray, holder: np.ndarray, xyz: np.ndarray, keys: np.ndarray, index: VoxelIndex,
+    floor: np.ndarray, offsets: np.ndarray, reach: float, floor_tolerance: float, min_contact: int,
+    max_footprint: float, voxel_size: float,
+) -> bool:
+    """``find_support`` over two sets of voxel rows: whether ``piece`` stands on the floor and holds
+    up ``holder`` (a part of one map instance that splitting would take off, and the rest of it)."""
+    if len(piece) == 0 or len(holder) <= len(piece):
+        return False
+    height = xyz[piece] @ floor[:3] + floor[3]
+    low, high = height.min(), height.max()
+    if low > floor_tolerance:
+        return False
+
+    def around(slab: np.ndarray) -> np.ndarray:
+        near = index.neighbours(unpack_voxel_keys(keys[slab]), "map voxels", offsets).reshape(-1)
+        return np.intersect1d(near[near >= 0], holder)
+
+    above = around(piece[height >= high - SLAB])
+    if (xyz[above] @ floor[:3] + floor[3] > high + 1e-3).sum() < min_contact:
+        return False
+    lo, hi = xyz[piece].min(0), xyz[piece].max(0)
+    holder_lo, holder_hi = xyz[holder].min(0), xyz[holder].max(0)
+    inside = (lo[:2] >= holder_lo[:2] - reach).all() and (hi[:2] <= holder_hi[:2] + reach).all()
+    if not inside or holder_hi[2] <= hi[2] + SLAB / 2:
+        return False
+    if np.prod(hi[:2] - lo[:2] + voxel_size) > max_footprint * np.prod(holder_hi[:2] - holder_lo[:2] + voxel_size):
+        return False
+    below = around(piece[height <= low + SLAB])
+    return (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2).sum() < min_contact
