@@ -68,8 +68,8 @@ class ConsolidationConfig:
     """Passes in which labelled voxels take their neighbours' majority id when it outvotes their own."""
     join_supports: bool = True
     """An instance that stands on the floor and holds up a larger one (a table's legs under its top)
-    joins it, at each search for boundary planes (``samosaic3d_core.memory_supports``; needs
-    ``structure``)."""
+    joins it, at each search for boundary planes, and splitting does not take it off again
+    (``samosaic3d_core.memory_supports``; needs ``structure``)."""
     support_floor: float = 0.05
     """Metres above the floor within which an instance's lowest voxel stands on it."""
     support_reach: float = 0.045

@@ -89,8 +89,9 @@ class MapRevision:
 
     def _split_parts(self, index) -> None:
         """Give each part that frames keep apart from its instance's largest part an id of its own
-        (``samosaic3d_core.memory_parts``), unless one of the two stands on the other as a backrest
-        (``consolidation.join_backrests``: the next search for planes would join them again)."""
+        (``samosaic3d_core.memory_parts``), unless the next search for planes would join them again:
+        one stands on the other as a backrest (``consolidation.join_backrests``), or the part stands
+        on the floor and holds up the rest (``consolidation.join_supports``)."""
         cfg = self.config.consolidation
         floor = floor_plane(self._planes) if cfg.join_backrests else None
         support_floor = floor_plane(self._planes) if cfg.join_supports else None

@@ -70,32 +70,20 @@ def find_support(
     if len(rows) == 0:
         return 0
     height = xyz[rows] @ floor[:3] + floor[3]
-    low, high = height.min(), height.max()
-    if low > floor_tolerance:
+    if height.min() > floor_tolerance:
         return 0
-
-    def around(slab: np.ndarray) -> np.ndarray:
-        near = index.neighbours(unpack_voxel_keys(keys[slab]), "map voxels", offsets).reshape(-1)
-        return np.unique(near[near >= 0])
-
-    near = around(rows[height >= high - SLAB])
-    above = near[(owner[near] > 0) & (owner[near] != piece) & (xyz[near] @ floor[:3] + floor[3] > high + 1e-3)]
+    near = _around(rows[height >= height.max() - SLAB], keys, index, offsets)
+    above = near[(owner[near] > 0) & (owner[near] != piece) & (xyz[near] @ floor[:3] + floor[3] > height.max() + 1e-3)]
     if len(above) == 0:
         return 0
     ids, counts = np.unique(owner[above], return_counts=True)
     holder = int(ids[np.argmax(counts)])
     if counts.max() < min_contact or sizes[holder - 1] <= len(rows):
         return 0
-    lo, hi = box_min[piece - 1], box_max[piece - 1]
-    inside = (lo[:2] >= box_min[holder - 1, :2] - reach).all() and (hi[:2] <= box_max[holder - 1, :2] + reach).all()
-    if not inside or box_max[holder - 1, 2] <= hi[2] + SLAB / 2:
-        return 0
-    footprint = np.prod(hi[:2] - lo[:2] + voxel_size)
-    if footprint > max_footprint * np.prod(box_max[holder - 1, :2] - box_min[holder - 1, :2] + voxel_size):
-        return 0
-    below = around(rows[height <= low + SLAB])
-    carried = (owner[below] == holder) & (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2)
-    return 0 if carried.sum() >= min_contact else holder
+    held = _stands_under(rows, height, (box_min[piece - 1], box_max[piece - 1]),
+                         (box_min[holder - 1], box_max[holder - 1]), lambda near: near[owner[near] == holder],
+                         xyz, keys, index, floor, offsets, reach, min_contact, max_footprint, voxel_size)
+    return holder if held else 0
 
 
 def holds_up(
@@ -108,23 +96,38 @@ def holds_up(
     if len(piece) == 0 or len(holder) <= len(piece):
         return False
     height = xyz[piece] @ floor[:3] + floor[3]
-    low, high = height.min(), height.max()
-    if low > floor_tolerance:
+    if height.min() > floor_tolerance:
         return False
-
-    def around(slab: np.ndarray) -> np.ndarray:
-        near = index.neighbours(unpack_voxel_keys(keys[slab]), "map voxels", offsets).reshape(-1)
-        return np.intersect1d(near[near >= 0], holder)
-
-    above = around(piece[height >= high - SLAB])
-    if (xyz[above] @ floor[:3] + floor[3] > high + 1e-3).sum() < min_contact:
+    above = np.intersect1d(_around(piece[height >= height.max() - SLAB], keys, index, offsets), holder)
+    if (xyz[above] @ floor[:3] + floor[3] > height.max() + 1e-3).sum() < min_contact:
         return False
-    lo, hi = xyz[piece].min(0), xyz[piece].max(0)
-    holder_lo, holder_hi = xyz[holder].min(0), xyz[holder].max(0)
+    return _stands_under(piece, height, (xyz[piece].min(0), xyz[piece].max(0)), (xyz[holder].min(0), xyz[holder].max(0)),
+                         lambda near: np.intersect1d(near, holder), xyz, keys, index, floor, offsets, reach,
+                         min_contact, max_footprint, voxel_size)
+
+
+def _around(rows: np.ndarray, keys: np.ndarray, index: VoxelIndex, offsets: np.ndarray) -> np.ndarray:
+    """The map voxel rows within ``offsets`` of voxel ``rows``."""
+    near = index.neighbours(unpack_voxel_keys(keys[rows]), "map voxels", offsets).reshape(-1)
+    return np.unique(near[near >= 0])
+
+
+def _stands_under(
+    rows: np.ndarray, height: np.ndarray, box: tuple, holder_box: tuple, in_holder, xyz: np.ndarray,
+    keys: np.ndarray, index: VoxelIndex, floor: np.ndarray, offsets: np.ndarray, reach: float,
+    min_contact: int, max_footprint: float, voxel_size: float,
+) -> bool:
+    """The rest of the rule once the holder rests on the piece's top: the piece stands within the
+    holder's footprint and below its top, covers at most ``max_footprint`` of it, and is not carried
+    by it from below. ``height`` (N,) of the piece's voxel ``rows`` over the floor; ``box`` and
+    ``holder_box`` (min (3,), max (3,)); ``in_holder(rows)`` those of the given voxel rows that are
+    the holder's."""
+    (lo, hi), (holder_lo, holder_hi) = box, holder_box
     inside = (lo[:2] >= holder_lo[:2] - reach).all() and (hi[:2] <= holder_hi[:2] + reach).all()
     if not inside or holder_hi[2] <= hi[2] + SLAB / 2:
         return False
     if np.prod(hi[:2] - lo[:2] + voxel_size) > max_footprint * np.prod(holder_hi[:2] - holder_lo[:2] + voxel_size):
         return False
-    below = around(piece[height <= low + SLAB])
+    low = height.min()
+    below = in_holder(_around(rows[height <= low + SLAB], keys, index, offsets))
     return (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2).sum() < min_contact

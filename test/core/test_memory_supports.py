@@ -8,7 +8,7 @@ import pytest
 from samosaic3d_core.geometry import VoxelIndex, pack_voxel_keys
 from samosaic3d_core.memory_consolidation import ConsolidationConfig
 from samosaic3d_core.memory_structure import StructureConfig
-from samosaic3d_core.memory_supports import find_support, floor_plane, reach_offsets
+from samosaic3d_core.memory_supports import find_support, floor_plane, holds_up, reach_offsets
 from test.core.test_memory import VOXEL, memory_with, step
 
 FLOOR_PLANE = np.array([0.0, 0.0, 1.0, -0.05])  # z = 0.05, the centres of the cells at z = 0
@@ -69,6 +69,30 @@ def test_a_box_under_a_box_holds_it_up_but_is_no_support():
     assert holder_of([wide, low], 2, footprint=0.1) == 1
 
 
+def rows_hold(piece, holder, floor=FLOOR_PLANE, contact=3, footprint=0.5):
+    """``holds_up`` of cells ``piece`` under cells ``holder``, two parts of one map instance."""
+    coords = np.array(piece + holder, np.int64)
+    xyz = (coords + 0.5) * VOXEL
+    keys = pack_voxel_keys(coords, "test cells")
+    rows = np.arange(len(coords))
+    return holds_up(rows[:len(piece)], rows[len(piece):], xyz, keys, VoxelIndex(keys), floor,
+                    reach_offsets(0.045, VOXEL), 0.045, 0.12, contact, footprint, VOXEL)
+
+
+def test_holds_up_is_the_support_rule_over_parts_of_one_instance():
+    assert rows_hold(LEG, TOP)
+    assert not rows_hold(TOP, LEG), "the top does not stand on the floor, and it is the larger part"
+    assert not rows_hold(LEG, TOP, contact=5), "four cells of the top touch the leg"
+    assert not rows_hold(LEG, TOP, floor=np.array([0.0, 0.0, 1.0, 0.1])), "a floor 0.15 m lower"
+    assert not rows_hold(block((9, 12), (5, 8), (1, 9)), TOP), "a chair beside the top, taller than it"
+    low, high = block((3, 7), (3, 7), (1, 4)), block((2, 8), (2, 8), (4, 6))
+    assert rows_hold(low, high) and not rows_hold(low, high, footprint=0.4), "a box under a box"
+    shelf = block((3, 10), (3, 10), (1, 2)) + block((3, 10), (3, 10), (5, 6))
+    box = block((5, 7), (5, 7), (2, 5))
+    assert not rows_hold(box, shelf), "the shelf carries the box from below"
+    assert not rows_hold([], TOP)
+
+
 def test_floor_plane_and_reach():
     wall = [1.0, 0.0, 0.0, 0.0]
     ceiling = [0.0, 0.0, -1.0, 2.5]
@@ -98,6 +122,26 @@ def test_memory_joins_the_legs_to_their_top():
     memory = supports_memory(join_supports=False)
     step(memory, [floor, TOP, *legs])
     assert len(memory.alive_ids()) == 5
+
+
+@pytest.mark.parametrize("join", [True, False])
+def test_views_that_keep_the_legs_from_their_top_do_not_split_them(join):
+    floor = block((0, 15), (0, 15), (0, 1))
+    legs = [[(x, y, z) for z in range(1, 7)] for x, y in ((3, 3), (9, 3), (3, 9), (9, 9))]
+    memory = supports_memory(join_supports=join, split_min_views=3, split_min_voxels=2)
+    memory.config.structure.every_passes = 2  # the legs join again only at every other pass
+    step(memory, [floor, TOP + [c for leg in legs for c in leg]], index=0)  # a first view holds the table whole
+    table = [i for i in memory.alive_ids().tolist() if len(memory.instance_points(i)[0]) == len(TOP) + 24]
+    assert len(table) == 1
+    sizes = []
+    for index in range(1, 7):  # later views hold the legs apart, and association sends them all to the table
+        step(memory, [floor, TOP, *legs], matches=[0] + [table[0]] * 5, index=index)
+        points = [memory.instance_points(i)[0] for i in memory.alive_ids().tolist()]
+        sizes.append(sorted(len(p) for p in points if p[:, 2].min() > VOXEL))  # the floor comes and goes as structure
+    if join:
+        assert sizes == [[len(TOP) + 24]] * 6, "no pass takes the legs off"
+    else:
+        assert sizes[-1] == [6, 6, 6, 6, len(TOP)]
 
 
 def test_support_settings_are_checked():
