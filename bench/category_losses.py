@@ -7,7 +7,10 @@ scenes, whose ``scene.json`` names each object's category. For every object with
 ``--min-points`` scored points: its best IoU with a map instance, and the shares of its points in
 that instance, in other instances and in none (unlabelled). Prints one row per category: objects,
 mean best IoU, share found at IoU 0.5, and the mean of the three shares (docs/map_quality.md, "A
-shelf's back panel on the wall", "A chair's back on its seat").
+shelf's back panel on the wall", "A chair's back on its seat"). ``--pieces`` also lists, per
+scene, the map's *pieces*: instances on at least ``--min-points`` scored points, most of them on
+objects (the object instances the metrics count), that are not the instance holding most of their
+object (docs/map_quality.md, "What is left": the long scan's pieces).
 """
 
 from __future__ import annotations
@@ -59,6 +62,39 @@ def object_losses(gt: np.ndarray, pred_masks: np.ndarray, categories: dict[int, 
     return losses
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A map instance that holds part of an object but is not that object's best-covering instance."""
+
+    instance: int
+    points: int
+    category: str
+    object_id: int
+    share: float  # of the object's scored points
+    z_range: tuple[float, float]
+
+
+def find_pieces(gt: np.ndarray, pred_masks: np.ndarray, xyz: np.ndarray, categories: dict[int, str],
+                min_points: int) -> list[Piece]:
+    """The object instances of ``pred_masks`` (K, N) on the scored points (``gt`` (N,), ``xyz`` (N, 3))
+    that are pieces: at least ``min_points`` points, more than half on objects, and not the instance
+    with most points of their majority object."""
+    pred_masks = np.asarray(pred_masks, bool).reshape(-1, len(gt))
+    pieces = []
+    for k, mask in enumerate(pred_masks):
+        on = gt[mask]
+        if len(on) < max(min_points, 1) or 2 * np.count_nonzero(on > 0) <= len(on):
+            continue
+        ids, counts = np.unique(on[on > 0], return_counts=True)
+        obj = int(ids[np.argmax(counts)])
+        if int(np.argmax((pred_masks & (gt == obj)).sum(axis=1))) == k:
+            continue
+        z = xyz[mask, 2]
+        pieces.append(Piece(k, len(on), categories.get(obj, "?"), obj, float(counts.max() / np.count_nonzero(gt == obj)),
+                            (float(z.min()), float(z.max()))))
+    return pieces
+
+
 def category_table(losses: list[ObjectLoss], found_at: float = 0.5) -> list[str]:
     """Markdown rows, one per category (most objects first): objects, mean best IoU, share found at
     ``found_at``, mean shares in the best instance, in others, unlabelled."""
@@ -88,6 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder of scenes (make-data)")
     parser.add_argument("--pred", type=Path, required=True, help="folder of maps <scene>.npz (samosaic3d run --out)")
     parser.add_argument("--min-points", type=int, default=100, help="scored points an object needs (as the benchmark)")
+    parser.add_argument("--pieces", action="store_true", help="also list each scene's pieces (instances not their object's own)")
     args = parser.parse_args(argv)
     config = EvalConfig()
     losses = []
@@ -98,6 +135,11 @@ def main(argv=None) -> int:
         points = build_scene_points(SceneReader(scene_dir), config)
         scene = score_map(points, read_scene_map(map_path), config, scene_dir.name).eval_input
         losses += object_losses(scene.gt_instance, scene.pred_masks, scene_categories(scene_dir), args.min_points)
+        if args.pieces:
+            for piece in find_pieces(scene.gt_instance, scene.pred_masks, points.xyz, scene_categories(scene_dir),
+                                     args.min_points):
+                print(f"{scene_dir.name}: piece {piece.instance}, {piece.points} points, {piece.category} "
+                      f"{piece.object_id} ({100 * piece.share:.0f} % of it), z {piece.z_range[0]:.2f}-{piece.z_range[1]:.2f} m")
     print(f"{args.pred} on {args.data}: {len(losses)} objects")
     print("\n".join(category_table(losses)))
     return 0

@@ -38,3 +38,19 @@ def test_the_table_has_a_row_per_category_most_objects_first():
     assert header.startswith("| category | objects |") and rule.startswith("|---|")
     assert box == "| box | 2 | 0.70 | 100 % | 0.75 | 0.15 | 0.10 |"
     assert chair == "| chair | 1 | 0.40 | 0 % | 0.50 | 0.30 | 0.20 |"
+
+
+def test_pieces_are_object_instances_that_do_not_hold_most_of_their_object():
+    gt = np.array([1] * 6 + [2] * 4 + [0] * 4)
+    xyz = np.zeros((14, 3))
+    xyz[:, 2] = np.arange(14) / 10
+    masks = np.zeros((4, 14), bool)
+    masks[0, :4] = True  # most of object 1: its own
+    masks[1, 4:6] = True  # the rest of object 1: a piece
+    masks[1, 10:11] = True  # and one point of no object
+    masks[2, 6:10] = True  # all of object 2
+    masks[3, 11:14] = True  # no object's points: not an object instance
+    (piece,) = category_losses.find_pieces(gt, masks, xyz, {1: "shelf", 2: "box"}, min_points=1)
+    assert (piece.instance, piece.points, piece.category, piece.object_id) == (1, 3, "shelf", 1)
+    assert piece.share == pytest.approx(2 / 6) and piece.z_range == pytest.approx((0.4, 1.0))
+    assert category_losses.find_pieces(gt, masks, xyz, {1: "shelf"}, min_points=4) == [], "too small"
