@@ -93,8 +93,7 @@ class MapRevision:
         one stands on the other as a backrest (``consolidation.join_backrests``), or the part stands
         on the floor and holds up the rest (``consolidation.join_supports``)."""
         cfg = self.config.consolidation
-        floor = floor_plane(self._planes) if cfg.join_backrests else None
-        support_floor = floor_plane(self._planes) if cfg.join_supports else None
+        floor = floor_plane(self._planes) if cfg.join_backrests or cfg.join_supports else None
         owner, part = self._voxels.owner, self._voxels.table["part"]
         carried = np.flatnonzero(part > 0)
         self._parts.keep_only(np.unique(part[carried]))
@@ -115,29 +114,22 @@ class MapRevision:
                         self._parts.apart(main, piece, cfg.split_min_views, cfg.split_ratio):
                     members = rows[owner[rows] == map_id]
                     piece_rows = members[part[members] == piece]
-                    if floor is not None and self._backrest_within(map_id, piece_rows, floor, index):
-                        continue
-                    if support_floor is not None and self._support_within(map_id, piece_rows, support_floor, index):
+                    if floor is not None and self._joined_again(map_id, piece_rows, floor, index):
                         continue
                     self._split_off(map_id, piece_rows)
 
-    def _backrest_within(self, map_id: int, rows: np.ndarray, floor: np.ndarray, index) -> bool:
-        """Whether voxel ``rows`` of ``map_id`` and the rest of it stand one on the other as a backrest."""
-        cfg, voxel = self.config.consolidation, self.config.map_voxel_size
-        rule = cfg.backrest_rule()
-        rest = np.setdiff1d(self._member_rows(map_id), rows)
-        table = self._voxels.table
-        return backrest_pair(rows, rest, table["xyz"], table["key"], index(), floor,
-                             reach_offsets(cfg.support_reach, voxel), rule, voxel)
-
-    def _support_within(self, map_id: int, rows: np.ndarray, floor: np.ndarray, index) -> bool:
-        """Whether voxel ``rows`` of ``map_id`` stand on the floor and hold up the rest of it."""
+    def _joined_again(self, map_id: int, rows: np.ndarray, floor: np.ndarray, index) -> bool:
+        """Whether the next search for planes would join voxel ``rows`` of ``map_id`` and the rest of
+        it again: one stands on the other as a backrest, or ``rows`` stand on the floor and hold up
+        the rest."""
         cfg, voxel = self.config.consolidation, self.config.map_voxel_size
         rest = np.setdiff1d(self._member_rows(map_id), rows)
-        table = self._voxels.table
-        return holds_up(rows, rest, table["xyz"], table["key"], index(), floor,
-                        reach_offsets(cfg.support_reach, voxel), cfg.support_reach, cfg.support_floor,
-                        cfg.support_contact, cfg.support_footprint, voxel)
+        xyz, keys = self._voxels.table["xyz"], self._voxels.table["key"]
+        offsets = reach_offsets(cfg.support_reach, voxel)
+        if cfg.join_backrests and backrest_pair(rows, rest, xyz, keys, index(), floor, offsets, cfg.backrest_rule(), voxel):
+            return True
+        return cfg.join_supports and holds_up(rows, rest, xyz, keys, index(), floor, offsets, cfg.support_reach,
+                                              cfg.support_floor, cfg.support_contact, cfg.support_footprint, voxel)
 
     def _split_off(self, map_id: int, rows: np.ndarray) -> int:
         """A new map id for voxel ``rows`` of ``map_id`` (its record copied; the cells where it holds
