@@ -22,8 +22,10 @@ yet count as missed and an early AP is below the quality of what the map has see
 is that of the whole scan throughout.
 
 Writes ``OUT/curve.csv``, ``OUT/summary.json`` (the last row's counts, their ratio to the objects, the
-id changes and the objects renamed at least once, the AP at each ``--ap-at`` frame) and
-``OUT/instances_over_frames.png``; prints a markdown summary.
+id changes and the objects renamed at least once, the AP at each ``--ap-at`` frame),
+``OUT/instances_over_frames.png`` and the last map, ``OUT/<scene>.npz`` (as ``samosaic3d run`` writes
+it: ``python bench/category_losses.py --data DATA --pred OUT --pieces`` lists its pieces); prints a
+markdown summary.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from samosaic3d_core.cli.run import compose_config
 from samosaic3d_core.data.scannet import SceneReader, list_scenes
 from samosaic3d_core.eval import ApResult, EvalConfig, ap_entries, build_scene_points, evaluate_scenes, score_map
 from samosaic3d_core.eval.map_quality import object_owners
+from samosaic3d_core.io.scene_map import write_scene_map
 from samosaic3d_core.pipeline import OnlineSegmenter, SegmenterConfig
+from samosaic3d_core.types import SceneMap
 
 SCENE = {"frames": 1500, "seed": 4242, "width": 320, "height": 240}
 """The generated long scene (one scene)."""
@@ -147,9 +151,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def long_run(scene_dir: Path, config: SegmenterConfig, frames: int, stops: list[int],
-             ap_at: set[int]) -> tuple[list[dict], int]:
+             ap_at: set[int]) -> tuple[list[dict], int, SceneMap]:
     """Segment the first ``frames`` frames of ``scene_dir``; a curve row at each frame count in ``stops``,
-    and the number of objects whose id changed at least once."""
+    the number of objects whose id changed at least once, and the last map."""
     reader = SceneReader(scene_dir)
     if len(reader) < frames:
         raise ValueError(f"{scene_dir} has {len(reader)} frames, fewer than --frames {frames}")
@@ -175,7 +179,7 @@ def long_run(scene_dir: Path, config: SegmenterConfig, frames: int, stops: list[
                               1000 * seconds / (i + 1 - previous), ap, changes))
         print(", ".join(f"{k} {v}" for k, v in rows[-1].items() if v is not None), file=sys.stderr, flush=True)
         seconds, previous = 0.0, i + 1
-    return rows, len(renamed)
+    return rows, len(renamed), seg.map()
 
 
 def main(argv=None) -> int:
@@ -197,9 +201,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"long_run: {exc}") from exc
     data = ensure_scenes(args.data, 1, SCENE["frames"], SCENE["seed"], SCENE["width"], SCENE["height"])
     scene_dir = Path(list_scenes(data)[0])
-    rows, renamed = long_run(scene_dir, config, args.frames, stops, set(args.ap_at))
+    rows, renamed, last_map = long_run(scene_dir, config, args.frames, stops, set(args.ap_at))
 
     args.out.mkdir(parents=True, exist_ok=True)
+    write_scene_map(args.out / f"{scene_dir.name}.npz", last_map)
     with open(args.out / "curve.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()

@@ -68,4 +68,8 @@ def test_a_short_run_writes_curve_summary_and_plot(tmp_path, capsys):
     assert summary["objects"] == int(rows[-1]["objects"]) and list(summary["AP"]) == ["10"]
     assert 0 <= summary["objects_renamed"] <= summary["id_changes"] == int(rows[-1]["id_changes"])
     assert (out / "instances_over_frames.png").read_bytes()[:4] == b"\x89PNG"
+    from samosaic3d_core.io.scene_map import read_scene_map
+
+    (last_map,) = out.glob("*.npz")
+    assert last_map.stem == summary["scene"] and len(read_scene_map(last_map).xyz) > 0, "the last map, as run writes it"
     assert "| frame | AP | AP50 | AP25 |" in capsys.readouterr().out
