@@ -134,7 +134,16 @@ def backrest_pair(
     for slab, base in ((first, second), (second, first)):
         if len(slab) < 3 or len(base) < 3:
             return False
-        near = index.neighbours(unpack_voxel_keys(keys[slab]), "map voxels", offsets).reshape(-1)
+        height = xyz[slab] @ floor[:3] + floor[3]
+        top = (xyz[base] @ floor[:3] + floor[3]).max()
+        if height.max() - top < rule.min_height:
+            continue  # nothing rises high enough above the base's top (``stands_on``), no need to look around
+        # only the slab's voxels level with the base's top can touch it there (what ``stands_on`` counts):
+        # ``offsets`` reach at most max(reach, one cell diagonal) between cell centres, and each voxel's
+        # point lies within half a diagonal of its centre
+        margin = max(rule.reach, voxel_size * np.sqrt(3)) + 2 * voxel_size
+        level = slab[(height >= top - SLAB - margin) & (height <= top + margin)]
+        near = index.neighbours(unpack_voxel_keys(keys[level]), "map voxels", offsets).reshape(-1)
         contact = np.intersect1d(near[near >= 0], base)
         if len(contact) >= rule.min_contact and stands_on(slab, contact, base, xyz, floor, rule, voxel_size):
             return True
