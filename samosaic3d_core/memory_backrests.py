@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
-from samosaic3d_core.memory_supports import SLAB
+from samosaic3d_core.geometry import VoxelIndex
+from samosaic3d_core.memory_supports import SLAB, voxels_around
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def find_base(
     """
     if len(rows) < 3 or thin_extent(xyz[rows] @ floor_frame(floor), voxel_size)[2] > 2 * rule.max_thickness:
         return 0  # a first cut: the slab with what it holds below its base (legs, a seat's edge) is thin too
-    near = index.neighbours(unpack_voxel_keys(keys[rows]), "map voxels", offsets).reshape(-1)
-    near = np.unique(near[near >= 0])
+    near = voxels_around(rows, keys, index, offsets)
     near = near[(owner[near] > 0) & (owner[near] != slab)]
     ids, counts = np.unique(owner[near], return_counts=True)
     order = np.argsort(-counts, kind="stable")
@@ -143,8 +142,7 @@ def backrest_pair(
         # point lies within half a diagonal of its centre
         margin = max(rule.reach, voxel_size * np.sqrt(3)) + 2 * voxel_size
         level = slab[(height >= top - SLAB - margin) & (height <= top + margin)]
-        near = index.neighbours(unpack_voxel_keys(keys[level]), "map voxels", offsets).reshape(-1)
-        contact = np.intersect1d(near[near >= 0], base)
+        contact = np.intersect1d(voxels_around(level, keys, index, offsets), base)
         if len(contact) >= rule.min_contact and stands_on(slab, contact, base, xyz, floor, rule, voxel_size):
             return True
     return False

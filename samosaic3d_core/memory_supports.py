@@ -72,7 +72,7 @@ def find_support(
     height = xyz[rows] @ floor[:3] + floor[3]
     if height.min() > floor_tolerance:
         return 0
-    near = _around(rows[height >= height.max() - SLAB], keys, index, offsets)
+    near = voxels_around(rows[height >= height.max() - SLAB], keys, index, offsets)
     above = near[(owner[near] > 0) & (owner[near] != piece) & (xyz[near] @ floor[:3] + floor[3] > height.max() + 1e-3)]
     if len(above) == 0:
         return 0
@@ -98,7 +98,7 @@ def holds_up(
     height = xyz[piece] @ floor[:3] + floor[3]
     if height.min() > floor_tolerance:
         return False
-    above = np.intersect1d(_around(piece[height >= height.max() - SLAB], keys, index, offsets), holder)
+    above = np.intersect1d(voxels_around(piece[height >= height.max() - SLAB], keys, index, offsets), holder)
     if (xyz[above] @ floor[:3] + floor[3] > height.max() + 1e-3).sum() < min_contact:
         return False
     return _stands_under(piece, height, (xyz[piece].min(0), xyz[piece].max(0)), (xyz[holder].min(0), xyz[holder].max(0)),
@@ -106,8 +106,8 @@ def holds_up(
                          min_contact, max_footprint, voxel_size)
 
 
-def _around(rows: np.ndarray, keys: np.ndarray, index: VoxelIndex, offsets: np.ndarray) -> np.ndarray:
-    """The map voxel rows within ``offsets`` of voxel ``rows``."""
+def voxels_around(rows: np.ndarray, keys: np.ndarray, index: VoxelIndex, offsets: np.ndarray) -> np.ndarray:
+    """The map voxel rows within ``offsets`` of voxel ``rows`` (sorted, each once)."""
     near = index.neighbours(unpack_voxel_keys(keys[rows]), "map voxels", offsets).reshape(-1)
     return np.unique(near[near >= 0])
 
@@ -129,5 +129,5 @@ def _stands_under(
     if np.prod(hi[:2] - lo[:2] + voxel_size) > max_footprint * np.prod(holder_hi[:2] - holder_lo[:2] + voxel_size):
         return False
     low = height.min()
-    below = in_holder(_around(rows[height <= low + SLAB], keys, index, offsets))
+    below = in_holder(voxels_around(rows[height <= low + SLAB], keys, index, offsets))
     return (xyz[below] @ floor[:3] + floor[3] <= low + SLAB / 2).sum() < min_contact
