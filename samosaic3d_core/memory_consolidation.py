@@ -79,6 +79,13 @@ class ConsolidationConfig:
     support_footprint: float = 0.5
     """Largest footprint of a piece (its box seen from above) as a share of its holder's: legs under
     a wide top, not a box under a box."""
+    support_gap: float = 0.35
+    """Metres a thin piece (``support_leg_width``) may bridge from its top to the first instance
+    straight above it: a leg whose upper end is never mapped under its table's top (0: off). 0.35
+    was chosen over 0.1 on the validation scenes (docs/map_quality.md, "Legs whose upper end is
+    never seen")."""
+    support_leg_width: float = 0.1
+    """Metres across that every part of a piece's footprint stays within for ``support_gap``."""
     join_backrests: bool = True
     """A thin upright slab standing along one edge of an instance's top (a chair's back on its seat)
     joins it at each search for boundary planes, and splitting does not take it off again
@@ -108,7 +115,7 @@ class ConsolidationConfig:
     def __post_init__(self):
         for name in ("every", "merge_min_views", "split_min_views", "split_min_voxels", "min_voxels", "prune_min_frames", "prune_after", "prune_min_voxels",
                      "fill_passes", "smooth_passes", "support_floor", "support_reach", "support_contact",
-                     "support_footprint", "backrest_min_height", "backrest_max_thickness"):
+                     "support_footprint", "support_gap", "support_leg_width", "backrest_min_height", "backrest_max_thickness"):
             if getattr(self, name) < 0:
                 raise ValueError(f"consolidation.{name} must be >= 0, got {getattr(self, name)}")
         if self.oversegment_split_min_views is not None and self.oversegment_split_min_views < 0:

@@ -129,7 +129,8 @@ class MapRevision:
         if cfg.join_backrests and backrest_pair(rows, rest, xyz, keys, index(), floor, offsets, cfg.backrest_rule(), voxel):
             return True
         return cfg.join_supports and holds_up(rows, rest, xyz, keys, index(), floor, offsets, cfg.support_reach,
-                                              cfg.support_floor, cfg.support_contact, cfg.support_footprint, voxel)
+                                              cfg.support_floor, cfg.support_contact, cfg.support_footprint, voxel,
+                                              cfg.support_gap, cfg.support_leg_width, self._voxels.owner)
 
     def _split_off(self, map_id: int, rows: np.ndarray) -> int:
         """A new map id for voxel ``rows`` of ``map_id`` (its record copied; the cells where it holds
@@ -198,7 +199,7 @@ class MapRevision:
             holder = find_support(piece, rows, table["xyz"], self._voxels.owner, table["key"], index(), floor,
                                   inst["num_voxels"], box_min, box_max, offsets, cfg.support_reach,
                                   cfg.support_floor, cfg.support_contact, cfg.support_footprint,
-                                  self.config.map_voxel_size)
+                                  self.config.map_voxel_size, cfg.support_gap, cfg.support_leg_width)
             if holder:
                 self.merge(holder, piece)
 

@@ -18,6 +18,12 @@ top rests on it. A map instance (the *piece*) joins a larger one (the *holder*) 
     within reach of the piece's base and no higher): a box on a shelf's lowest board stands on the
     shelf, not on the floor.
 
+A leg whose upper end is never mapped (the camera sees a table's top from above, rarely the top
+of its legs under it) leaves a gap between its top and the holder. A *thin* piece (every part of
+its footprint, seen from above, at most ``leg_width`` across) may bridge up to ``gap`` to the
+first instance straight above it: the holder is then what lies lowest over its columns, and the
+rest of the rule is the same.
+
 A chair tucked under a table does not join it: the chair's back rises above the table top or
 stands outside its footprint, and its seat does not touch the top. Heights are measured along the
 floor plane's normal, so a slightly tilted map floor does not matter.
@@ -26,6 +32,7 @@ floor plane's normal, so a slightly tilted map floor does not matter.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from samosaic3d_core.geometry import VoxelIndex, unpack_voxel_keys
 
@@ -57,7 +64,7 @@ def find_support(
     piece: int, rows: np.ndarray, xyz: np.ndarray, owner: np.ndarray, keys: np.ndarray, index: VoxelIndex,
     floor: np.ndarray, sizes: np.ndarray, box_min: np.ndarray, box_max: np.ndarray,
     offsets: np.ndarray, reach: float, floor_tolerance: float, min_contact: int,
-    max_footprint: float = 1.0, voxel_size: float = 0.0,
+    max_footprint: float = 1.0, voxel_size: float = 0.0, gap: float = 0.0, leg_width: float = 0.0,
 ) -> int:
     """The map id that map instance ``piece`` (voxel ``rows``) holds up, or 0.
 
@@ -65,20 +72,20 @@ def find_support(
     those keys; ``floor`` (4,) the floor plane; sizes, box_min, box_max per map id - 1 (voxels owned,
     axis-aligned bounds); ``offsets`` ``reach_offsets(reach, voxel size)``; ``max_footprint`` the
     largest area of the piece's footprint (its box seen from above, ``voxel_size`` added to each
-    side) as a share of the holder's.
+    side) as a share of the holder's; ``gap`` and ``leg_width`` the bridge of a thin piece (0: none).
     """
     if len(rows) == 0:
         return 0
     height = xyz[rows] @ floor[:3] + floor[3]
     if height.min() > floor_tolerance:
         return 0
-    near = voxels_around(rows[height >= height.max() - SLAB], keys, index, offsets)
-    above = near[(owner[near] > 0) & (owner[near] != piece) & (xyz[near] @ floor[:3] + floor[3] > height.max() + 1e-3)]
-    if len(above) == 0:
-        return 0
-    ids, counts = np.unique(owner[above], return_counts=True)
-    holder = int(ids[np.argmax(counts)])
-    if counts.max() < min_contact or sizes[holder - 1] <= len(rows):
+    top = rows[height >= height.max() - SLAB]
+    others = lambda near: near[(owner[near] > 0) & (owner[near] != piece)]  # noqa: E731
+    holder, contact = _resting_on(voxels_around(top, keys, index, offsets), others, owner, xyz, floor, height.max())
+    if contact < min_contact and gap > 0 and is_thin(xyz[rows], voxel_size, leg_width):
+        holder, contact = _resting_on(voxels_around(top, keys, index, column_offsets(gap, voxel_size)), others,
+                                      owner, xyz, floor, height.max(), lowest=True)
+    if holder == 0 or contact < min_contact or sizes[holder - 1] <= len(rows):
         return 0
     held = _stands_under(rows, height, (box_min[piece - 1], box_max[piece - 1]),
                          (box_min[holder - 1], box_max[holder - 1]), lambda near: near[owner[near] == holder],
@@ -89,21 +96,74 @@ def find_support(
 def holds_up(
     piece: np.ndarray, holder: np.ndarray, xyz: np.ndarray, keys: np.ndarray, index: VoxelIndex,
     floor: np.ndarray, offsets: np.ndarray, reach: float, floor_tolerance: float, min_contact: int,
-    max_footprint: float, voxel_size: float,
+    max_footprint: float, voxel_size: float, gap: float = 0.0, leg_width: float = 0.0,
+    owner: np.ndarray | None = None,
 ) -> bool:
     """``find_support`` over two sets of voxel rows: whether ``piece`` stands on the floor and holds
-    up ``holder`` (a part of one map instance that splitting would take off, and the rest of it)."""
+    up ``holder`` (a part of one map instance that splitting would take off, and the rest of it).
+    ``owner`` (V,) the map id of every voxel (0 = none), which the bridge of a thin piece reads: what
+    lies lowest over its columns must be ``holder``."""
     if len(piece) == 0 or len(holder) <= len(piece):
         return False
     height = xyz[piece] @ floor[:3] + floor[3]
     if height.min() > floor_tolerance:
         return False
-    above = np.intersect1d(voxels_around(piece[height >= height.max() - SLAB], keys, index, offsets), holder)
-    if (xyz[above] @ floor[:3] + floor[3] > height.max() + 1e-3).sum() < min_contact:
+    top = piece[height >= height.max() - SLAB]
+    in_holder = np.zeros(len(xyz), np.int64)
+    in_holder[holder] = 1
+    others = lambda near: np.setdiff1d(near, piece, assume_unique=True)  # noqa: E731
+    _, contact = _resting_on(voxels_around(top, keys, index, offsets), others, in_holder, xyz, floor, height.max())
+    if contact < min_contact and gap > 0 and owner is not None and is_thin(xyz[piece], voxel_size, leg_width):
+        mark = np.where(in_holder > 0, 1, np.where(owner > 0, 2, 0))  # the rest of the instance, any other one
+        labelled = lambda near: others(near)[mark[others(near)] > 0]  # noqa: E731 as find_support's: labelled voxels
+        lowest, contact = _resting_on(voxels_around(top, keys, index, column_offsets(gap, voxel_size)), labelled,
+                                      mark, xyz, floor, height.max(), lowest=True)
+        contact = contact if lowest == 1 else 0
+    if contact < min_contact:
         return False
     return _stands_under(piece, height, (xyz[piece].min(0), xyz[piece].max(0)), (xyz[holder].min(0), xyz[holder].max(0)),
                          lambda near: np.intersect1d(near, holder), xyz, keys, index, floor, offsets, reach,
                          min_contact, max_footprint, voxel_size)
+
+
+def column_offsets(gap: float, voxel_size: float) -> np.ndarray:
+    """(K, 3) int64 voxel offsets of the columns over a voxel and its 8 horizontal neighbours, up to
+    ``gap`` metres above it."""
+    steps = np.arange(1, max(int(np.floor(gap / voxel_size + 1e-9)), 1) + 1)
+    grid = np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], steps, indexing="ij"), axis=-1)
+    return grid.reshape(-1, 3).astype(np.int64)
+
+
+def is_thin(xyz: np.ndarray, voxel_size: float, leg_width: float) -> bool:
+    """Whether every connected part of the footprint of points ``xyz`` (N, 3) (world z up, cells of
+    ``voxel_size`` seen from above, 8-connected) is at most ``leg_width`` across: one leg, or
+    several apart from each other."""
+    cells = np.floor(np.asarray(xyz)[:, :2] / voxel_size).astype(np.int64)
+    cells -= cells.min(axis=0)
+    grid = np.zeros(cells.max(axis=0) + 1, bool)
+    grid[cells[:, 0], cells[:, 1]] = True
+    labels, count = ndimage.label(grid, np.ones((3, 3), bool))
+    spans = ndimage.find_objects(labels)
+    widest = max(max(s.stop - s.start for s in span) for span in spans[:count])
+    return widest * voxel_size <= leg_width + 1e-9
+
+
+def _resting_on(near: np.ndarray, others, owner: np.ndarray, xyz: np.ndarray, floor: np.ndarray, top: float,
+                lowest: bool = False) -> tuple[int, int]:
+    """The instance most of the voxels ``others(near)`` above height ``top`` belong to, and how many
+    of them (0, 0 without any). ``lowest``: only the voxels within ``SLAB`` of the lowest of them
+    (what lies first over a piece's columns)."""
+    near = others(near)
+    height = xyz[near] @ floor[:3] + floor[3]
+    keep = height > top + 1e-3
+    near, height = near[keep], height[keep]
+    if lowest and len(near):
+        near = near[height <= height.min() + SLAB]
+    near = near[owner[near] > 0]
+    if len(near) == 0:
+        return 0, 0
+    ids, counts = np.unique(owner[near], return_counts=True)
+    return int(ids[np.argmax(counts)]), int(counts.max())
 
 
 def voxels_around(rows: np.ndarray, keys: np.ndarray, index: VoxelIndex, offsets: np.ndarray) -> np.ndarray:

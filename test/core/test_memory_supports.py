@@ -23,7 +23,7 @@ TOP = block((3, 10), (3, 10), (7, 8))  # a table top, 0.7 m square, at z = 0.75
 LEG = block((3, 4), (3, 4), (1, 7))  # under its corner, from the floor up to the top
 
 
-def holder_of(objects, piece, floor=FLOOR_PLANE, contact=3, floor_tolerance=0.12, footprint=0.5):
+def holder_of(objects, piece, floor=FLOOR_PLANE, contact=3, floor_tolerance=0.12, footprint=0.5, gap=0.0):
     """``find_support`` of map id ``piece`` in a map whose map id k + 1 owns the cells ``objects[k]``."""
     coords = np.array([c for cells in objects for c in cells], np.int64)
     owner = np.concatenate([np.full(len(cells), k + 1) for k, cells in enumerate(objects)])
@@ -34,7 +34,7 @@ def holder_of(objects, piece, floor=FLOOR_PLANE, contact=3, floor_tolerance=0.12
     box_max = np.array([xyz[owner == k + 1].max(0) for k in range(len(objects))])
     return find_support(piece, np.flatnonzero(owner == piece), xyz, owner, keys, VoxelIndex(keys), floor, sizes,
                         box_min, box_max, reach_offsets(0.045, VOXEL), 0.045, floor_tolerance, contact,
-                        footprint, VOXEL)
+                        footprint, VOXEL, gap, 0.1)
 
 
 def test_a_leg_holds_up_the_top_it_stands_under():
@@ -69,14 +69,16 @@ def test_a_box_under_a_box_holds_it_up_but_is_no_support():
     assert holder_of([wide, low], 2, footprint=0.1) == 1
 
 
-def rows_hold(piece, holder, floor=FLOOR_PLANE, contact=3, footprint=0.5):
-    """``holds_up`` of cells ``piece`` under cells ``holder``, two parts of one map instance."""
-    coords = np.array(piece + holder, np.int64)
+def rows_hold(piece, holder, floor=FLOOR_PLANE, contact=3, footprint=0.5, gap=0.0, between=()):
+    """``holds_up`` of cells ``piece`` under cells ``holder``, two parts of one map instance
+    (``between``: cells of another instance)."""
+    coords = np.array(piece + holder + list(between), np.int64)
     xyz = (coords + 0.5) * VOXEL
     keys = pack_voxel_keys(coords, "test cells")
     rows = np.arange(len(coords))
-    return holds_up(rows[:len(piece)], rows[len(piece):], xyz, keys, VoxelIndex(keys), floor,
-                    reach_offsets(0.045, VOXEL), 0.045, 0.12, contact, footprint, VOXEL)
+    owner = np.where(rows < len(piece) + len(holder), 1, 2)
+    return holds_up(rows[:len(piece)], rows[len(piece):len(piece) + len(holder)], xyz, keys, VoxelIndex(keys), floor,
+                    reach_offsets(0.045, VOXEL), 0.045, 0.12, contact, footprint, VOXEL, gap, 0.1, owner)
 
 
 def test_holds_up_is_the_support_rule_over_parts_of_one_instance():
@@ -91,6 +93,22 @@ def test_holds_up_is_the_support_rule_over_parts_of_one_instance():
     box = block((5, 7), (5, 7), (2, 5))
     assert not rows_hold(box, shelf), "the shelf carries the box from below"
     assert not rows_hold([], TOP)
+
+
+SHORT_LEGS = [[(x, y, z) for z in range(1, 5)] for x, y in ((3, 3), (9, 3))]  # two legs whose upper 0.2 m is not mapped
+
+
+def test_a_thin_piece_bridges_a_gap_to_what_lies_straight_above():
+    legs = SHORT_LEGS[0] + SHORT_LEGS[1]
+    assert holder_of([TOP, legs], 2) == 0, "0.3 m below the top: out of reach"
+    assert holder_of([TOP, legs], 2, gap=0.35) == 1, "two thin legs, apart, under the top"
+    assert holder_of([TOP, legs], 2, gap=0.25) == 0, "a gap larger than the bridge"
+    box = block((4, 7), (4, 7), (1, 5))  # 0.3 m across
+    assert holder_of([TOP, box], 2, gap=0.35) == 0, "a box under the table is no leg"
+    shelf = block((2, 6), (2, 6), (6, 7))  # another instance between the leg and the top
+    assert holder_of([TOP, SHORT_LEGS[0], shelf], 2, gap=0.35) == 3, "what lies first over the leg holds it"
+    assert rows_hold(legs, TOP, gap=0.35) and not rows_hold(legs, TOP), "splitting asks the same rule"
+    assert not rows_hold(SHORT_LEGS[0], TOP, gap=0.35, between=shelf)
 
 
 def test_floor_plane_and_reach():
