@@ -115,7 +115,7 @@ def holds_up(
     _, contact = _resting_on(voxels_around(top, keys, index, offsets), others, in_holder, xyz, floor, height.max())
     if contact < min_contact and gap > 0 and owner is not None and is_thin(xyz[piece], voxel_size, leg_width):
         mark = np.where(in_holder > 0, 1, np.where(owner > 0, 2, 0))  # the rest of the instance, any other one
-        labelled = lambda near: others(near)[mark[others(near)] > 0]  # noqa: E731 as find_support's: labelled voxels
+        labelled = lambda near: others(near[mark[near] > 0])  # noqa: E731 as find_support's: labelled voxels
         lowest, contact = _resting_on(voxels_around(top, keys, index, column_offsets(gap, voxel_size)), labelled,
                                       mark, xyz, floor, height.max(), lowest=True)
         contact = contact if lowest == 1 else 0
