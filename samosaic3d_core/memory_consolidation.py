@@ -82,8 +82,8 @@ class ConsolidationConfig:
     support_gap: float = 0.35
     """Metres a thin piece (``support_leg_width``) may bridge from its top to the first instance
     straight above it: a leg whose upper end is never mapped under its table's top (0: off). 0.35
-    was chosen over 0.1 on the validation scenes (docs/map_quality.md, "Legs whose upper end is
-    never seen")."""
+    and 0.1 were level on the short validation scenes; 0.35 also reaches the legs of a 1500-frame
+    validation scan (docs/map_quality.md, "Legs whose upper end is never seen")."""
     support_leg_width: float = 0.1
     """Metres across that every part of a piece's footprint stays within for ``support_gap``."""
     join_backrests: bool = True
