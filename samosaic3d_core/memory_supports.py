@@ -109,13 +109,13 @@ def holds_up(
     if height.min() > floor_tolerance:
         return False
     top = piece[height >= height.max() - SLAB]
-    in_holder = np.zeros(len(xyz), np.int64)
-    in_holder[holder] = 1
-    others = lambda near: np.setdiff1d(near, piece, assume_unique=True)  # noqa: E731
-    _, contact = _resting_on(voxels_around(top, keys, index, offsets), others, in_holder, xyz, floor, height.max())
+    above = np.intersect1d(voxels_around(top, keys, index, offsets), holder)
+    contact = int((xyz[above] @ floor[:3] + floor[3] > height.max() + 1e-3).sum())
     if contact < min_contact and gap > 0 and owner is not None and is_thin(xyz[piece], voxel_size, leg_width):
-        mark = np.where(in_holder > 0, 1, np.where(owner > 0, 2, 0))  # the rest of the instance, any other one
-        labelled = lambda near: others(near[mark[near] > 0])  # noqa: E731 as find_support's: labelled voxels
+        mark = np.where(owner > 0, 2, 0)  # 1: the rest of the instance, 2: any other one
+        mark[holder] = 1
+        # labelled voxels other than the piece's, as find_support's
+        labelled = lambda near: np.setdiff1d(near[mark[near] > 0], piece, assume_unique=True)  # noqa: E731
         lowest, contact = _resting_on(voxels_around(top, keys, index, column_offsets(gap, voxel_size)), labelled,
                                       mark, xyz, floor, height.max(), lowest=True)
         contact = contact if lowest == 1 else 0
